@@ -1,0 +1,335 @@
+// Control payloads: typed values <-> FlatBuffers tables of control.fbs and broker.fbs.
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include <flatbuffers/flatbuffers.h>
+#include <zmesh/wire/broker_generated.h>
+#include <zmesh/wire/control_generated.h>
+
+#include "zmesh/core/control.hpp"
+
+namespace zmesh {
+namespace {
+
+static_assert(static_cast<int>(wire::ErrorCode::Internal) == kMaxWireError);
+static_assert(static_cast<int>(wire::EventType::Update) == static_cast<int>(EventType::update));
+
+constexpr std::size_t kMaxNameBytes = 128;
+using Fbb = flatbuffers::FlatBufferBuilder;
+
+// ------------------------------------------------------------------ encoding helpers
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> strings(
+    Fbb& fbb, const std::vector<std::string>& v) {
+  return fbb.CreateVectorOfStrings(v);
+}
+
+flatbuffers::Offset<wire::PeerInfo> build(Fbb& fbb, const PeerInfo& p) {
+  auto name = fbb.CreateString(p.name);
+  auto eps = strings(fbb, p.endpoints);
+  auto pubs = strings(fbb, p.pub_endpoints);
+  auto svcs = strings(fbb, p.services);
+  return wire::CreatePeerInfo(fbb, p.id, p.session, name, eps, pubs, svcs);
+}
+
+template <class Offset>
+zmq::message_t finish(Fbb& fbb, Offset root) {
+  fbb.Finish(root);
+  return zmq::message_t(fbb.GetBufferPointer(), fbb.GetSize());
+}
+
+// ------------------------------------------------------------------ decoding helpers
+
+// Verifies `bytes` as a T root and calls fn(const T&) -> Result<V>.
+template <class T, class V, class Fn>
+Result<V> verified(std::span<const std::byte> bytes, const Limits& limits, Fn&& fn) {
+  if (bytes.size() > limits.max_payload_bytes) return DecodeError::payload_too_large;
+  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  std::vector<std::uint64_t> aligned;  // only for a misaligned frame (rare)
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
+    aligned.resize((bytes.size() + 7) / 8);
+    std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    data = reinterpret_cast<const std::uint8_t*>(aligned.data());
+  }
+  flatbuffers::Verifier verifier(data, bytes.size(), limits.max_verifier_depth,
+                                 limits.max_verifier_tables);
+  if (bytes.size() < sizeof(flatbuffers::uoffset_t) || !verifier.VerifyBuffer<T>(nullptr)) {
+    return DecodeError::payload_malformed;
+  }
+  return fn(*flatbuffers::GetRoot<T>(data));
+}
+
+bool read_string(const flatbuffers::String* s, std::size_t max, std::string& out) {
+  if (s == nullptr) return true;
+  if (s->size() > max) return false;
+  out.assign(s->c_str(), s->size());
+  return true;
+}
+
+bool read_strings(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v,
+                  const Limits& limits, std::vector<std::string>& out) {
+  if (v == nullptr) return true;
+  if (v->size() > limits.max_list_items) return false;
+  out.reserve(v->size());
+  for (const auto* s : *v) {
+    std::string item;
+    if (!read_string(s, limits.max_string_bytes, item) || item.empty()) return false;
+    out.push_back(std::move(item));
+  }
+  return true;
+}
+
+// A PeerInfo must name a peer: nonzero id and session, a 1..128-byte name.
+bool read_peer(const wire::PeerInfo* w, const Limits& limits, PeerInfo& out) {
+  if (w == nullptr) return false;
+  out.id = w->id();
+  out.session = w->session();
+  if (out.id == 0 || out.session == 0) return false;
+  if (!read_string(w->name(), kMaxNameBytes, out.name) || out.name.empty()) return false;
+  return read_strings(w->endpoints(), limits, out.endpoints) &&
+         read_strings(w->pub_endpoints(), limits, out.pub_endpoints) &&
+         read_strings(w->services(), limits, out.services);
+}
+
+bool read_code(wire::ErrorCode c, WireError& out) {
+  const auto raw = static_cast<std::uint16_t>(c);
+  // Unknown codes from a newer peer are kept as they are: callers map them to remote_error.
+  out = static_cast<WireError>(raw);
+  return raw != 0;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ encode
+
+zmq::message_t encode(const Hello& v) {
+  Fbb fbb(256);
+  auto peer = build(fbb, v.peer);
+  return finish(fbb, wire::CreateHello(fbb, v.protocol_version, peer, v.heartbeat_interval_ms));
+}
+
+zmq::message_t encode(const Welcome& v) {
+  Fbb fbb(256);
+  auto peer = build(fbb, v.peer);
+  return finish(fbb, wire::CreateWelcome(fbb, v.protocol_version, peer, v.heartbeat_interval_ms));
+}
+
+zmq::message_t encode(const Reject& v) {
+  Fbb fbb(128);
+  auto reason = fbb.CreateString(v.reason);
+  return finish(fbb, wire::CreateReject(fbb, static_cast<wire::ErrorCode>(v.code), reason));
+}
+
+zmq::message_t encode(const ErrorReply& v) {
+  Fbb fbb(128);
+  auto text = fbb.CreateString(v.text);
+  return finish(fbb, wire::CreateErrorReply(fbb, static_cast<wire::ErrorCode>(v.code), text));
+}
+
+zmq::message_t encode(const Ping& v) {
+  Fbb fbb(64);
+  return finish(fbb, wire::CreatePing(fbb, v.nonce, v.sent_us));
+}
+
+zmq::message_t encode(const Register& v) {
+  Fbb fbb(256);
+  auto peer = build(fbb, v.peer);
+  return finish(fbb, wire::CreateRegister(fbb, peer, v.ttl_ms));
+}
+
+zmq::message_t encode(const RegisterAck& v) {
+  Fbb fbb(64);
+  return finish(fbb, wire::CreateRegisterAck(fbb, v.epoch, v.ttl_ms, v.renew_interval_ms));
+}
+
+zmq::message_t encode(const Lookup& v) {
+  Fbb fbb(128);
+  auto name = fbb.CreateString(v.name);
+  auto service = fbb.CreateString(v.service);
+  return finish(fbb, wire::CreateLookup(fbb, name, service));
+}
+
+zmq::message_t encode(const PeerList& v) {
+  Fbb fbb(1024);
+  std::vector<flatbuffers::Offset<wire::PeerRecord>> records;
+  records.reserve(v.peers.size());
+  for (const auto& r : v.peers) {
+    auto peer = build(fbb, r.peer);
+    records.push_back(wire::CreatePeerRecord(fbb, peer, r.age_ms));
+  }
+  auto vec = fbb.CreateVector(records);
+  return finish(fbb, wire::CreatePeerList(fbb, v.epoch, vec));
+}
+
+zmq::message_t encode(const Event& v) {
+  Fbb fbb(256);
+  auto peer = build(fbb, v.peer);
+  auto reason = fbb.CreateString(v.reason);
+  return finish(
+      fbb, wire::CreateEvent(fbb, v.epoch, static_cast<wire::EventType>(v.type), peer, reason));
+}
+
+// ------------------------------------------------------------------ decode
+
+template <>
+Result<Hello> decode_control<Hello>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::Hello, Hello>(b, l, [&](const wire::Hello& w) -> Result<Hello> {
+    Hello v;
+    v.protocol_version = w.protocol_version();
+    v.heartbeat_interval_ms = w.heartbeat_interval_ms();
+    if (v.protocol_version == 0 || !read_peer(w.peer(), l, v.peer)) return DecodeError::bad_value;
+    return v;
+  });
+}
+
+template <>
+Result<Welcome> decode_control<Welcome>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::Welcome, Welcome>(b, l, [&](const wire::Welcome& w) -> Result<Welcome> {
+    Welcome v;
+    v.protocol_version = w.protocol_version();
+    v.heartbeat_interval_ms = w.heartbeat_interval_ms();
+    if (v.protocol_version == 0 || !read_peer(w.peer(), l, v.peer)) return DecodeError::bad_value;
+    return v;
+  });
+}
+
+template <>
+Result<Reject> decode_control<Reject>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::Reject, Reject>(b, l, [&](const wire::Reject& w) -> Result<Reject> {
+    Reject v;
+    if (!read_code(w.code(), v.code) || !read_string(w.reason(), l.max_string_bytes, v.reason)) {
+      return DecodeError::bad_value;
+    }
+    return v;
+  });
+}
+
+template <>
+Result<ErrorReply> decode_control<ErrorReply>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::ErrorReply, ErrorReply>(
+      b, l, [&](const wire::ErrorReply& w) -> Result<ErrorReply> {
+        ErrorReply v;
+        if (!read_code(w.code(), v.code) || !read_string(w.text(), l.max_string_bytes, v.text)) {
+          return DecodeError::bad_value;
+        }
+        return v;
+      });
+}
+
+template <>
+Result<Ping> decode_control<Ping>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::Ping, Ping>(b, l, [](const wire::Ping& w) -> Result<Ping> {
+    if (w.nonce() == 0) return DecodeError::bad_value;
+    return Ping{w.nonce(), w.sent_us()};
+  });
+}
+
+template <>
+Result<Register> decode_control<Register>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::Register, Register>(b, l, [&](const wire::Register& w) -> Result<Register> {
+    Register v;
+    v.ttl_ms = w.ttl_ms();
+    if (!read_peer(w.peer(), l, v.peer)) return DecodeError::bad_value;
+    return v;
+  });
+}
+
+template <>
+Result<RegisterAck> decode_control<RegisterAck>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::RegisterAck, RegisterAck>(
+      b, l, [](const wire::RegisterAck& w) -> Result<RegisterAck> {
+        if (w.epoch() == 0) return DecodeError::bad_value;
+        return RegisterAck{w.epoch(), w.ttl_ms(), w.renew_interval_ms()};
+      });
+}
+
+template <>
+Result<Lookup> decode_control<Lookup>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::Lookup, Lookup>(b, l, [&](const wire::Lookup& w) -> Result<Lookup> {
+    Lookup v;
+    if (!read_string(w.name(), kMaxNameBytes, v.name) ||
+        !read_string(w.service(), l.max_string_bytes, v.service)) {
+      return DecodeError::bad_value;
+    }
+    return v;
+  });
+}
+
+template <>
+Result<PeerList> decode_control<PeerList>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::PeerList, PeerList>(b, l, [&](const wire::PeerList& w) -> Result<PeerList> {
+    PeerList v;
+    v.epoch = w.epoch();
+    if (v.epoch == 0) return DecodeError::bad_value;
+    if (const auto* peers = w.peers()) {
+      if (peers->size() > l.max_peer_records) return DecodeError::bad_value;
+      v.peers.reserve(peers->size());
+      for (const auto* r : *peers) {
+        PeerRecord rec;
+        rec.age_ms = r->age_ms();
+        if (!read_peer(r->peer(), l, rec.peer)) return DecodeError::bad_value;
+        v.peers.push_back(std::move(rec));
+      }
+    }
+    return v;
+  });
+}
+
+template <>
+Result<Event> decode_control<Event>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::Event, Event>(b, l, [&](const wire::Event& w) -> Result<Event> {
+    Event v;
+    v.epoch = w.epoch();
+    const auto type = static_cast<std::uint8_t>(w.type());
+    if (v.epoch == 0 || type == 0 || type > static_cast<std::uint8_t>(EventType::update)) {
+      return DecodeError::bad_value;
+    }
+    v.type = static_cast<EventType>(type);
+    if (!read_peer(w.peer(), l, v.peer) || !read_string(w.reason(), l.max_string_bytes, v.reason)) {
+      return DecodeError::bad_value;
+    }
+    return v;
+  });
+}
+
+// ------------------------------------------------------------------ error codes
+
+errc to_errc(WireError code) noexcept {
+  switch (code) {
+    case WireError::unsupported_version: return errc::unsupported_version;
+    case WireError::duplicate_id: return errc::duplicate_id;
+    case WireError::self_connect: return errc::self_connect;
+    case WireError::no_handler: return errc::no_handler;
+    case WireError::handler_failed: return errc::remote_error;
+    case WireError::deadline_exceeded: return errc::deadline_exceeded;
+    case WireError::too_large: return errc::too_large;
+    case WireError::malformed: return errc::malformed;
+    case WireError::shutting_down: return errc::shutting_down;
+    case WireError::unknown_peer: return errc::unknown_peer;
+    case WireError::overloaded: return errc::queue_full;
+    default: return errc::remote_error;
+  }
+}
+
+std::string_view wire_error_name(WireError code) noexcept {
+  switch (code) {
+    case WireError::none: return "none";
+    case WireError::unsupported_version: return "unsupported_version";
+    case WireError::duplicate_id: return "duplicate_id";
+    case WireError::self_connect: return "self_connect";
+    case WireError::no_handler: return "no_handler";
+    case WireError::handler_failed: return "handler_failed";
+    case WireError::deadline_exceeded: return "deadline_exceeded";
+    case WireError::too_large: return "too_large";
+    case WireError::malformed: return "malformed";
+    case WireError::shutting_down: return "shutting_down";
+    case WireError::unknown_peer: return "unknown_peer";
+    case WireError::bad_request: return "bad_request";
+    case WireError::overloaded: return "overloaded";
+    case WireError::internal: return "internal";
+  }
+  return "unknown";
+}
+
+}  // namespace zmesh
