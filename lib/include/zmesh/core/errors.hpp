@@ -3,7 +3,8 @@
 // `errc` names every way a zmesh operation can fail; `Error` is the one exception type,
 // a std::system_error carrying an errc and a message that names what failed ("peer
 // 'pricing' gone"). `DecodeError` names, finely, why untrusted bytes were refused; each
-// DecodeError is equivalent to the broad errc it belongs to (malformed or too_large),
+// DecodeError is equivalent to the broad errc it belongs to (malformed, too_large or
+// unsupported_version),
 // compared as a condition:  if (ec == zmesh::make_error_condition(zmesh::errc::malformed))
 // Thread-safe: the categories are immutable singletons.
 #pragma once
@@ -40,8 +41,8 @@ const std::error_category& error_category() noexcept;
 std::error_code make_error_code(errc e) noexcept;
 std::error_condition make_error_condition(errc e) noexcept;
 
-/// Why a frame set was refused by the decoder. Each is equivalent to errc::malformed or
-/// errc::too_large.
+/// Why a frame set was refused by the decoder. Each is equivalent to errc::malformed,
+/// errc::too_large or (unsupported_version) errc::unsupported_version.
 enum class DecodeError {
   missing_frames = 1,      ///< fewer frames than the socket pairing's layout
   extra_frames,            ///< more frames than the layout

@@ -28,7 +28,7 @@ enum class Kind : std::uint8_t {
   pong = 10,
   bye = 11,
   sync = 12,  ///< publisher's answer to a subscription marker (PUB/SUB)
-  reg = 20,  ///< broker Register ("register" is a C++ keyword)
+  reg = 20,   ///< broker Register ("register" is a C++ keyword)
   register_ack = 21,
   renew = 22,
   lookup = 23,

@@ -1,0 +1,43 @@
+// zmesh/core/socket_factory.hpp — every ZeroMQ socket zmesh opens is made here, and every
+// socket option zmesh sets is set here (typed zmq::sockopt, never integer setsockopt).
+// The functions only create and configure; the socket then belongs to the caller's thread.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "zmesh/core/limits.hpp"
+
+namespace zmesh {
+
+struct SocketTuning {
+  int send_hwm = 1000;  ///< ZMQ_SNDHWM, messages
+  int recv_hwm = 1000;  ///< ZMQ_RCVHWM, messages
+  Limits limits;        ///< ZMQ_MAXMSGSIZE follows the largest frame the limits allow
+  std::chrono::milliseconds reconnect_ivl{100};
+  std::chrono::milliseconds reconnect_ivl_max{2000};
+};
+
+/// ROUTER for a peer's requests: ROUTER_MANDATORY (unroutable sends fail, never drop
+/// silently), LINGER 0, HWMs, MAXMSGSIZE. Not bound yet.
+[[nodiscard]] zmq::socket_t make_router(zmq::context_t& ctx, const SocketTuning& tuning);
+/// DEALER to one remote ROUTER: LINGER 0, HWMs, MAXMSGSIZE, reconnect intervals.
+[[nodiscard]] zmq::socket_t make_dealer(zmq::context_t& ctx, const SocketTuning& tuning);
+/// XPUB for broadcasts: XPUB_VERBOSE so every subscription (markers too) is seen.
+[[nodiscard]] zmq::socket_t make_xpub(zmq::context_t& ctx, const SocketTuning& tuning);
+/// SUB for broadcasts.
+[[nodiscard]] zmq::socket_t make_sub(zmq::context_t& ctx, const SocketTuning& tuning);
+/// One end of an inproc pipeline between two threads of one peer. `depth` bounds the
+/// messages queued on this end (SNDHWM and RCVHWM).
+[[nodiscard]] zmq::socket_t make_pipe(zmq::context_t& ctx, zmq::socket_type type, int depth);
+
+/// Sets how long close() may wait to flush queued messages (shutdown: let Byes and
+/// last replies leave, but never hang).
+void set_close_linger(zmq::socket_ref socket, std::chrono::milliseconds linger);
+
+/// Binds and returns the resolved endpoint ("tcp://127.0.0.1:*" -> "tcp://127.0.0.1:40123").
+[[nodiscard]] std::string bind_resolved(zmq::socket_ref socket, const std::string& endpoint);
+
+}  // namespace zmesh

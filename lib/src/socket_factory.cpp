@@ -1,0 +1,70 @@
+#include "zmesh/core/socket_factory.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace zmesh {
+namespace {
+
+void apply_common(zmq::socket_t& s, const SocketTuning& t) {
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::sndhwm, t.send_hwm);
+  s.set(zmq::sockopt::rcvhwm, t.recv_hwm);
+  // A frame bigger than anything the decoder would accept is cut off at the transport:
+  // ZeroMQ drops the connection instead of buffering it.
+  const auto largest =
+      std::max({t.limits.max_payload_bytes, t.limits.max_header_bytes, t.limits.max_topic_bytes}) +
+      64;
+  s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(largest));
+}
+
+}  // namespace
+
+zmq::socket_t make_router(zmq::context_t& ctx, const SocketTuning& tuning) {
+  zmq::socket_t s(ctx, zmq::socket_type::router);
+  apply_common(s, tuning);
+  s.set(zmq::sockopt::router_mandatory, 1);
+  return s;
+}
+
+zmq::socket_t make_dealer(zmq::context_t& ctx, const SocketTuning& tuning) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  apply_common(s, tuning);
+  s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(tuning.reconnect_ivl.count()));
+  s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(tuning.reconnect_ivl_max.count()));
+  return s;
+}
+
+zmq::socket_t make_xpub(zmq::context_t& ctx, const SocketTuning& tuning) {
+  zmq::socket_t s(ctx, zmq::socket_type::xpub);
+  apply_common(s, tuning);
+  s.set(zmq::sockopt::xpub_verbose, 1);
+  return s;
+}
+
+zmq::socket_t make_sub(zmq::context_t& ctx, const SocketTuning& tuning) {
+  zmq::socket_t s(ctx, zmq::socket_type::sub);
+  apply_common(s, tuning);
+  s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(tuning.reconnect_ivl.count()));
+  s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(tuning.reconnect_ivl_max.count()));
+  return s;
+}
+
+zmq::socket_t make_pipe(zmq::context_t& ctx, zmq::socket_type type, int depth) {
+  zmq::socket_t s(ctx, type);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::sndhwm, depth);
+  s.set(zmq::sockopt::rcvhwm, depth);
+  return s;
+}
+
+void set_close_linger(zmq::socket_ref socket, std::chrono::milliseconds linger) {
+  socket.set(zmq::sockopt::linger, static_cast<int>(linger.count()));
+}
+
+std::string bind_resolved(zmq::socket_ref socket, const std::string& endpoint) {
+  socket.bind(endpoint);
+  return socket.get(zmq::sockopt::last_endpoint);
+}
+
+}  // namespace zmesh

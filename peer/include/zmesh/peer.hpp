@@ -1,0 +1,143 @@
+// zmesh/peer.hpp — the embeddable peer: request/response, fire-and-forget messages and
+// handlers, over direct ZeroMQ connections to other peers.
+//
+// Threads. A started Peer runs one engine thread ("zmesh-engine"), which alone owns every
+// network socket, and `workers` handler threads ("zmesh-worker-N"). Any application
+// thread may call any method; a call becomes a command on that thread's own inproc
+// pipeline into the engine, so the FIFO order of one thread's sends to one destination is
+// kept end to end. No user code ever runs on the engine thread.
+//
+// Lifetime. Peer is move-only. stop() (or the destructor) drains and joins every thread;
+// futures still pending then fail with errc::shutting_down.
+//
+// Errors. Misuse and bad options throw zmesh::Error at the call site. Request results
+// arrive as a future whose exception is a zmesh::Error naming the peer, or through an
+// error-first callback.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "zmesh/core/errors.hpp"
+#include "zmesh/peer/message.hpp"
+#include "zmesh/peer/options.hpp"
+#include "zmesh/peer/stats.hpp"
+
+namespace zmesh {
+
+namespace detail {
+class HandlerTable;
+struct RequestCompletion;
+}  // namespace detail
+
+/// A handler. Runs on a worker thread; messages from one sender run in order, one at a
+/// time; different senders' run in parallel. It may block (that worker's queue waits).
+/// For a request the returned bytes are the reply; for a message the result is ignored.
+/// Throwing sends the requester an error reply carrying what() (errc::remote_error).
+/// The Message& and the views it hands out are valid only during the call.
+using Handler = std::function<std::string(const Message&)>;
+
+/// Completion of a callback-style request. Runs on a worker thread, once. On success
+/// `ec` is zero; on failure `ec` holds the errc and response.payload a one-line message
+/// naming the peer.
+using ResponseCallback = std::function<void(std::error_code ec, Response response)>;
+
+/// Keeps a handler registered; destroying or reset()ting it unregisters the handler.
+/// After reset() returns the handler is not running and is never called again (when
+/// called from inside that same handler, it only guarantees the latter).
+class Registration {
+ public:
+  Registration() = default;
+  Registration(std::weak_ptr<detail::HandlerTable> table, std::uint64_t token) noexcept
+      : table_(std::move(table)), token_(token) {}
+  ~Registration() { reset(); }
+  Registration(Registration&& o) noexcept : table_(std::move(o.table_)), token_(o.token_) {
+    o.token_ = 0;
+  }
+  Registration& operator=(Registration&& o) noexcept;
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+
+  /// Unregisters now (idempotent).
+  void reset() noexcept;
+  /// True while the handler is registered through this handle.
+  [[nodiscard]] bool active() const noexcept { return token_ != 0; }
+
+ private:
+  std::weak_ptr<detail::HandlerTable> table_;
+  std::uint64_t token_ = 0;
+};
+
+class Peer {
+ public:
+  /// Validates and copies the options; throws Error(invalid_argument). Does not start.
+  explicit Peer(PeerOptions options);
+  /// stop() with a one-second drain, if still running.
+  ~Peer();
+  Peer(Peer&&) noexcept;
+  Peer& operator=(Peer&&) noexcept;
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  /// Binds, starts the engine and the workers. Throws Error on a bind failure.
+  void start();
+  /// Stops taking new work, lets queued and running handlers finish and their replies
+  /// leave (within `drain`), fails our pending requests with errc::shutting_down, says
+  /// BYE to every connection, closes sockets without hanging, and joins every thread.
+  /// Idempotent.
+  void stop(std::chrono::milliseconds drain = std::chrono::seconds(1));
+
+  /// Our peer id.
+  [[nodiscard]] PeerId id() const noexcept;
+  /// Our name.
+  [[nodiscard]] const std::string& name() const noexcept;
+  /// The resolved ROUTER endpoint ("tcp://127.0.0.1:40123"), "" when not bound or not started.
+  [[nodiscard]] std::string endpoint() const;
+
+  /// Registers the handler for a message type (one per type; throws if taken).
+  [[nodiscard]] Registration on(std::string type, Handler handler);
+
+  /// Connects and greets. Concurrent connects to one endpoint or one peer share one
+  /// connection and resolve to the same PeerId. Fails with errc::peer_unreachable after
+  /// connect_timeout, errc::self_connect / duplicate_id / unsupported_version on REJECT.
+  [[nodiscard]] std::future<PeerId> connect(const std::string& endpoint);
+  /// Says BYE and drops the connection; its pending requests fail with errc::peer_gone.
+  void disconnect(PeerId peer);
+
+  /// Fire-and-forget. Returns once queued; waits up to options.send_timeout for room
+  /// (`wait` overrides it; zero = fail at once with errc::queue_full).
+  void send(PeerId to, std::string_view type, std::string_view payload);
+  void send(PeerId to, std::string_view type, std::string_view payload,
+            std::chrono::milliseconds wait);
+
+  /// Request/response. `timeout` zero = options.request_timeout. The future throws Error
+  /// with errc::timeout, peer_gone, unknown_peer, no_handler, remote_error,
+  /// deadline_exceeded, too_large, queue_full or shutting_down.
+  [[nodiscard]] std::future<Response> request(PeerId to, std::string_view type,
+                                              std::string_view payload,
+                                              std::chrono::milliseconds timeout = {});
+  /// The same with a callback (see ResponseCallback).
+  void request(PeerId to, std::string_view type, std::string_view payload,
+               std::chrono::milliseconds timeout, ResponseCallback callback);
+
+  /// Whole-peer counters.
+  [[nodiscard]] PeerStats stats() const;
+  /// One entry per connection (asks the engine; waits up to a second).
+  [[nodiscard]] std::vector<ConnectionStats> connections() const;
+
+ private:
+  void request_impl(PeerId to, std::string_view type, std::string_view payload,
+                    std::chrono::milliseconds timeout,
+                    std::unique_ptr<detail::RequestCompletion> done);
+
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zmesh

@@ -1,0 +1,57 @@
+// zmesh/peer/message.hpp — what handlers receive and what requests complete with.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace zmesh {
+
+/// A remote peer's id (nonzero). Text form: 16 hex digits (zmesh::id_to_hex).
+using PeerId = std::uint64_t;
+
+/// An application message or request as a handler sees it. Views into memory the worker
+/// owns: valid only during the handler call; copy what you keep.
+class Message {
+ public:
+  Message(PeerId sender, std::string_view type, std::span<const std::byte> payload, bool is_request,
+          std::uint64_t deadline_unix_ms) noexcept
+      : sender_(sender),
+        type_(type),
+        payload_(payload),
+        is_request_(is_request),
+        deadline_unix_ms_(deadline_unix_ms) {}
+
+  /// The peer that sent it.
+  [[nodiscard]] PeerId sender() const noexcept { return sender_; }
+  /// Its message type.
+  [[nodiscard]] std::string_view type() const noexcept { return type_; }
+  /// Its payload bytes.
+  [[nodiscard]] std::span<const std::byte> payload() const noexcept { return payload_; }
+  /// Its payload as text (no copy, no validation).
+  [[nodiscard]] std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(payload_.data()), payload_.size()};
+  }
+  /// True for a request (the handler's return value is sent back as the reply).
+  [[nodiscard]] bool is_request() const noexcept { return is_request_; }
+  /// The requester's deadline, Unix milliseconds; 0 = none.
+  [[nodiscard]] std::uint64_t deadline_unix_ms() const noexcept { return deadline_unix_ms_; }
+
+ private:
+  PeerId sender_;
+  std::string_view type_;
+  std::span<const std::byte> payload_;
+  bool is_request_;
+  std::uint64_t deadline_unix_ms_;
+};
+
+/// A reply, as a request's future or callback receives it. Owns its bytes.
+struct Response {
+  PeerId from = 0;      ///< the responder
+  std::string payload;  ///< the reply payload (binary-safe)
+};
+
+}  // namespace zmesh

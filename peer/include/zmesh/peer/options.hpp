@@ -1,0 +1,40 @@
+// zmesh/peer/options.hpp — what a Peer is configured with. A value: the Peer validates
+// and copies it in its constructor; changing the original afterwards does nothing.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zmesh/core/limits.hpp"
+
+namespace zmesh {
+
+struct PeerOptions {
+  std::string name = "zmesh";  ///< human-readable name, 1..128 bytes
+  std::uint64_t id = 0;        ///< peer id; 0 = a random one at construction
+  std::string bind =
+      "tcp://127.0.0.1:*";            ///< ROUTER endpoint for requests; "" = none (client only)
+  std::vector<std::string> services;  ///< services announced in greetings (and to a broker)
+  std::size_t workers = 4;            ///< handler worker threads, 1..256
+
+  std::chrono::milliseconds heartbeat_interval{500};  ///< ping period per connection
+  std::chrono::milliseconds heartbeat_timeout{3000};  ///< silence after which a peer is gone
+  std::chrono::milliseconds connect_timeout{3000};    ///< greeting must complete within this
+  std::chrono::milliseconds request_timeout{5000};    ///< default for request()
+  std::chrono::milliseconds send_timeout{5000};  ///< how long send/request may wait on a full queue
+
+  int worker_queue_depth = 1024;   ///< messages queued per worker before the engine pushes back
+  int command_queue_depth = 1024;  ///< commands queued per calling thread before callers wait
+  std::size_t greeting_queue_depth = 4096;  ///< sends held per connection until WELCOME
+  int send_hwm = 10000;                     ///< ZMQ_SNDHWM of network sockets, messages
+  int recv_hwm = 10000;                     ///< ZMQ_RCVHWM of network sockets, messages
+  Limits limits;                            ///< size limits on every received frame
+
+  /// Throws zmesh::Error(invalid_argument) naming the first bad field.
+  void validate() const;
+};
+
+}  // namespace zmesh

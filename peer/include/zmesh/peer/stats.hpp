@@ -1,0 +1,48 @@
+// zmesh/peer/stats.hpp — counters a Peer exposes. Snapshots: values, copied out.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "zmesh/peer/message.hpp"
+
+namespace zmesh {
+
+/// Whole-peer counters since start().
+struct PeerStats {
+  std::uint64_t sent = 0;      ///< requests, replies and messages sent
+  std::uint64_t received = 0;  ///< application messages/requests/replies received
+  std::uint64_t requests_sent = 0;
+  std::uint64_t replies_received = 0;
+  std::uint64_t pending = 0;             ///< requests waiting for a reply now
+  std::uint64_t timeouts = 0;            ///< requests failed by their own timeout
+  std::uint64_t errors = 0;              ///< requests failed any other way
+  std::uint64_t late_replies = 0;        ///< replies for requests no longer pending (dropped)
+  std::uint64_t malformed = 0;           ///< frame sets refused by the decoder (dropped)
+  std::uint64_t unexpected = 0;          ///< well-formed but out-of-place messages (dropped)
+  std::uint64_t handled = 0;             ///< handler calls completed
+  std::uint64_t handler_errors = 0;      ///< handler calls that threw
+  std::uint64_t no_handler = 0;          ///< messages/requests with no handler for their type
+  std::uint64_t expired = 0;             ///< requests skipped: deadline passed while queued
+  std::uint64_t worker_queue_depth = 0;  ///< messages dispatched to workers and not yet handled
+  std::uint64_t connections = 0;         ///< connections ready now
+};
+
+enum class ConnectionState { greeting, ready, suspect, gone };
+
+/// One remote peer's connection.
+struct ConnectionStats {
+  PeerId peer = 0;
+  std::string name;
+  std::string endpoint;  ///< what we connected to; "" for inbound-only
+  ConnectionState state = ConnectionState::greeting;
+  bool outbound = false;  ///< we hold a DEALER to it
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  std::uint64_t pending = 0;              ///< our requests waiting on it
+  std::uint64_t queued = 0;               ///< sends waiting for the greeting
+  std::chrono::microseconds last_rtt{0};  ///< last ping round trip, 0 = none yet
+};
+
+}  // namespace zmesh

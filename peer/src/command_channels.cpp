@@ -1,0 +1,73 @@
+#include "command_channels.hpp"
+
+#include <atomic>
+#include <unordered_map>
+
+#include "zmesh/core/errors.hpp"
+#include "zmesh/core/socket_factory.hpp"
+
+namespace zmesh::detail {
+namespace {
+std::atomic<std::uint64_t> g_next_key{1};
+}  // namespace
+
+CommandChannels::CommandChannels(zmq::context_t& ctx, std::string endpoint, int depth)
+    : ctx_(ctx), endpoint_(std::move(endpoint)), depth_(depth), key_(g_next_key.fetch_add(1)) {}
+
+std::shared_ptr<CommandChannels::Slot> CommandChannels::slot_for_this_thread() {
+  thread_local std::unordered_map<std::uint64_t, std::weak_ptr<Slot>> cache;
+  if (auto it = cache.find(key_); it != cache.end()) {
+    if (auto slot = it->second.lock()) return slot;
+  }
+  if (cache.size() > 64) std::erase_if(cache, [](const auto& kv) { return kv.second.expired(); });
+  auto slot = std::make_shared<Slot>();
+  {
+    std::lock_guard lock(slot->mu);
+    slot->socket.emplace(make_pipe(ctx_, zmq::socket_type::push, depth_));
+    slot->socket->connect(endpoint_);
+  }
+  {
+    std::lock_guard lock(mu_);
+    slots_.push_back(slot);
+  }
+  cache[key_] = slot;
+  return slot;
+}
+
+bool CommandChannels::send(std::span<zmq::message_t> frames, std::chrono::milliseconds wait) {
+  auto slot = slot_for_this_thread();
+  std::lock_guard lock(slot->mu);
+  if (!slot->socket) throw Error(errc::shutting_down, "peer is stopped");
+  auto& socket = *slot->socket;
+  const auto more = frames.size() > 1 ? zmq::send_flags::sndmore : zmq::send_flags::none;
+  // ZeroMQ takes a multipart message whole or not at all: once the first part is
+  // accepted, the rest are too.
+  if (!socket.send(frames[0], more | zmq::send_flags::dontwait)) {
+    if (wait.count() <= 0) return false;
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLOUT, 0};
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      zmq::poll(&item, 1, left);
+      if (socket.send(frames[0], more | zmq::send_flags::dontwait)) break;
+    }
+  }
+  for (std::size_t i = 1; i < frames.size(); ++i) {
+    socket.send(frames[i],
+                i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  return true;
+}
+
+void CommandChannels::close_all() {
+  std::lock_guard lock(mu_);
+  for (auto& slot : slots_) {
+    std::lock_guard slot_lock(slot->mu);
+    slot->socket.reset();
+  }
+  slots_.clear();
+}
+
+}  // namespace zmesh::detail

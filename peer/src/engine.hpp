@@ -1,0 +1,162 @@
+// Engine — the I/O thread of one Peer ("zmesh-engine"). It alone owns the network
+// sockets (the bound ROUTER and one DEALER per outbound connection), the engine ends of
+// the inproc pipelines (command PULL, one PAIR per worker), the connection registry,
+// the pending-request table and every timer. It never runs user code.
+//
+// Flow control: work for a worker that is full waits in dispatch_ and, while anything
+// waits there, the engine reads nothing more from the network, so ZeroMQ's high-water
+// marks push back on the senders. Outbound frames that would block wait in outbox_ and,
+// while anything waits there, the engine takes no more commands, so the callers' own
+// pipelines fill and their calls wait or fail as they chose.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "connection_registry.hpp"
+#include "peer_shared.hpp"
+#include "pending_requests.hpp"
+#include "pipeline.hpp"
+#include "zmesh/core/envelope_codec.hpp"
+#include "zmesh/core/socket_factory.hpp"
+
+namespace zmesh::detail {
+
+class Engine {
+ public:
+  Engine(zmq::context_t& ctx, PeerShared& shared);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Thread body. Opens the sockets, fulfils `ready` with the bound ROUTER endpoint (or
+  /// the bind error), runs until stopped, closes every socket it owns, and returns.
+  void run(std::promise<std::string> ready);
+
+  /// A callback-style request that completed after the workers had stopped.
+  struct Orphan {
+    std::unique_ptr<RequestCompletion> completion;
+    std::error_code error;
+    Response response;
+  };
+  /// After run() returned: completions the workers could no longer run. The caller of
+  /// stop() runs them (their documented thread in that case).
+  [[nodiscard]] std::vector<Orphan> take_orphans() { return std::move(orphans_); }
+
+ private:
+  struct WorkItem {
+    std::size_t worker;
+    WorkMeta meta;
+    zmq::message_t type;
+    zmq::message_t payload;
+  };
+  struct Outbound {
+    std::uint64_t connection;
+    Route route;  // identity_size 0 = the connection's preferred route
+    zmq::message_t header;
+    zmq::message_t payload;
+  };
+  enum class SendResult { sent, would_block, unroutable };
+
+  // engine.cpp: lifecycle, loop, timers
+  void open();
+  void loop();
+  void close_all(std::chrono::milliseconds linger);
+  [[nodiscard]] std::chrono::milliseconds poll_timeout(SteadyClock::time_point now);
+  void on_timers(SteadyClock::time_point now);
+  void heartbeat(SteadyClock::time_point now);
+  void finish_stop();
+  [[nodiscard]] bool network_paused() const noexcept { return !dispatch_.empty(); }
+
+  // engine_commands.cpp
+  void on_commands();
+  void on_command(FrameSet& frames);
+  void cmd_connect(const CommandMeta& meta, const std::string& endpoint);
+  void cmd_disconnect(const CommandMeta& meta);
+  void cmd_send(const CommandMeta& meta, FrameSet& frames);
+  void cmd_connections(const CommandMeta& meta);
+  void cmd_stop(const CommandMeta& meta);
+  void send_hello(Connection& c);
+
+  // engine_inbound.cpp
+  void on_router();
+  void on_dealer(std::uint64_t key);
+  void on_envelope(Connection* via_dealer, FrameSet& frames, const Envelope& env);
+  void on_hello(std::string_view identity, const Envelope& env);
+  void on_welcome(Connection& c, const Envelope& env);
+  void on_reject(Connection& c, const Envelope& env);
+  void on_app(Connection& c, const Route& route, FrameSet& frames, const Envelope& env);
+  void on_reply(Connection* c, const Envelope& env);
+  void on_ping(Connection* c, const Route& route, FrameSet& frames, const Envelope& env);
+  void on_pong(Connection& c, const Envelope& env);
+  void answer_unknown(std::string_view identity, const Envelope& env);
+
+  // engine_outbound.cpp
+  [[nodiscard]] Header header_for(Kind kind, std::uint64_t correlation_id) const;
+  SendResult send_raw(Connection& c, const Route& route, zmq::message_t& header,
+                      zmq::message_t& payload);
+  SendResult send_router(std::string_view identity, zmq::message_t& header,
+                         zmq::message_t& payload);
+  /// Sends or, if the route is full, queues in outbox_. Application traffic.
+  void send_or_hold(Connection& c, const Route& route, zmq::message_t header,
+                    zmq::message_t payload);
+  /// Sends if there is room now, else drops (pings, byes, greetings answers).
+  void send_control(Connection& c, const Route& route, const Header& h, zmq::message_t payload);
+  void flush_outbox();
+  void flush_queued(Connection& c);
+  void dispatch(WorkItem item);
+  void flush_dispatch();
+  void on_worker(std::size_t index);
+  [[nodiscard]] std::size_t worker_for(PeerId peer) const noexcept;
+
+  // failures and completions
+  void complete(PendingRequest request, std::uint64_t correlation_id, Response response);
+  void fail(PendingRequest request, std::uint64_t correlation_id, errc code,
+            const std::string& text);
+  void fail_pending_for(PeerId peer, errc code, const std::string& text);
+  /// Removes a connection: fails its waiters and pending requests with `code`.
+  void drop_connection(Connection& c, errc code, const std::string& text);
+  void mark_ready(Connection& c);
+  [[nodiscard]] std::string gone_reason(PeerId peer) const;
+
+  zmq::context_t& ctx_;
+  PeerShared& shared_;
+  const PeerOptions& opts_;
+  SocketTuning tuning_;
+  PeerInfo self_;
+
+  // engine thread only
+  zmq::socket_t commands_;
+  std::optional<zmq::socket_t> router_;
+  std::vector<zmq::socket_t> workers_;
+  ConnectionRegistry registry_;
+  PendingRequests pending_;
+  EnvelopeEncoder encoder_;
+  EnvelopeDecoder decoder_;
+  FrameSet frames_;
+
+  std::deque<WorkItem> dispatch_;  // waiting for room at a worker
+  std::deque<Outbound> outbox_;    // waiting for room on a network socket
+  std::uint64_t next_correlation_ = 1;
+  SteadyClock::time_point next_timers_{};
+  SteadyClock::time_point next_heartbeat_{};
+  SteadyClock::time_point paused_since_{};
+  bool was_paused_ = false;
+  std::map<PeerId, std::string> gone_;  // recent departures, for clear errors (bounded)
+
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::size_t workers_stopped_ = 0;
+  SteadyClock::time_point stop_deadline_{};
+  std::unique_ptr<StopCompletion> stop_done_;
+  std::vector<Orphan> orphans_;
+};
+
+}  // namespace zmesh::detail

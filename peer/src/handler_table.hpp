@@ -1,0 +1,44 @@
+// HandlerTable — handlers by message type, shared by the Peer (which adds and removes)
+// and the workers (which look up and call). Read-mostly: lookups take a shared lock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "zmesh/peer.hpp"
+
+namespace zmesh::detail {
+
+class HandlerTable {
+ public:
+  struct Entry {
+    explicit Entry(Handler h) : fn(std::move(h)) {}
+    Handler fn;
+    std::shared_mutex running;  // held shared while fn runs; exclusive to remove
+    std::atomic<bool> removed{false};
+  };
+
+  /// Adds a handler; returns its token. Throws Error(invalid_argument) if the type is taken.
+  std::uint64_t add(std::string type, Handler handler);
+  /// Removes it and waits until it is not running (unless called from inside it).
+  void remove(std::uint64_t token) noexcept;
+  /// The live entry for a type, or null.
+  [[nodiscard]] std::shared_ptr<Entry> find(std::string_view type) const;
+
+  /// Calls `entry` (on a worker). Returns false if it was removed meanwhile.
+  static bool call(Entry& entry, const Message& message, std::string& reply);
+
+ private:
+  mutable std::shared_mutex mu_;
+  // guarded by mu_
+  std::map<std::string, std::shared_ptr<Entry>, std::less<>> by_type_;
+  std::map<std::uint64_t, std::string> type_of_token_;
+  std::uint64_t next_token_ = 1;
+};
+
+}  // namespace zmesh::detail

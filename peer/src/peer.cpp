@@ -1,0 +1,292 @@
+#include "zmesh/peer.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "command_channels.hpp"
+#include "completions.hpp"
+#include "engine.hpp"
+#include "peer_shared.hpp"
+#include "pipeline.hpp"
+#include "worker_pool.hpp"
+#include "zmesh/core/ids.hpp"
+
+namespace zmesh {
+
+using detail::CommandMeta;
+using detail::CommandOp;
+
+// ------------------------------------------------------------------ Registration
+
+Registration& Registration::operator=(Registration&& o) noexcept {
+  if (this != &o) {
+    reset();
+    table_ = std::move(o.table_);
+    token_ = o.token_;
+    o.token_ = 0;
+  }
+  return *this;
+}
+
+void Registration::reset() noexcept {
+  if (token_ == 0) return;
+  if (auto table = table_.lock()) table->remove(token_);
+  token_ = 0;
+  table_.reset();
+}
+
+// ------------------------------------------------------------------ Peer::Impl
+
+namespace {
+std::atomic<std::uint64_t> g_peer_counter{0};
+}  // namespace
+
+class Peer::Impl {
+ public:
+  explicit Impl(PeerOptions options) {
+    options.validate();
+    shared_.options = std::move(options);
+    shared_.id = shared_.options.id != 0 ? shared_.options.id : random_id();
+    shared_.session = random_id();
+    shared_.uid = id_to_hex(shared_.id) + "-" + std::to_string(g_peer_counter.fetch_add(1));
+  }
+  ~Impl() { stop(std::chrono::seconds(1)); }
+
+  void start() {
+    std::lock_guard lock(lifecycle_mu_);
+    if (state_ != State::created) throw Error(errc::invalid_argument, "a Peer starts only once");
+    ctx_ = std::make_unique<zmq::context_t>(1);
+    engine_ = std::make_unique<detail::Engine>(*ctx_, shared_);
+    std::promise<std::string> ready;
+    auto bound = ready.get_future();
+    engine_thread_ =
+        std::thread([this, r = std::move(ready)]() mutable { engine_->run(std::move(r)); });
+    try {
+      endpoint_ = bound.get();
+    } catch (...) {
+      engine_thread_.join();
+      engine_.reset();
+      ctx_.reset();
+      state_ = State::stopped;
+      throw;
+    }
+    channels_ = std::make_unique<detail::CommandChannels>(
+        *ctx_, detail::command_endpoint(shared_.uid), shared_.options.command_queue_depth);
+    workers_ = std::make_unique<detail::WorkerPool>(*ctx_, shared_);
+    workers_->start();
+    state_ = State::running;
+    accepting_.store(true);
+  }
+
+  void stop(std::chrono::milliseconds drain) {
+    std::lock_guard lock(lifecycle_mu_);
+    if (state_ != State::running) return;
+    // Admit no new calls, and wait for the calls already inside to finish queuing.
+    accepting_.store(false);
+    while (callers_.load() != 0) std::this_thread::yield();
+    shared_.drain_deadline_us.store(
+        static_cast<std::int64_t>(steady_now_us()) +
+        std::chrono::duration_cast<std::chrono::microseconds>(drain).count());
+    auto done = std::make_unique<detail::StopCompletion>();
+    auto stopped = done->done.get_future();
+    CommandMeta meta{CommandOp::stop, 0, deadline_us(drain), 0,
+                     detail::release_ptr(std::move(done))};
+    std::array<zmq::message_t, 3> frames{detail::pod_frame(meta), zmq::message_t(),
+                                         zmq::message_t()};
+    if (!channels_->send(frames, drain + std::chrono::seconds(1))) {
+      detail::adopt_ptr<detail::StopCompletion>(meta.completion);
+    } else {
+      stopped.wait_for(drain + std::chrono::seconds(2));
+    }
+    channels_->close_all();
+    ctx_->shutdown();  // wakes anything still blocked in a ZeroMQ call
+    engine_thread_.join();
+    workers_->join();
+    // Callback completions the workers could no longer run: run them here.
+    for (auto& o : engine_->take_orphans()) {
+      try {
+        o.completion->callback(o.error, std::move(o.response));
+      } catch (...) {
+        detail::bump(shared_.counters.handler_errors);
+      }
+    }
+    workers_.reset();
+    engine_.reset();
+    channels_.reset();
+    ctx_->close();
+    ctx_.reset();
+    state_ = State::stopped;
+  }
+
+  /// Admission to the command pipeline for one API call (see stop()).
+  class Call {
+   public:
+    explicit Call(Impl& impl) : impl_(impl) {
+      impl_.callers_.fetch_add(1);
+      if (!impl_.accepting_.load()) {
+        impl_.callers_.fetch_sub(1);
+        throw Error(impl_.state_ == State::created ? errc::not_running : errc::shutting_down,
+                    impl_.state_ == State::created ? "peer not started" : "peer is stopped");
+      }
+    }
+    ~Call() { impl_.callers_.fetch_sub(1); }
+    Call(const Call&) = delete;
+    Call& operator=(const Call&) = delete;
+
+   private:
+    Impl& impl_;
+  };
+
+  static std::int64_t deadline_us(std::chrono::milliseconds timeout) {
+    return static_cast<std::int64_t>(steady_now_us()) +
+           std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  }
+
+  /// Sends a command; on failure the completion (if any) is adopted back and destroyed.
+  template <class Completion>
+  void submit(CommandMeta meta, zmq::message_t first, zmq::message_t second,
+              std::chrono::milliseconds wait) {
+    std::array<zmq::message_t, 3> frames{detail::pod_frame(meta), std::move(first),
+                                         std::move(second)};
+    if (!channels_->send(frames, wait)) {
+      if (meta.completion != 0) detail::adopt_ptr<Completion>(meta.completion);
+      throw Error(errc::queue_full, "command queue full: the engine is pushing back");
+    }
+  }
+
+  detail::PeerShared shared_;
+  std::string endpoint_;
+
+  enum class State { created, running, stopped };
+  std::mutex lifecycle_mu_;
+  State state_ = State::created;  // guarded by lifecycle_mu_ (read unguarded only for messages)
+  std::atomic<bool> accepting_{false};
+  std::atomic<int> callers_{0};
+
+  std::unique_ptr<zmq::context_t> ctx_;
+  std::unique_ptr<detail::Engine> engine_;
+  std::thread engine_thread_;
+  std::unique_ptr<detail::WorkerPool> workers_;
+  std::unique_ptr<detail::CommandChannels> channels_;
+};
+
+// ------------------------------------------------------------------ Peer
+
+Peer::Peer(PeerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Peer::~Peer() = default;
+Peer::Peer(Peer&&) noexcept = default;
+Peer& Peer::operator=(Peer&&) noexcept = default;
+
+void Peer::start() {
+  impl_->start();
+}
+void Peer::stop(std::chrono::milliseconds drain) {
+  impl_->stop(drain);
+}
+PeerId Peer::id() const noexcept {
+  return impl_->shared_.id;
+}
+const std::string& Peer::name() const noexcept {
+  return impl_->shared_.options.name;
+}
+std::string Peer::endpoint() const {
+  return impl_->endpoint_;
+}
+
+Registration Peer::on(std::string type, Handler handler) {
+  const auto token = impl_->shared_.handlers->add(std::move(type), std::move(handler));
+  return Registration(impl_->shared_.handlers, token);
+}
+
+std::future<PeerId> Peer::connect(const std::string& endpoint) {
+  Impl::Call call(*impl_);
+  auto done = std::make_unique<detail::ConnectCompletion>();
+  auto future = done->promise.get_future();
+  CommandMeta meta{CommandOp::connect, 0, 0, 0, detail::release_ptr(std::move(done))};
+  impl_->submit<detail::ConnectCompletion>(meta, zmq::message_t(endpoint.data(), endpoint.size()),
+                                           zmq::message_t(), impl_->shared_.options.send_timeout);
+  return future;
+}
+
+void Peer::disconnect(PeerId peer) {
+  Impl::Call call(*impl_);
+  CommandMeta meta{CommandOp::disconnect, peer, 0, 0, 0};
+  impl_->submit<detail::ConnectCompletion>(meta, zmq::message_t(), zmq::message_t(),
+                                           impl_->shared_.options.send_timeout);
+}
+
+void Peer::send(PeerId to, std::string_view type, std::string_view payload) {
+  send(to, type, payload, impl_->shared_.options.send_timeout);
+}
+
+void Peer::send(PeerId to, std::string_view type, std::string_view payload,
+                std::chrono::milliseconds wait) {
+  if (type.empty() || type.size() > impl_->shared_.options.limits.max_type_bytes) {
+    throw Error(errc::invalid_argument, "message type must be 1..128 bytes");
+  }
+  Impl::Call call(*impl_);
+  CommandMeta meta{CommandOp::send, to, 0, 0, 0};
+  impl_->submit<detail::RequestCompletion>(meta, zmq::message_t(type.data(), type.size()),
+                                           zmq::message_t(payload.data(), payload.size()), wait);
+}
+
+namespace {
+
+void check_request(const PeerOptions& o, std::string_view type) {
+  if (type.empty() || type.size() > o.limits.max_type_bytes) {
+    throw Error(errc::invalid_argument, "message type must be 1..128 bytes");
+  }
+}
+
+}  // namespace
+
+std::future<Response> Peer::request(PeerId to, std::string_view type, std::string_view payload,
+                                    std::chrono::milliseconds timeout) {
+  auto done = std::make_unique<detail::RequestCompletion>();
+  auto future = done->promise.get_future();
+  request_impl(to, type, payload, timeout, std::move(done));
+  return future;
+}
+
+void Peer::request(PeerId to, std::string_view type, std::string_view payload,
+                   std::chrono::milliseconds timeout, ResponseCallback callback) {
+  if (!callback) throw Error(errc::invalid_argument, "request callback is empty");
+  auto done = std::make_unique<detail::RequestCompletion>();
+  done->callback = std::move(callback);
+  request_impl(to, type, payload, timeout, std::move(done));
+}
+
+void Peer::request_impl(PeerId to, std::string_view type, std::string_view payload,
+                        std::chrono::milliseconds timeout,
+                        std::unique_ptr<detail::RequestCompletion> done) {
+  const auto& o = impl_->shared_.options;
+  check_request(o, type);
+  if (timeout.count() <= 0) timeout = o.request_timeout;
+  Impl::Call call(*impl_);
+  const auto deadline_ms = unix_now_ms() + static_cast<std::uint64_t>(timeout.count());
+  CommandMeta meta{CommandOp::request, to, Impl::deadline_us(timeout), deadline_ms,
+                   detail::release_ptr(std::move(done))};
+  impl_->submit<detail::RequestCompletion>(meta, zmq::message_t(type.data(), type.size()),
+                                           zmq::message_t(payload.data(), payload.size()),
+                                           std::min(timeout, o.send_timeout));
+}
+
+PeerStats Peer::stats() const {
+  return impl_->shared_.counters.snapshot();
+}
+
+std::vector<ConnectionStats> Peer::connections() const {
+  Impl::Call call(*impl_);
+  auto done = std::make_unique<detail::ConnectionsCompletion>();
+  auto future = done->promise.get_future();
+  CommandMeta meta{CommandOp::connections, 0, 0, 0, detail::release_ptr(std::move(done))};
+  impl_->submit<detail::ConnectionsCompletion>(meta, zmq::message_t(), zmq::message_t(),
+                                               impl_->shared_.options.send_timeout);
+  if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+    throw Error(errc::timeout, "engine did not answer within a second");
+  }
+  return future.get();
+}
+
+}  // namespace zmesh

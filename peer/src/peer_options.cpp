@@ -1,0 +1,31 @@
+#include "zmesh/peer/options.hpp"
+
+#include <string>
+
+#include "zmesh/core/errors.hpp"
+
+namespace zmesh {
+
+void PeerOptions::validate() const {
+  auto require = [](bool ok, const std::string& what) {
+    if (!ok) throw Error(errc::invalid_argument, "invalid peer options: " + what);
+  };
+  require(!name.empty() && name.size() <= 128, "name must be 1..128 bytes");
+  require(workers >= 1 && workers <= 256, "workers must be in 1..256");
+  require(heartbeat_interval.count() >= 10, "heartbeat_interval must be at least 10 ms");
+  require(heartbeat_timeout > 2 * heartbeat_interval,
+          "heartbeat_timeout must exceed twice heartbeat_interval");
+  require(connect_timeout.count() > 0, "connect_timeout must be positive");
+  require(request_timeout.count() > 0, "request_timeout must be positive");
+  require(send_timeout.count() >= 0, "send_timeout must not be negative");
+  require(worker_queue_depth >= 1, "worker_queue_depth must be at least 1");
+  require(command_queue_depth >= 1, "command_queue_depth must be at least 1");
+  require(greeting_queue_depth >= 1, "greeting_queue_depth must be at least 1");
+  require(send_hwm >= 1 && recv_hwm >= 1, "send_hwm and recv_hwm must be at least 1");
+  require(services.size() <= limits.max_list_items, "too many services");
+  for (const auto& s : services)
+    require(!s.empty() && s.size() <= limits.max_string_bytes, "bad service name");
+  limits.validate();
+}
+
+}  // namespace zmesh

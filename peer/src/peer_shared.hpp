@@ -1,0 +1,61 @@
+// State shared by the threads of one Peer: its identity, options, counters and handler
+// table. Everything here is either immutable after start() or atomic.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "handler_table.hpp"
+#include "zmesh/peer/options.hpp"
+#include "zmesh/peer/stats.hpp"
+
+namespace zmesh::detail {
+
+struct Counters {
+  std::atomic<std::uint64_t> sent{0}, received{0}, requests_sent{0}, replies_received{0},
+      pending{0}, timeouts{0}, errors{0}, late_replies{0}, malformed{0}, unexpected{0}, handled{0},
+      handler_errors{0}, no_handler{0}, expired{0}, worker_queue_depth{0}, connections{0};
+
+  [[nodiscard]] PeerStats snapshot() const {
+    auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    return PeerStats{r(sent),
+                     r(received),
+                     r(requests_sent),
+                     r(replies_received),
+                     r(pending),
+                     r(timeouts),
+                     r(errors),
+                     r(late_replies),
+                     r(malformed),
+                     r(unexpected),
+                     r(handled),
+                     r(handler_errors),
+                     r(no_handler),
+                     r(expired),
+                     r(worker_queue_depth),
+                     r(connections)};
+  }
+};
+
+inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
+  counter.fetch_add(n, std::memory_order_relaxed);
+}
+inline void drop(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
+  counter.fetch_sub(n, std::memory_order_relaxed);
+}
+
+struct PeerShared {
+  PeerOptions options;
+  PeerId id = 0;
+  std::uint64_t session = 0;
+  std::string uid;  // names this Peer's inproc endpoints
+  Counters counters;
+  std::shared_ptr<HandlerTable> handlers = std::make_shared<HandlerTable>();
+  // After this steady-clock time (µs, 0 = not stopping) workers answer queued requests
+  // with ShuttingDown instead of running their handlers.
+  std::atomic<std::int64_t> drain_deadline_us{0};
+};
+
+}  // namespace zmesh::detail

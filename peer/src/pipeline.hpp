@@ -1,0 +1,87 @@
+// The inproc pipelines inside one Peer, and the fixed-size records that lead each
+// message on them. Records are trivially copyable and travel as the first frame.
+//
+//   app thread --PUSH--> engine PULL       [CommandMeta][type|endpoint][payload]
+//   engine PAIR <-> worker PAIR (one each)  engine->worker [WorkMeta][type][payload]
+//                                           worker->engine [ResultMeta][payload|error text]
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include <zmq.hpp>
+
+#include "zmesh/core/header.hpp"
+#include "zmesh/peer/message.hpp"
+
+namespace zmesh::detail {
+
+/// Inproc endpoint names of one Peer (`uid` is unique per Peer in the process).
+inline std::string command_endpoint(const std::string& uid) {
+  return "inproc://zmesh-" + uid + "-cmd";
+}
+inline std::string worker_endpoint(const std::string& uid, std::size_t i) {
+  return "inproc://zmesh-" + uid + "-worker-" + std::to_string(i);
+}
+
+enum class CommandOp : std::uint8_t { connect, disconnect, send, request, connections, stop };
+
+struct CommandMeta {
+  CommandOp op;
+  PeerId to;                       // send/request/disconnect; connect: expected id or 0
+  std::int64_t deadline_us;        // steady clock: request timeout, connect timeout, stop drain
+  std::uint64_t deadline_unix_ms;  // request deadline carried on the wire
+  std::uintptr_t completion;       // owning pointer released from a unique_ptr, or 0
+};
+
+enum class WorkOp : std::uint8_t { deliver, complete, stop };
+
+/// Largest ROUTER identity carried inline so a reply goes back on the socket and
+/// identity the request came in on (ZeroMQ's own identities are 5 bytes).
+inline constexpr std::size_t kInlineIdentity = 32;
+
+struct Route {
+  std::uint64_t connection = 0;    // engine connection key
+  std::uint8_t identity_size = 0;  // 0 = via the connection's DEALER
+  char identity[kInlineIdentity] = {};
+};
+
+struct WorkMeta {
+  WorkOp op;
+  Kind kind;  // deliver: request or message
+  PeerId sender;
+  Route route;
+  std::uint64_t correlation_id;
+  std::uint64_t deadline_unix_ms;
+  std::uintptr_t completion;  // complete: owning pointer to a RequestCompletion
+  int error;                  // complete: errc value, 0 = success
+};
+
+enum class ResultOp : std::uint8_t { reply, error, stopped };
+
+struct ResultMeta {
+  ResultOp op;
+  WireError code;  // error
+  Route route;
+  std::uint64_t correlation_id;
+};
+
+template <class T>
+zmq::message_t pod_frame(const T& value) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  return zmq::message_t(&value, sizeof(T));
+}
+
+template <class T>
+std::optional<T> pod_from(const zmq::message_t& frame) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  if (frame.size() != sizeof(T)) return std::nullopt;
+  T value;
+  std::memcpy(&value, frame.data(), sizeof(T));
+  return value;
+}
+
+}  // namespace zmesh::detail

@@ -1,0 +1,134 @@
+#include "worker_pool.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <exception>
+#include <string>
+
+#include "completions.hpp"
+#include "pipeline.hpp"
+#include "zmesh/core/clock.hpp"
+#include "zmesh/core/frame_set.hpp"
+#include "zmesh/core/socket_factory.hpp"
+
+namespace zmesh::detail {
+namespace {
+
+void send_result(zmq::socket_t& pipe, const ResultMeta& meta, zmq::message_t body) {
+  pipe.send(pod_frame(meta), zmq::send_flags::sndmore);
+  pipe.send(body, zmq::send_flags::none);
+}
+
+// ErrorReply texts are capped on the wire (Limits::max_string_bytes, 1024 by default).
+constexpr std::size_t kMaxErrorText = 1024;
+
+void send_error(zmq::socket_t& pipe, const WorkMeta& work, WireError code,
+                const std::string& text) {
+  const std::size_t n = std::min(text.size(), kMaxErrorText);
+  send_result(pipe, ResultMeta{ResultOp::error, code, work.route, work.correlation_id},
+              zmq::message_t(text.data(), n));
+}
+
+// Runs a callback-style request's completion (user code, so here and not on the engine).
+void complete(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
+  auto done = adopt_ptr<RequestCompletion>(meta.completion);
+  const auto body = view_of(frames[2]);
+  Response response{meta.sender, std::string(body)};
+  const std::error_code ec =
+      meta.error == 0 ? std::error_code{} : make_error_code(static_cast<errc>(meta.error));
+  try {
+    done->callback(ec, std::move(response));
+  } catch (...) {
+    bump(shared.counters.handler_errors);
+  }
+}
+
+void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, FrameSet& frames) {
+  drop(shared.counters.worker_queue_depth);
+  const bool is_request = meta.kind == Kind::request;
+  const auto type = view_of(frames[1]);
+  if (is_request && meta.deadline_unix_ms != 0 && unix_now_ms() > meta.deadline_unix_ms) {
+    bump(shared.counters.expired);
+    send_error(pipe, meta, WireError::deadline_exceeded,
+               "deadline passed before '" + std::string(type) + "' was handled");
+    return;
+  }
+  const auto drain = shared.drain_deadline_us.load();
+  if (drain != 0 && static_cast<std::int64_t>(steady_now_us()) > drain) {
+    if (is_request) send_error(pipe, meta, WireError::shutting_down, "responder is shutting down");
+    return;
+  }
+  auto entry = shared.handlers->find(type);
+  const Message message(meta.sender, type, bytes_of(frames[2]), is_request, meta.deadline_unix_ms);
+  std::string reply;
+  bool ran = false;
+  try {
+    ran = entry && HandlerTable::call(*entry, message, reply);
+  } catch (const std::exception& e) {
+    bump(shared.counters.handler_errors);
+    bump(shared.counters.handled);
+    if (is_request) send_error(pipe, meta, WireError::handler_failed, e.what());
+    return;
+  } catch (...) {
+    bump(shared.counters.handler_errors);
+    bump(shared.counters.handled);
+    if (is_request) send_error(pipe, meta, WireError::handler_failed, "unknown exception");
+    return;
+  }
+  if (!ran) {
+    bump(shared.counters.no_handler);
+    if (is_request) {
+      send_error(pipe, meta, WireError::no_handler, "no handler for '" + std::string(type) + "'");
+    }
+    return;
+  }
+  bump(shared.counters.handled);
+  if (is_request) {
+    send_result(pipe, ResultMeta{ResultOp::reply, WireError::none, meta.route, meta.correlation_id},
+                zmq::message_t(reply.data(), reply.size()));
+  }
+}
+
+}  // namespace
+
+void WorkerPool::start() {
+  for (std::size_t i = 0; i < shared_.options.workers; ++i) {
+    threads_.emplace_back([this, i] { run(i); });
+  }
+}
+
+void WorkerPool::join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void WorkerPool::run(std::size_t index) {
+  const std::string name = "zmesh-worker-" + std::to_string(index);
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+  // worker thread only
+  zmq::socket_t pipe = make_pipe(ctx_, zmq::socket_type::pair, shared_.options.worker_queue_depth);
+  try {
+    pipe.connect(worker_endpoint(shared_.uid, index));
+    FrameSet frames;
+    for (;;) {
+      frames.recv(pipe);
+      const auto meta = pod_from<WorkMeta>(frames[0]);
+      if (!meta || frames.size() != 3) continue;  // cannot happen: the engine wrote it
+      switch (meta->op) {
+        case WorkOp::deliver: deliver(shared_, pipe, *meta, frames); break;
+        case WorkOp::complete: complete(shared_, *meta, frames); break;
+        case WorkOp::stop:
+          send_result(pipe, ResultMeta{ResultOp::stopped, WireError::none, {}, 0},
+                      zmq::message_t());
+          return;
+      }
+    }
+  } catch (const zmq::error_t&) {
+    // ETERM: the peer is stopping and the context is shutting down.
+  }
+}
+
+}  // namespace zmesh::detail
