@@ -1,0 +1,230 @@
+// zmesh request/response next to raw cppzmq DEALER/ROUTER, same frames, tcp loopback,
+// one process, one run.
+//   build/bench/bench_peer [--quick]
+// Prints a Markdown table: one-at-a-time round trip p50/p99 and pipelined requests/s
+// (windows 1, 16, 256) for 16 B and 1 KiB payloads, zmesh / raw ratios, and the time of
+// an idle Peer::stop().
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "zmesh/core/envelope_codec.hpp"
+#include "zmesh/peer.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct Latency {
+  double p50_us = 0;
+  double p99_us = 0;
+};
+
+Latency percentiles(std::vector<double> us) {
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[us.size() * 99 / 100]};
+}
+
+// ----------------------------------------------------------------- raw cppzmq
+
+// A ROUTER that echoes [identity, header, payload] unchanged, on its own thread.
+class RawServer {
+ public:
+  RawServer() : router_(ctx_, zmq::socket_type::router) {
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::sndhwm, 100000);
+    router_.set(zmq::sockopt::rcvhwm, 100000);
+    router_.bind("tcp://127.0.0.1:*");
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~RawServer() {
+    stop_ = true;
+    thread_.join();
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  void run() {
+    zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+    std::vector<zmq::message_t> parts(3);
+    while (!stop_) {
+      if (zmq::poll(&item, 1, 50ms) == 0) continue;
+      while (router_.recv(parts[0], zmq::recv_flags::dontwait)) {
+        (void)router_.recv(parts[1]);
+        (void)router_.recv(parts[2]);
+        router_.send(parts[0], zmq::send_flags::sndmore);
+        router_.send(parts[1], zmq::send_flags::sndmore);
+        router_.send(parts[2], zmq::send_flags::none);
+      }
+    }
+  }
+  zmq::context_t ctx_;
+  zmq::socket_t router_;
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class RawClient {
+ public:
+  explicit RawClient(const std::string& endpoint) : dealer_(ctx_, zmq::socket_type::dealer) {
+    dealer_.set(zmq::sockopt::linger, 0);
+    dealer_.set(zmq::sockopt::sndhwm, 100000);
+    dealer_.set(zmq::sockopt::rcvhwm, 100000);
+    dealer_.connect(endpoint);
+    zmesh::Header h;
+    h.kind = zmesh::Kind::request;
+    h.type = "Echo";
+    h.sender_id = 1;
+    h.correlation_id = 1;
+    header_ = enc_.encode(h);
+  }
+  void send(const std::string& payload) {
+    zmq::message_t header;
+    header.copy(header_);
+    dealer_.send(header, zmq::send_flags::sndmore);
+    dealer_.send(zmq::buffer(payload), zmq::send_flags::none);
+  }
+  void recv() {
+    (void)dealer_.recv(in_[0]);
+    (void)dealer_.recv(in_[1]);
+  }
+
+ private:
+  zmq::context_t ctx_;
+  zmq::socket_t dealer_;
+  zmesh::EnvelopeEncoder enc_;
+  zmq::message_t header_;
+  zmq::message_t in_[2];
+};
+
+Latency raw_latency(RawClient& c, const std::string& payload, int n) {
+  std::vector<double> us;
+  us.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const auto t0 = Clock::now();
+    c.send(payload);
+    c.recv();
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  return percentiles(std::move(us));
+}
+
+double raw_throughput(RawClient& c, const std::string& payload, int window, int n) {
+  const auto t0 = Clock::now();
+  int sent = 0;
+  for (; sent < window && sent < n; ++sent) c.send(payload);
+  for (int got = 0; got < n; ++got) {
+    c.recv();
+    if (sent < n) {
+      c.send(payload);
+      ++sent;
+    }
+  }
+  return n / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// ----------------------------------------------------------------- zmesh
+
+zmesh::PeerOptions bench_options(const std::string& name) {
+  zmesh::PeerOptions o;
+  o.name = name;
+  o.workers = 1;  // one sender: its requests run in order on one worker anyway
+  o.request_timeout = 30s;
+  return o;
+}
+
+Latency zmesh_latency(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload, int n) {
+  std::vector<double> us;
+  us.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const auto t0 = Clock::now();
+    (void)c.request(to, "Echo", payload).get();
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  return percentiles(std::move(us));
+}
+
+double zmesh_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload, int window,
+                        int n) {
+  std::deque<std::future<zmesh::Response>> inflight;
+  const auto t0 = Clock::now();
+  int sent = 0;
+  for (; sent < window && sent < n; ++sent) inflight.push_back(c.request(to, "Echo", payload));
+  for (int got = 0; got < n; ++got) {
+    (void)inflight.front().get();
+    inflight.pop_front();
+    if (sent < n) {
+      inflight.push_back(c.request(to, "Echo", payload));
+      ++sent;
+    }
+  }
+  return n / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const int lat_n = quick ? 2000 : 20000;
+  const int tput_n = quick ? 5000 : 100000;
+
+  RawServer raw_server;
+  RawClient raw(raw_server.endpoint());
+
+  zmesh::Peer server(bench_options("bench-server"));
+  auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
+  server.start();
+  zmesh::Peer client(bench_options("bench-client"));
+  client.start();
+  const zmesh::PeerId to = client.connect(server.endpoint()).get();
+
+  std::printf("| payload | measure | raw cppzmq | zmesh | zmesh/raw |\n");
+  std::printf("|---|---|---|---|---|\n");
+  for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
+    const std::string payload(size, 'p');
+    // Warm up both paths.
+    (void)raw_latency(raw, payload, 500);
+    (void)zmesh_latency(client, to, payload, 500);
+    const Latency rl = raw_latency(raw, payload, lat_n);
+    const Latency zl = zmesh_latency(client, to, payload, lat_n);
+    std::printf("| %zu B | RTT p50 (us) | %.1f | %.1f | %.2fx |\n", size, rl.p50_us, zl.p50_us,
+                zl.p50_us / rl.p50_us);
+    std::printf("| %zu B | RTT p99 (us) | %.1f | %.1f | %.2fx |\n", size, rl.p99_us, zl.p99_us,
+                zl.p99_us / rl.p99_us);
+    std::fflush(stdout);
+    for (int window : {1, 16, 256}) {
+      const double rt = raw_throughput(raw, payload, window, tput_n);
+      const double zt = zmesh_throughput(client, to, payload, window, tput_n);
+      std::printf("| %zu B | req/s, window %d | %.0f | %.0f | %.2fx |\n", size, window, rt, zt,
+                  zt / rt);
+      std::fflush(stdout);
+    }
+  }
+  client.stop();
+  server.stop();
+
+  // Idle stop(): a started peer with nothing in flight.
+  std::vector<double> stop_ms;
+  for (int i = 0; i < 10; ++i) {
+    zmesh::Peer idle(bench_options("idle"));
+    idle.start();
+    const auto t0 = Clock::now();
+    idle.stop();
+    stop_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::sort(stop_ms.begin(), stop_ms.end());
+  std::printf("\nidle stop(): median %.2f ms, max %.2f ms (10 runs)\n", stop_ms[5], stop_ms[9]);
+  return 0;
+}
