@@ -3,6 +3,7 @@
 #include <atomic>
 #include <unordered_map>
 
+#include "tsan_annotations.hpp"
 #include "zmesh/core/errors.hpp"
 #include "zmesh/core/socket_factory.hpp"
 
@@ -11,8 +12,12 @@ namespace {
 std::atomic<std::uint64_t> g_next_key{1};
 }  // namespace
 
-CommandChannels::CommandChannels(zmq::context_t& ctx, std::string endpoint, int depth)
-    : ctx_(ctx), endpoint_(std::move(endpoint)), depth_(depth), key_(g_next_key.fetch_add(1)) {}
+CommandChannels::CommandChannels(zmq::context_t& ctx, std::string endpoint, int depth, void* sync)
+    : ctx_(ctx),
+      endpoint_(std::move(endpoint)),
+      depth_(depth),
+      key_(g_next_key.fetch_add(1)),
+      sync_(sync) {}
 
 std::shared_ptr<CommandChannels::Slot> CommandChannels::slot_for_this_thread() {
   thread_local std::unordered_map<std::uint64_t, std::weak_ptr<Slot>> cache;
@@ -40,6 +45,7 @@ bool CommandChannels::send(std::span<zmq::message_t> frames, std::chrono::millis
   if (!slot->socket) throw Error(errc::shutting_down, "peer is stopped");
   auto& socket = *slot->socket;
   const auto more = frames.size() > 1 ? zmq::send_flags::sndmore : zmq::send_flags::none;
+  pipeline_release(sync_);
   // ZeroMQ takes a multipart message whole or not at all: once the first part is
   // accepted, the rest are too.
   if (!socket.send(frames[0], more | zmq::send_flags::dontwait)) {

@@ -20,7 +20,8 @@ namespace zmesh::detail {
 
 class CommandChannels {
  public:
-  CommandChannels(zmq::context_t& ctx, std::string endpoint, int depth);
+  /// `sync` stands for this pipeline in ThreadSanitizer's eyes (tsan_annotations.hpp).
+  CommandChannels(zmq::context_t& ctx, std::string endpoint, int depth, void* sync);
 
   /// Sends a multipart command from the calling thread's socket, waiting up to `wait`
   /// for room. Returns false when there was none (nothing was sent).
@@ -39,6 +40,7 @@ class CommandChannels {
   const std::string endpoint_;
   const int depth_;
   const std::uint64_t key_;  // process-unique, keys the thread-local slot cache
+  void* const sync_;
   std::mutex mu_;
   std::vector<std::shared_ptr<Slot>> slots_;  // guarded by mu_
 };

@@ -40,7 +40,13 @@ class ConnectionRegistry {
   /// Erases the record and every index of it; its DEALER closes.
   void erase(std::uint64_t key);
 
+  /// Calls fn for every connection; fn may erase connections (it walks a copy of the keys).
   void for_each(const std::function<void(Connection&)>& fn);
+  /// Calls fn for every connection; fn must not add or erase any (no allocation).
+  template <class Fn>
+  void visit(Fn&& fn) {
+    for (auto& [key, c] : by_key_) fn(*c);
+  }
   [[nodiscard]] std::vector<std::uint64_t> keys() const;
   [[nodiscard]] std::size_t size() const noexcept { return by_key_.size(); }
   /// Bumped whenever a DEALER appears or goes, so the engine rebuilds its poll set.

@@ -98,7 +98,7 @@ void Engine::loop() {
     }
     const std::size_t dealers_at = items.size();
     if (read_network) {
-      registry_.for_each([&](Connection& c) {
+      registry_.visit([&](Connection& c) {
         if (!c.dealer) return;
         items.push_back({c.dealer->handle(), 0, ZMQ_POLLIN, 0});
         dealer_keys.push_back(c.key);
@@ -127,7 +127,7 @@ void Engine::loop() {
         paused_since_ = now;
       } else {
         // We did not read while paused: silence in that time is ours, not the peers'.
-        registry_.for_each([&](Connection& c) { c.last_rx = std::max(c.last_rx, now); });
+        registry_.visit([&](Connection& c) { c.last_rx = std::max(c.last_rx, now); });
       }
     }
     if (now >= next_timers_) on_timers(now);

@@ -1,5 +1,6 @@
 // Engine: commands from application threads (the Peer API), one inproc PUSH per thread.
 #include "engine.hpp"
+#include "tsan_annotations.hpp"
 #include "zmesh/core/ids.hpp"
 
 namespace zmesh::detail {
@@ -20,6 +21,7 @@ void Engine::on_commands() {
 }
 
 void Engine::on_command(FrameSet& frames) {
+  pipeline_acquire(&shared_.command_sync);
   const auto meta = pod_from<CommandMeta>(frames[0]);
   if (!meta || frames.size() != 3) return;  // cannot happen: the Peer wrote it
   switch (meta->op) {

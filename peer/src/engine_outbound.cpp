@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine.hpp"
+#include "tsan_annotations.hpp"
 #include "zmesh/core/ids.hpp"
 
 namespace zmesh::detail {
@@ -115,6 +116,7 @@ void Engine::flush_dispatch() {
   while (!dispatch_.empty()) {
     WorkItem& w = dispatch_.front();
     auto& pipe = workers_[w.worker];
+    pipeline_release(&shared_.to_worker_sync[w.worker]);
     if (!pipe.send(pod_frame(w.meta), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return;  // that worker is full: the network waits until it has room
     }
@@ -126,6 +128,7 @@ void Engine::flush_dispatch() {
 
 void Engine::on_worker(std::size_t index) {
   for (int n = 0; n < 256 && frames_.recv(workers_[index], zmq::recv_flags::dontwait); ++n) {
+    pipeline_acquire(&shared_.from_worker_sync[index]);
     const auto meta = pod_from<ResultMeta>(frames_[0]);
     if (!meta || frames_.size() != 2) continue;
     if (meta->op == ResultOp::stopped) {

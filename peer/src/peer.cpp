@@ -72,7 +72,8 @@ class Peer::Impl {
       throw;
     }
     channels_ = std::make_unique<detail::CommandChannels>(
-        *ctx_, detail::command_endpoint(shared_.uid), shared_.options.command_queue_depth);
+        *ctx_, detail::command_endpoint(shared_.uid), shared_.options.command_queue_depth,
+        &shared_.command_sync);
     workers_ = std::make_unique<detail::WorkerPool>(*ctx_, shared_);
     workers_->start();
     state_ = State::running;

@@ -56,6 +56,12 @@ struct PeerShared {
   // After this steady-clock time (µs, 0 = not stopping) workers answer queued requests
   // with ShuttingDown instead of running their handlers.
   std::atomic<std::int64_t> drain_deadline_us{0};
+
+  // Addresses that stand for the inproc pipelines in ThreadSanitizer's eyes
+  // (tsan_annotations.hpp): commands, and per worker the way there and back.
+  char command_sync = 0;
+  std::unique_ptr<char[]> to_worker_sync = std::make_unique<char[]>(256);
+  std::unique_ptr<char[]> from_worker_sync = std::make_unique<char[]>(256);
 };
 
 }  // namespace zmesh::detail

@@ -8,6 +8,7 @@
 
 #include "completions.hpp"
 #include "pipeline.hpp"
+#include "tsan_annotations.hpp"
 #include "zmesh/core/clock.hpp"
 #include "zmesh/core/frame_set.hpp"
 #include "zmesh/core/socket_factory.hpp"
@@ -15,7 +16,11 @@
 namespace zmesh::detail {
 namespace {
 
+// This worker's sync address for the way back to the engine (tsan_annotations.hpp).
+thread_local void* tl_result_sync = nullptr;
+
 void send_result(zmq::socket_t& pipe, const ResultMeta& meta, zmq::message_t body) {
+  pipeline_release(tl_result_sync);
   pipe.send(pod_frame(meta), zmq::send_flags::sndmore);
   pipe.send(body, zmq::send_flags::none);
 }
@@ -112,9 +117,11 @@ void WorkerPool::run(std::size_t index) {
   zmq::socket_t pipe = make_pipe(ctx_, zmq::socket_type::pair, shared_.options.worker_queue_depth);
   try {
     pipe.connect(worker_endpoint(shared_.uid, index));
+    tl_result_sync = &shared_.from_worker_sync[index];
     FrameSet frames;
     for (;;) {
       frames.recv(pipe);
+      pipeline_acquire(&shared_.to_worker_sync[index]);
       const auto meta = pod_from<WorkMeta>(frames[0]);
       if (!meta || frames.size() != 3) continue;  // cannot happen: the engine wrote it
       switch (meta->op) {
