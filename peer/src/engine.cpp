@@ -80,7 +80,15 @@ void Engine::close_all(milliseconds linger) {
 void Engine::loop() {
   std::vector<zmq::pollitem_t> items;
   std::vector<std::uint64_t> dealer_keys;
+  bool busy = false;
   while (!stopped_) {
+    // Under load, sweep every socket with non-blocking reads and skip zmq::poll (each
+    // poll costs system calls); poll only once a sweep finds nothing to do.
+    if (busy) {
+      busy = sweep();
+      after_io();
+      continue;
+    }
     items.clear();
     dealer_keys.clear();
     const bool read_network = !network_paused();
@@ -105,34 +113,55 @@ void Engine::loop() {
       });
     }
 
-    auto now = SteadyClock::now();
-    zmq::poll(items.data(), items.size(), poll_timeout(now));
+    zmq::poll(items.data(), items.size(), poll_timeout(SteadyClock::now()));
 
     // Workers first: their replies free capacity everywhere else.
+    int done = 0;
     for (std::size_t i = 0; i < workers_.size(); ++i) {
-      if (items[workers_at + i].revents & ZMQ_POLLIN) on_worker(i);
+      if (items[workers_at + i].revents & ZMQ_POLLIN) done += on_worker(i);
     }
     flush_dispatch();
     flush_outbox();
-    if (router_ && (items[router_at].revents & ZMQ_POLLIN)) on_router();
+    if (router_ && (items[router_at].revents & ZMQ_POLLIN)) done += on_router();
     for (std::size_t i = 0; i < dealer_keys.size(); ++i) {
-      if (items[dealers_at + i].revents & ZMQ_POLLIN) on_dealer(dealer_keys[i]);
+      if (items[dealers_at + i].revents & ZMQ_POLLIN) done += on_dealer(dealer_keys[i]);
     }
-    if (items[0].revents & ZMQ_POLLIN) on_commands();
-
-    now = SteadyClock::now();
-    if (network_paused() != was_paused_) {
-      was_paused_ = network_paused();
-      if (was_paused_) {
-        paused_since_ = now;
-      } else {
-        // We did not read while paused: silence in that time is ours, not the peers'.
-        registry_.visit([&](Connection& c) { c.last_rx = std::max(c.last_rx, now); });
-      }
-    }
-    if (now >= next_timers_) on_timers(now);
-    if (stopping_ && (workers_stopped_ == workers_.size() || now >= stop_deadline_)) finish_stop();
+    if (items[0].revents & ZMQ_POLLIN) done += on_commands();
+    busy = done > 0;
+    after_io();
   }
+}
+
+bool Engine::sweep() {
+  int done = 0;
+  for (std::size_t i = 0; i < workers_.size(); ++i) done += on_worker(i);
+  flush_dispatch();
+  flush_outbox();
+  if (!network_paused()) {
+    if (router_) done += on_router();
+    registry_.visit([&](Connection& c) {
+      if (c.dealer) sweep_keys_.push_back(c.key);
+    });
+    for (const auto key : sweep_keys_) done += on_dealer(key);
+    sweep_keys_.clear();
+  }
+  if (outbox_.empty()) done += on_commands();
+  return done > 0;
+}
+
+void Engine::after_io() {
+  const auto now = SteadyClock::now();
+  if (network_paused() != was_paused_) {
+    was_paused_ = network_paused();
+    if (was_paused_) {
+      paused_since_ = now;
+    } else {
+      // We did not read while paused: silence in that time is ours, not the peers'.
+      registry_.visit([&](Connection& c) { c.last_rx = std::max(c.last_rx, now); });
+    }
+  }
+  if (now >= next_timers_) on_timers(now);
+  if (stopping_ && (workers_stopped_ == workers_.size() || now >= stop_deadline_)) finish_stop();
 }
 
 milliseconds Engine::poll_timeout(SteadyClock::time_point now) {

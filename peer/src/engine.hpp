@@ -68,6 +68,10 @@ class Engine {
   // engine.cpp: lifecycle, loop, timers
   void open();
   void loop();
+  /// Non-blocking pass over every socket; true if anything was handled.
+  bool sweep();
+  /// Pause bookkeeping, timers and the end of a stop, after each round of I/O.
+  void after_io();
   void close_all(std::chrono::milliseconds linger);
   [[nodiscard]] std::chrono::milliseconds poll_timeout(SteadyClock::time_point now);
   void on_timers(SteadyClock::time_point now);
@@ -76,7 +80,9 @@ class Engine {
   [[nodiscard]] bool network_paused() const noexcept { return !dispatch_.empty(); }
 
   // engine_commands.cpp
-  void on_commands();
+  /// Each on_* reads what is waiting on its socket(s) without blocking; returns how many
+  /// messages it handled.
+  int on_commands();
   void on_command(FrameSet& frames);
   void cmd_connect(const CommandMeta& meta, const std::string& endpoint);
   void cmd_disconnect(const CommandMeta& meta);
@@ -86,8 +92,8 @@ class Engine {
   void send_hello(Connection& c);
 
   // engine_inbound.cpp
-  void on_router();
-  void on_dealer(std::uint64_t key);
+  int on_router();
+  int on_dealer(std::uint64_t key);
   void on_envelope(Connection* via_dealer, FrameSet& frames, const Envelope& env);
   void on_hello(std::string_view identity, const Envelope& env);
   void on_welcome(Connection& c, const Envelope& env);
@@ -113,7 +119,7 @@ class Engine {
   void flush_queued(Connection& c);
   void dispatch(WorkItem item);
   void flush_dispatch();
-  void on_worker(std::size_t index);
+  int on_worker(std::size_t index);
   [[nodiscard]] std::size_t worker_for(PeerId peer) const noexcept;
 
   // failures and completions
@@ -142,8 +148,9 @@ class Engine {
   EnvelopeDecoder decoder_;
   FrameSet frames_;
 
-  std::deque<WorkItem> dispatch_;  // waiting for room at a worker
-  std::deque<Outbound> outbox_;    // waiting for room on a network socket
+  std::vector<std::uint64_t> sweep_keys_;  // reused by sweep(): no allocation per pass
+  std::deque<WorkItem> dispatch_;          // waiting for room at a worker
+  std::deque<Outbound> outbox_;            // waiting for room on a network socket
   std::uint64_t next_correlation_ = 1;
   SteadyClock::time_point next_timers_{};
   SteadyClock::time_point next_heartbeat_{};

@@ -12,12 +12,14 @@ SteadyClock::time_point steady_from_us(std::int64_t us) {
 
 }  // namespace
 
-void Engine::on_commands() {
+int Engine::on_commands() {
   // Stop taking commands as soon as one of them has to wait for the network.
-  for (int n = 0; n < 256 && outbox_.empty(); ++n) {
-    if (!frames_.recv(commands_, zmq::recv_flags::dontwait)) return;
+  int n = 0;
+  for (; n < 256 && outbox_.empty(); ++n) {
+    if (!frames_.recv(commands_, zmq::recv_flags::dontwait)) break;
     on_command(frames_);
   }
+  return n;
 }
 
 void Engine::on_command(FrameSet& frames) {

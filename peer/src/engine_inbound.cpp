@@ -22,9 +22,10 @@ Route route_via(const Connection& c, std::string_view identity) {
 
 }  // namespace
 
-void Engine::on_router() {
-  for (int n = 0; n < kBurst && !network_paused(); ++n) {
-    if (!frames_.recv(*router_, zmq::recv_flags::dontwait)) return;
+int Engine::on_router() {
+  int n = 0;
+  for (; n < kBurst && !network_paused(); ++n) {
+    if (!frames_.recv(*router_, zmq::recv_flags::dontwait)) break;
     auto env = decoder_.decode(Layout::router, frames_);
     if (!env) {
       bump(shared_.counters.malformed);
@@ -32,13 +33,15 @@ void Engine::on_router() {
     }
     on_envelope(nullptr, frames_, *env);
   }
+  return n;
 }
 
-void Engine::on_dealer(std::uint64_t key) {
-  for (int n = 0; n < kBurst && !network_paused(); ++n) {
+int Engine::on_dealer(std::uint64_t key) {
+  int n = 0;
+  for (; n < kBurst && !network_paused(); ++n) {
     Connection* c = registry_.by_key(key);
-    if (c == nullptr || !c->dealer) return;
-    if (!frames_.recv(*c->dealer, zmq::recv_flags::dontwait)) return;
+    if (c == nullptr || !c->dealer) break;
+    if (!frames_.recv(*c->dealer, zmq::recv_flags::dontwait)) break;
     auto env = decoder_.decode(Layout::dealer, frames_);
     if (!env) {
       bump(shared_.counters.malformed);
@@ -46,6 +49,7 @@ void Engine::on_dealer(std::uint64_t key) {
     }
     on_envelope(c, frames_, *env);
   }
+  return n;
 }
 
 void Engine::on_envelope(Connection* via_dealer, FrameSet& frames, const Envelope& env) {

@@ -126,8 +126,9 @@ void Engine::flush_dispatch() {
   }
 }
 
-void Engine::on_worker(std::size_t index) {
-  for (int n = 0; n < 256 && frames_.recv(workers_[index], zmq::recv_flags::dontwait); ++n) {
+int Engine::on_worker(std::size_t index) {
+  int n = 0;
+  for (; n < 256 && frames_.recv(workers_[index], zmq::recv_flags::dontwait); ++n) {
     pipeline_acquire(&shared_.from_worker_sync[index]);
     const auto meta = pod_from<ResultMeta>(frames_[0]);
     if (!meta || frames_.size() != 2) continue;
@@ -145,6 +146,7 @@ void Engine::on_worker(std::size_t index) {
     }
     send_or_hold(*c, meta->route, encoder_.encode(h), std::move(payload));
   }
+  return n;
 }
 
 void Engine::complete(PendingRequest r, std::uint64_t correlation_id, Response response) {
