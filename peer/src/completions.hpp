@@ -31,6 +31,14 @@ struct StopCompletion {
   std::promise<void> done;
 };
 
+struct SyncCompletion {
+  std::promise<void> done;
+};
+
+struct PublishersCompletion {
+  std::promise<std::vector<PublisherStats>> promise;
+};
+
 template <class T>
 std::uintptr_t release_ptr(std::unique_ptr<T> p) noexcept {
   return reinterpret_cast<std::uintptr_t>(p.release());

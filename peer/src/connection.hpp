@@ -47,6 +47,8 @@ struct Connection {
   std::uint64_t ping_nonce = 0;
   std::uint64_t last_rtt_us = 0;
 
+  std::vector<std::string> followed_pubs;  // its PUB endpoints our SUB is connected to
+
   // counters
   std::uint64_t sent = 0;
   std::uint64_t received = 0;

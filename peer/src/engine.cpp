@@ -22,7 +22,7 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
   self_.services = opts_.services;
 }
 
-void Engine::run(std::promise<std::string> ready) {
+void Engine::run(std::promise<Endpoints> ready) {
   pthread_setname_np(pthread_self(), "zmesh-engine");
   try {
     open();
@@ -31,7 +31,9 @@ void Engine::run(std::promise<std::string> ready) {
     ready.set_exception(std::current_exception());
     return;
   }
-  ready.set_value(self_.endpoints.empty() ? std::string() : self_.endpoints.front());
+  ready.set_value(
+      Endpoints{self_.endpoints.empty() ? std::string() : self_.endpoints.front(),
+                self_.pub_endpoints.empty() ? std::string() : self_.pub_endpoints.front()});
   try {
     loop();
   } catch (const zmq::error_t& e) {
@@ -59,6 +61,7 @@ void Engine::open() {
       throw Error(errc::invalid_argument, "cannot bind '" + opts_.bind + "': " + e.what());
     }
   }
+  open_pubsub();
   const auto now = SteadyClock::now();
   next_heartbeat_ = now + opts_.heartbeat_interval;
   next_timers_ = now;
@@ -73,6 +76,11 @@ void Engine::close_all(milliseconds linger) {
     set_close_linger(*router_, linger);
     router_.reset();
   }
+  if (xpub_) {
+    set_close_linger(*xpub_, linger);
+    xpub_.reset();
+  }
+  if (sub_) sub_.close();
   workers_.clear();
   if (commands_) commands_.close();
 }
@@ -104,6 +112,10 @@ void Engine::loop() {
     if (router_) {
       items.push_back({router_->handle(), 0, static_cast<short>(read_network ? ZMQ_POLLIN : 0), 0});
     }
+    const std::size_t xpub_at = items.size();
+    if (xpub_) items.push_back({xpub_->handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t sub_at = items.size();
+    items.push_back({sub_.handle(), 0, static_cast<short>(read_network ? ZMQ_POLLIN : 0), 0});
     const std::size_t dealers_at = items.size();
     if (read_network) {
       registry_.visit([&](Connection& c) {
@@ -126,6 +138,8 @@ void Engine::loop() {
     for (std::size_t i = 0; i < dealer_keys.size(); ++i) {
       if (items[dealers_at + i].revents & ZMQ_POLLIN) done += on_dealer(dealer_keys[i]);
     }
+    if (xpub_ && (items[xpub_at].revents & ZMQ_POLLIN)) done += on_xpub();
+    if (items[sub_at].revents & ZMQ_POLLIN) done += on_sub();
     if (items[0].revents & ZMQ_POLLIN) done += on_commands();
     busy = done > 0;
     after_io();
@@ -144,7 +158,9 @@ bool Engine::sweep() {
     });
     for (const auto key : sweep_keys_) done += on_dealer(key);
     sweep_keys_.clear();
+    done += on_sub();
   }
+  if (xpub_) done += on_xpub();
   if (outbox_.empty()) done += on_commands();
   return done > 0;
 }
@@ -175,6 +191,7 @@ milliseconds Engine::poll_timeout(SteadyClock::time_point now) {
 
 void Engine::on_timers(SteadyClock::time_point now) {
   next_timers_ = now + milliseconds(10);
+  check_syncs(now);
   for (auto& [id, r] : pending_.take_expired(now)) {
     bump(shared_.counters.timeouts);
     const std::string who =
@@ -224,6 +241,10 @@ void Engine::finish_stop() {
     c.waiters.clear();
     if (c.ready()) send_control(c, Route{c.key}, header_for(Kind::bye, 0), zmq::message_t());
   });
+  for (auto& [marker, s] : syncs_) {
+    s.done->done.set_exception(error_ptr(errc::shutting_down, "peer is shutting down"));
+  }
+  syncs_.clear();
   // Commands that were queued before the gate closed: fail their completions.
   while (frames_.recv(commands_, zmq::recv_flags::dontwait)) on_command(frames_);
   for (auto& item : dispatch_) {

@@ -16,7 +16,9 @@
 #include <future>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <zmq.hpp>
@@ -36,9 +38,13 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /// Thread body. Opens the sockets, fulfils `ready` with the bound ROUTER endpoint (or
-  /// the bind error), runs until stopped, closes every socket it owns, and returns.
-  void run(std::promise<std::string> ready);
+  struct Endpoints {
+    std::string router;  ///< "" when not bound
+    std::string pub;     ///< "" when not publishing
+  };
+  /// Thread body. Opens the sockets, fulfils `ready` with the bound endpoints (or the
+  /// bind error), runs until stopped, closes every socket it owns, and returns.
+  void run(std::promise<Endpoints> ready);
 
   /// A callback-style request that completed after the workers had stopped.
   struct Orphan {
@@ -55,6 +61,7 @@ class Engine {
     std::size_t worker;
     WorkMeta meta;
     zmq::message_t type;
+    zmq::message_t topic;
     zmq::message_t payload;
   };
   struct Outbound {
@@ -90,6 +97,23 @@ class Engine {
   void cmd_connections(const CommandMeta& meta);
   void cmd_stop(const CommandMeta& meta);
   void send_hello(Connection& c);
+
+  // engine_pubsub.cpp
+  void open_pubsub();
+  int on_xpub();
+  int on_sub();
+  void cmd_publish(const CommandMeta& meta, FrameSet& frames);
+  void cmd_subscription(CommandOp op, const std::string& prefix);
+  void cmd_sync(const CommandMeta& meta);
+  void cmd_publishers(const CommandMeta& meta);
+  /// Counts a reference to a PUB endpoint; the SUB connects on the first, disconnects
+  /// when the last goes.
+  void sub_ref(const std::string& endpoint, int delta);
+  /// Makes our SUB follow the PUB endpoints a connection announced.
+  void follow_pubs(Connection& c, bool follow);
+  void on_sync(std::string_view marker, PeerId publisher);
+  void next_sync_round(const std::string& marker);
+  void check_syncs(SteadyClock::time_point now);
 
   // engine_inbound.cpp
   int on_router();
@@ -147,6 +171,36 @@ class Engine {
   EnvelopeEncoder encoder_;
   EnvelopeDecoder decoder_;
   FrameSet frames_;
+
+  // broadcasts (engine thread only)
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  template <class V>
+  using ByTopic = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+  struct Track {  // what we received from one publisher
+    std::uint64_t session = 0;
+    ByTopic<std::uint64_t> last;  // last sequence per topic, this session
+    std::uint64_t received = 0;
+    std::uint64_t gaps = 0;
+    std::uint64_t restarts = 0;
+  };
+  struct PendingSync {
+    std::unique_ptr<SyncCompletion> done;
+    int round = 1;  // round 1 proves the connection; round 2's marker follows every subscription
+    std::set<PeerId> confirmed;
+    SteadyClock::time_point deadline{};
+  };
+  std::optional<zmq::socket_t> xpub_;
+  zmq::socket_t sub_;
+  std::map<std::string, int> sub_endpoints_;  // PUB endpoint -> references
+  ByTopic<std::uint64_t> pub_sequence_;       // our next-to-last sequence per topic
+  std::unordered_map<PeerId, Track> tracks_;
+  std::map<std::string, PendingSync> syncs_;  // by marker topic
+  std::uint64_t sync_counter_ = 0;
 
   std::vector<std::uint64_t> sweep_keys_;  // reused by sweep(): no allocation per pass
   std::deque<WorkItem> dispatch_;          // waiting for room at a worker

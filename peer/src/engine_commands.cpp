@@ -25,7 +25,7 @@ int Engine::on_commands() {
 void Engine::on_command(FrameSet& frames) {
   pipeline_acquire(&shared_.command_sync);
   const auto meta = pod_from<CommandMeta>(frames[0]);
-  if (!meta || frames.size() != 3) return;  // cannot happen: the Peer wrote it
+  if (!meta || frames.size() < 3) return;  // cannot happen: the Peer wrote it
   switch (meta->op) {
     case CommandOp::connect: cmd_connect(*meta, std::string(view_of(frames[1]))); break;
     case CommandOp::disconnect: cmd_disconnect(*meta); break;
@@ -33,6 +33,14 @@ void Engine::on_command(FrameSet& frames) {
     case CommandOp::request: cmd_send(*meta, frames); break;
     case CommandOp::connections: cmd_connections(*meta); break;
     case CommandOp::stop: cmd_stop(*meta); break;
+    case CommandOp::publish:
+      if (frames.size() == 4) cmd_publish(*meta, frames);
+      break;
+    case CommandOp::subscribe:
+    case CommandOp::unsubscribe: cmd_subscription(meta->op, std::string(view_of(frames[1]))); break;
+    case CommandOp::subscribe_to: sub_ref(std::string(view_of(frames[1])), +1); break;
+    case CommandOp::sync: cmd_sync(*meta); break;
+    case CommandOp::publishers: cmd_publishers(*meta); break;
   }
 }
 
@@ -167,7 +175,7 @@ void Engine::cmd_stop(const CommandMeta& meta) {
   // Behind whatever each worker has queued: it answers once that is done.
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     dispatch(WorkItem{i, WorkMeta{WorkOp::stop, Kind::invalid, 0, {}, 0, 0, 0, 0}, zmq::message_t(),
-                      zmq::message_t()});
+                      zmq::message_t(), zmq::message_t()});
   }
 }
 

@@ -239,7 +239,7 @@ void Engine::on_app(Connection& c, const Route& route, FrameSet& frames, const E
   WorkMeta meta{WorkOp::deliver,    h.kind, c.info.id, route, h.correlation_id,
                 h.deadline_unix_ms, 0,      0};
   dispatch(WorkItem{worker_for(c.info.id), meta, zmq::message_t(h.type.data(), h.type.size()),
-                    std::move(frames[env.payload_index])});
+                    zmq::message_t(), std::move(frames[env.payload_index])});
 }
 
 void Engine::on_reply(Connection* c, const Envelope& env) {

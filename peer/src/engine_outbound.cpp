@@ -121,6 +121,7 @@ void Engine::flush_dispatch() {
       return;  // that worker is full: the network waits until it has room
     }
     pipe.send(w.type, zmq::send_flags::sndmore);
+    pipe.send(w.topic, zmq::send_flags::sndmore);
     pipe.send(w.payload, zmq::send_flags::none);
     dispatch_.pop_front();
   }
@@ -159,7 +160,7 @@ void Engine::complete(PendingRequest r, std::uint64_t correlation_id, Response r
   }
   WorkMeta meta{
       WorkOp::complete, Kind::reply, r.to, {}, 0, 0, release_ptr(std::move(r.completion)), 0};
-  dispatch(WorkItem{worker_for(r.to), meta, zmq::message_t(),
+  dispatch(WorkItem{worker_for(r.to), meta, zmq::message_t(), zmq::message_t(),
                     zmq::message_t(response.payload.data(), response.payload.size())});
 }
 
@@ -179,8 +180,8 @@ void Engine::fail(PendingRequest r, std::uint64_t correlation_id, errc code,
   WorkMeta meta{
       WorkOp::complete,      Kind::error, r.to, {}, 0, 0, release_ptr(std::move(r.completion)),
       static_cast<int>(code)};
-  dispatch(
-      WorkItem{worker_for(r.to), meta, zmq::message_t(), zmq::message_t(text.data(), text.size())});
+  dispatch(WorkItem{worker_for(r.to), meta, zmq::message_t(), zmq::message_t(),
+                    zmq::message_t(text.data(), text.size())});
 }
 
 void Engine::fail_pending_for(PeerId peer, errc code, const std::string& text) {
@@ -196,6 +197,7 @@ void Engine::drop_connection(Connection& c, errc code, const std::string& text) 
     while (gone_.size() > 1024) gone_.erase(gone_.begin());
   }
   if (c.ready()) drop(shared_.counters.connections);
+  follow_pubs(c, false);
   registry_.erase(c.key);
 }
 
@@ -204,6 +206,7 @@ void Engine::mark_ready(Connection& c) {
   c.state = ConnectionState::ready;
   c.last_rx = SteadyClock::now();
   gone_.erase(c.info.id);
+  follow_pubs(c, true);
 }
 
 std::string Engine::gone_reason(PeerId peer) const {

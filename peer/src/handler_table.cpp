@@ -3,11 +3,6 @@
 #include <mutex>
 
 namespace zmesh::detail {
-namespace {
-// The entry whose handler this thread is running, so that a handler may unregister
-// itself without waiting for itself.
-thread_local const HandlerTable::Entry* tl_running = nullptr;
-}  // namespace
 
 std::uint64_t HandlerTable::add(std::string type, Handler handler) {
   if (type.empty()) throw Error(errc::invalid_argument, "handler type must not be empty");
@@ -33,30 +28,13 @@ void HandlerTable::remove(std::uint64_t token) noexcept {
     by_type_.erase(e);
     type_of_token_.erase(t);
   }
-  entry->removed.store(true);
-  if (tl_running != entry.get()) {
-    // Wait for calls in progress: after this, the handler is never running.
-    std::unique_lock running(entry->running);
-  }
+  entry->retire();
 }
 
 std::shared_ptr<HandlerTable::Entry> HandlerTable::find(std::string_view type) const {
   std::shared_lock lock(mu_);
   auto it = by_type_.find(type);
   return it == by_type_.end() ? nullptr : it->second;
-}
-
-bool HandlerTable::call(Entry& entry, const Message& message, std::string& reply) {
-  std::shared_lock running(entry.running);
-  if (entry.removed.load()) return false;
-  const Entry* outer = tl_running;
-  tl_running = &entry;
-  struct Restore {
-    const Entry* prev;
-    ~Restore() { tl_running = prev; }
-  } restore{outer};
-  reply = entry.fn(message);
-  return true;
 }
 
 }  // namespace zmesh::detail

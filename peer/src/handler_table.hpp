@@ -1,8 +1,8 @@
-// HandlerTable — handlers by message type, shared by the Peer (which adds and removes)
-// and the workers (which look up and call). Read-mostly: lookups take a shared lock.
+// HandlerTable — request/message handlers by message type, shared by the Peer (which adds
+// and removes) and the workers (which look up and call). Read-mostly: lookups take a
+// shared lock.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -10,28 +10,26 @@
 #include <string>
 #include <string_view>
 
+#include "guarded_callable.hpp"
 #include "zmesh/peer.hpp"
 
 namespace zmesh::detail {
 
-class HandlerTable {
+class HandlerTable final : public Unregister {
  public:
-  struct Entry {
-    explicit Entry(Handler h) : fn(std::move(h)) {}
-    Handler fn;
-    std::shared_mutex running;  // held shared while fn runs; exclusive to remove
-    std::atomic<bool> removed{false};
-  };
+  using Entry = Guarded<Handler>;
 
   /// Adds a handler; returns its token. Throws Error(invalid_argument) if the type is taken.
   std::uint64_t add(std::string type, Handler handler);
   /// Removes it and waits until it is not running (unless called from inside it).
-  void remove(std::uint64_t token) noexcept;
+  void remove(std::uint64_t token) noexcept override;
   /// The live entry for a type, or null.
   [[nodiscard]] std::shared_ptr<Entry> find(std::string_view type) const;
 
   /// Calls `entry` (on a worker). Returns false if it was removed meanwhile.
-  static bool call(Entry& entry, const Message& message, std::string& reply);
+  static bool call(Entry& entry, const Message& message, std::string& reply) {
+    return entry.call_with([&](Handler& fn) { reply = fn(message); });
+  }
 
  private:
   mutable std::shared_mutex mu_;

@@ -50,6 +50,16 @@ class Peer::Impl {
     shared_.id = shared_.options.id != 0 ? shared_.options.id : random_id();
     shared_.session = random_id();
     shared_.uid = id_to_hex(shared_.id) + "-" + std::to_string(g_peer_counter.fetch_add(1));
+    // Each (un)subscription becomes a command from the calling thread, so it reaches the
+    // SUB before anything that thread asks for afterwards (a sync, say).
+    shared_.subscriptions->set_on_change([this](const std::string& prefix, bool subscribe) {
+      if (!accepting_.load()) return;  // not started: the engine subscribes at start
+      Call call(*this);
+      submit<detail::SyncCompletion>(
+          CommandMeta{subscribe ? CommandOp::subscribe : CommandOp::unsubscribe, 0, 0, 0, 0},
+          zmq::message_t(prefix.data(), prefix.size()), zmq::message_t(),
+          shared_.options.send_timeout);
+    });
   }
   ~Impl() { stop(std::chrono::seconds(1)); }
 
@@ -58,12 +68,14 @@ class Peer::Impl {
     if (state_ != State::created) throw Error(errc::invalid_argument, "a Peer starts only once");
     ctx_ = std::make_unique<zmq::context_t>(1);
     engine_ = std::make_unique<detail::Engine>(*ctx_, shared_);
-    std::promise<std::string> ready;
+    std::promise<detail::Engine::Endpoints> ready;
     auto bound = ready.get_future();
     engine_thread_ =
         std::thread([this, r = std::move(ready)]() mutable { engine_->run(std::move(r)); });
     try {
-      endpoint_ = bound.get();
+      const auto endpoints = bound.get();
+      endpoint_ = endpoints.router;
+      pub_endpoint_ = endpoints.pub;
     } catch (...) {
       engine_thread_.join();
       engine_.reset();
@@ -150,6 +162,12 @@ class Peer::Impl {
               std::chrono::milliseconds wait) {
     std::array<zmq::message_t, 3> frames{detail::pod_frame(meta), std::move(first),
                                          std::move(second)};
+    submit_frames<Completion>(meta, frames, wait);
+  }
+
+  template <class Completion>
+  void submit_frames(const CommandMeta& meta, std::span<zmq::message_t> frames,
+                     std::chrono::milliseconds wait) {
     if (!channels_->send(frames, wait)) {
       if (meta.completion != 0) detail::adopt_ptr<Completion>(meta.completion);
       throw Error(errc::queue_full, "command queue full: the engine is pushing back");
@@ -158,6 +176,7 @@ class Peer::Impl {
 
   detail::PeerShared shared_;
   std::string endpoint_;
+  std::string pub_endpoint_;
 
   enum class State { created, running, stopped };
   std::mutex lifecycle_mu_;
@@ -271,6 +290,68 @@ void Peer::request_impl(PeerId to, std::string_view type, std::string_view paylo
   impl_->submit<detail::RequestCompletion>(meta, zmq::message_t(type.data(), type.size()),
                                            zmq::message_t(payload.data(), payload.size()),
                                            std::min(timeout, o.send_timeout));
+}
+
+void Peer::publish(std::string_view topic, std::string_view type, std::string_view payload) {
+  const auto& o = impl_->shared_.options;
+  check_request(o, type);
+  if (!topic.empty() && topic.front() == '\0') {
+    throw Error(errc::invalid_argument, "topics starting with a zero byte are reserved");
+  }
+  if (topic.size() > o.limits.max_topic_bytes) throw Error(errc::too_large, "topic too long");
+  if (payload.size() > o.limits.max_payload_bytes)
+    throw Error(errc::too_large, "payload too large");
+  Impl::Call call(*impl_);
+  CommandMeta meta{CommandOp::publish, 0, 0, 0, 0};
+  std::array<zmq::message_t, 4> frames{
+      detail::pod_frame(meta), zmq::message_t(type.data(), type.size()),
+      zmq::message_t(payload.data(), payload.size()), zmq::message_t(topic.data(), topic.size())};
+  impl_->submit_frames<detail::SyncCompletion>(meta, frames, o.send_timeout);
+}
+
+Registration Peer::subscribe(std::string prefix, BroadcastHandler handler) {
+  const auto token = impl_->shared_.subscriptions->add(std::move(prefix), std::move(handler));
+  return Registration(impl_->shared_.subscriptions, token);
+}
+
+void Peer::subscribe_to(const std::string& pub_endpoint) {
+  Impl::Call call(*impl_);
+  impl_->submit<detail::SyncCompletion>(CommandMeta{CommandOp::subscribe_to, 0, 0, 0, 0},
+                                        zmq::message_t(pub_endpoint.data(), pub_endpoint.size()),
+                                        zmq::message_t(), impl_->shared_.options.send_timeout);
+}
+
+std::future<void> Peer::sync_subscriptions(std::chrono::milliseconds timeout) {
+  Impl::Call call(*impl_);
+  auto done = std::make_unique<detail::SyncCompletion>();
+  auto future = done->done.get_future();
+  CommandMeta meta{CommandOp::sync, 0, Impl::deadline_us(timeout), 0,
+                   detail::release_ptr(std::move(done))};
+  impl_->submit<detail::SyncCompletion>(meta, zmq::message_t(), zmq::message_t(),
+                                        impl_->shared_.options.send_timeout);
+  return future;
+}
+
+Registration Peer::on_gap(GapHandler handler) {
+  const auto token = impl_->shared_.subscriptions->add_gap(std::move(handler));
+  return Registration(impl_->shared_.subscriptions, token);
+}
+
+std::string Peer::pub_endpoint() const {
+  return impl_->pub_endpoint_;
+}
+
+std::vector<PublisherStats> Peer::publishers() const {
+  Impl::Call call(*impl_);
+  auto done = std::make_unique<detail::PublishersCompletion>();
+  auto future = done->promise.get_future();
+  CommandMeta meta{CommandOp::publishers, 0, 0, 0, detail::release_ptr(std::move(done))};
+  impl_->submit<detail::PublishersCompletion>(meta, zmq::message_t(), zmq::message_t(),
+                                              impl_->shared_.options.send_timeout);
+  if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+    throw Error(errc::timeout, "engine did not answer within a second");
+  }
+  return future.get();
 }
 
 PeerStats Peer::stats() const {

@@ -22,6 +22,7 @@ void PeerOptions::validate() const {
   require(command_queue_depth >= 1, "command_queue_depth must be at least 1");
   require(greeting_queue_depth >= 1, "greeting_queue_depth must be at least 1");
   require(send_hwm >= 1 && recv_hwm >= 1, "send_hwm and recv_hwm must be at least 1");
+  require(pub_hwm >= 1 && sub_hwm >= 1, "pub_hwm and sub_hwm must be at least 1");
   require(services.size() <= limits.max_list_items, "too many services");
   for (const auto& s : services)
     require(!s.empty() && s.size() <= limits.max_string_bytes, "bad service name");

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "handler_table.hpp"
+#include "subscription_table.hpp"
 #include "zmesh/peer/options.hpp"
 #include "zmesh/peer/stats.hpp"
 
@@ -16,7 +17,8 @@ namespace zmesh::detail {
 struct Counters {
   std::atomic<std::uint64_t> sent{0}, received{0}, requests_sent{0}, replies_received{0},
       pending{0}, timeouts{0}, errors{0}, late_replies{0}, malformed{0}, unexpected{0}, handled{0},
-      handler_errors{0}, no_handler{0}, expired{0}, worker_queue_depth{0}, connections{0};
+      handler_errors{0}, no_handler{0}, expired{0}, worker_queue_depth{0}, connections{0},
+      published{0}, broadcasts_received{0}, broadcasts_filtered{0}, gaps{0};
 
   [[nodiscard]] PeerStats snapshot() const {
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -35,7 +37,11 @@ struct Counters {
                      r(no_handler),
                      r(expired),
                      r(worker_queue_depth),
-                     r(connections)};
+                     r(connections),
+                     r(published),
+                     r(broadcasts_received),
+                     r(broadcasts_filtered),
+                     r(gaps)};
   }
 };
 
@@ -53,6 +59,7 @@ struct PeerShared {
   std::string uid;  // names this Peer's inproc endpoints
   Counters counters;
   std::shared_ptr<HandlerTable> handlers = std::make_shared<HandlerTable>();
+  std::shared_ptr<SubscriptionTable> subscriptions = std::make_shared<SubscriptionTable>();
   // After this steady-clock time (µs, 0 = not stopping) workers answer queued requests
   // with ShuttingDown instead of running their handlers.
   std::atomic<std::int64_t> drain_deadline_us{0};

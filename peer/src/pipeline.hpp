@@ -1,8 +1,8 @@
 // The inproc pipelines inside one Peer, and the fixed-size records that lead each
 // message on them. Records are trivially copyable and travel as the first frame.
 //
-//   app thread --PUSH--> engine PULL       [CommandMeta][type|endpoint][payload]
-//   engine PAIR <-> worker PAIR (one each)  engine->worker [WorkMeta][type][payload]
+//   app thread --PUSH--> engine PULL       [CommandMeta][...] (see CommandOp)
+//   engine PAIR <-> worker PAIR (one each)  engine->worker [WorkMeta][type][topic][payload]
 //                                           worker->engine [ResultMeta][payload|error text]
 #pragma once
 
@@ -27,7 +27,20 @@ inline std::string worker_endpoint(const std::string& uid, std::size_t i) {
   return "inproc://zmesh-" + uid + "-worker-" + std::to_string(i);
 }
 
-enum class CommandOp : std::uint8_t { connect, disconnect, send, request, connections, stop };
+enum class CommandOp : std::uint8_t {
+  connect,       // [meta][endpoint][]
+  disconnect,    // [meta][][]
+  send,          // [meta][type][payload]
+  request,       // [meta][type][payload]
+  connections,   // [meta][][]
+  stop,          // [meta][][]
+  publish,       // [meta][type][payload][topic]
+  subscribe,     // [meta][prefix][]
+  unsubscribe,   // [meta][prefix][]
+  subscribe_to,  // [meta][endpoint][]
+  sync,          // [meta][][]
+  publishers,    // [meta][][]
+};
 
 struct CommandMeta {
   CommandOp op;
@@ -37,7 +50,14 @@ struct CommandMeta {
   std::uintptr_t completion;       // owning pointer released from a unique_ptr, or 0
 };
 
-enum class WorkOp : std::uint8_t { deliver, complete, stop };
+// Work frames: [WorkMeta][type][topic][payload].
+enum class WorkOp : std::uint8_t {
+  deliver,    // a request or message; topic empty
+  broadcast,  // a publish; correlation_id holds its sequence
+  gap,        // missed broadcasts on a topic; correlation_id holds how many
+  complete,   // a callback-style request's completion; payload = reply or error text
+  stop,       // no more work: acknowledge and leave
+};
 
 /// Largest ROUTER identity carried inline so a reply goes back on the socket and
 /// identity the request came in on (ZeroMQ's own identities are 5 bytes).

@@ -38,7 +38,7 @@ void send_error(zmq::socket_t& pipe, const WorkMeta& work, WireError code,
 // Runs a callback-style request's completion (user code, so here and not on the engine).
 void complete(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
   auto done = adopt_ptr<RequestCompletion>(meta.completion);
-  const auto body = view_of(frames[2]);
+  const auto body = view_of(frames[3]);
   Response response{meta.sender, std::string(body)};
   const std::error_code ec =
       meta.error == 0 ? std::error_code{} : make_error_code(static_cast<errc>(meta.error));
@@ -47,6 +47,17 @@ void complete(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
   } catch (...) {
     bump(shared.counters.handler_errors);
   }
+}
+
+void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
+  drop(shared.counters.worker_queue_depth);
+  const Message message(meta.sender, view_of(frames[1]), bytes_of(frames[3]), false, 0,
+                        view_of(frames[2]), meta.correlation_id);
+  std::uint64_t errors = 0;
+  const std::size_t ran = shared.subscriptions->deliver(message, errors);
+  bump(shared.counters.handler_errors, errors);
+  if (ran == 0) bump(shared.counters.broadcasts_filtered);
+  bump(shared.counters.handled, ran);
 }
 
 void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, FrameSet& frames) {
@@ -65,7 +76,7 @@ void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, Fram
     return;
   }
   auto entry = shared.handlers->find(type);
-  const Message message(meta.sender, type, bytes_of(frames[2]), is_request, meta.deadline_unix_ms);
+  const Message message(meta.sender, type, bytes_of(frames[3]), is_request, meta.deadline_unix_ms);
   std::string reply;
   bool ran = false;
   try {
@@ -123,10 +134,18 @@ void WorkerPool::run(std::size_t index) {
       frames.recv(pipe);
       pipeline_acquire(&shared_.to_worker_sync[index]);
       const auto meta = pod_from<WorkMeta>(frames[0]);
-      if (!meta || frames.size() != 3) continue;  // cannot happen: the engine wrote it
+      if (!meta || frames.size() != 4) continue;  // cannot happen: the engine wrote it
       switch (meta->op) {
         case WorkOp::deliver: deliver(shared_, pipe, *meta, frames); break;
         case WorkOp::complete: complete(shared_, *meta, frames); break;
+        case WorkOp::broadcast: broadcast(shared_, *meta, frames); break;
+        case WorkOp::gap: {
+          std::uint64_t errors = 0;
+          shared_.subscriptions->gap(meta->sender, view_of(frames[2]), meta->correlation_id,
+                                     errors);
+          bump(shared_.counters.handler_errors, errors);
+          break;
+        }
         case WorkOp::stop:
           send_result(pipe, ResultMeta{ResultOp::stopped, WireError::none, {}, 0},
                       zmq::message_t());

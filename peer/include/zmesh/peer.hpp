@@ -32,7 +32,12 @@
 namespace zmesh {
 
 namespace detail {
-class HandlerTable;
+/// What a Registration unregisters from (handler table, subscription table, ...).
+class Unregister {
+ public:
+  virtual ~Unregister() = default;
+  virtual void remove(std::uint64_t token) noexcept = 0;
+};
 struct RequestCompletion;
 }  // namespace detail
 
@@ -48,13 +53,24 @@ using Handler = std::function<std::string(const Message&)>;
 /// naming the peer.
 using ResponseCallback = std::function<void(std::error_code ec, Response response)>;
 
+/// A broadcast handler. Runs on a worker thread; one publisher's broadcasts arrive in
+/// publish order, one at a time; different publishers' run in parallel. It may block.
+/// message.topic() and message.sequence() tell where it was published. The Message& is
+/// valid only during the call. Exceptions are caught and counted (handler_errors).
+using BroadcastHandler = std::function<void(const Message&)>;
+
+/// Told when broadcasts from a publisher were missed on a topic (dropped at a high-water
+/// mark, ...). Runs on the worker of that publisher, in order with its broadcasts.
+using GapHandler =
+    std::function<void(PeerId publisher, std::string_view topic, std::uint64_t missed)>;
+
 /// Keeps a handler registered; destroying or reset()ting it unregisters the handler.
 /// After reset() returns the handler is not running and is never called again (when
 /// called from inside that same handler, it only guarantees the latter).
 class Registration {
  public:
   Registration() = default;
-  Registration(std::weak_ptr<detail::HandlerTable> table, std::uint64_t token) noexcept
+  Registration(std::weak_ptr<detail::Unregister> table, std::uint64_t token) noexcept
       : table_(std::move(table)), token_(token) {}
   ~Registration() { reset(); }
   Registration(Registration&& o) noexcept : table_(std::move(o.table_)), token_(o.token_) {
@@ -70,7 +86,7 @@ class Registration {
   [[nodiscard]] bool active() const noexcept { return token_ != 0; }
 
  private:
-  std::weak_ptr<detail::HandlerTable> table_;
+  std::weak_ptr<detail::Unregister> table_;
   std::uint64_t token_ = 0;
 };
 
@@ -125,6 +141,29 @@ class Peer {
   /// The same with a callback (see ResponseCallback).
   void request(PeerId to, std::string_view type, std::string_view payload,
                std::chrono::milliseconds timeout, ResponseCallback callback);
+
+  /// Broadcasts `payload` on `topic` from our PUB socket. Non-blocking: returns once
+  /// queued (waits up to options.send_timeout for room in our command queue). Topics
+  /// starting with a zero byte are reserved (Error invalid_argument).
+  void publish(std::string_view topic, std::string_view type, std::string_view payload);
+  /// Receives broadcasts whose topic starts with `prefix` from every publisher we are
+  /// subscribed to: the PUB endpoint of every peer we are connected to, and endpoints
+  /// given to subscribe_to(). Destroying the Registration unsubscribes. Prefixes add up:
+  /// a broadcast is delivered once to each matching subscription.
+  [[nodiscard]] Registration subscribe(std::string prefix, BroadcastHandler handler);
+  /// Subscribes to a publisher's PUB endpoint directly (no greeting needed).
+  void subscribe_to(const std::string& pub_endpoint);
+  /// Resolves once every subscription made before this call is in effect at every
+  /// publisher we are subscribed to, so nothing they publish afterwards is missed.
+  /// Fails with errc::timeout (naming how many publishers did not confirm).
+  [[nodiscard]] std::future<void> sync_subscriptions(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  /// Registers a gap handler (any number).
+  [[nodiscard]] Registration on_gap(GapHandler handler);
+  /// The resolved PUB endpoint, "" when not publishing or not started.
+  [[nodiscard]] std::string pub_endpoint() const;
+  /// Per-publisher broadcast counters (asks the engine; waits up to a second).
+  [[nodiscard]] std::vector<PublisherStats> publishers() const;
 
   /// Whole-peer counters.
   [[nodiscard]] PeerStats stats() const;

@@ -18,12 +18,15 @@ using PeerId = std::uint64_t;
 class Message {
  public:
   Message(PeerId sender, std::string_view type, std::span<const std::byte> payload, bool is_request,
-          std::uint64_t deadline_unix_ms) noexcept
+          std::uint64_t deadline_unix_ms, std::string_view topic = {},
+          std::uint64_t sequence = 0) noexcept
       : sender_(sender),
         type_(type),
         payload_(payload),
         is_request_(is_request),
-        deadline_unix_ms_(deadline_unix_ms) {}
+        deadline_unix_ms_(deadline_unix_ms),
+        topic_(topic),
+        sequence_(sequence) {}
 
   /// The peer that sent it.
   [[nodiscard]] PeerId sender() const noexcept { return sender_; }
@@ -39,6 +42,10 @@ class Message {
   [[nodiscard]] bool is_request() const noexcept { return is_request_; }
   /// The requester's deadline, Unix milliseconds; 0 = none.
   [[nodiscard]] std::uint64_t deadline_unix_ms() const noexcept { return deadline_unix_ms_; }
+  /// For a broadcast: its topic; "" otherwise.
+  [[nodiscard]] std::string_view topic() const noexcept { return topic_; }
+  /// For a broadcast: the publisher's sequence number on that topic; 0 otherwise.
+  [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
 
  private:
   PeerId sender_;
@@ -46,6 +53,8 @@ class Message {
   std::span<const std::byte> payload_;
   bool is_request_;
   std::uint64_t deadline_unix_ms_;
+  std::string_view topic_;
+  std::uint64_t sequence_;
 };
 
 /// A reply, as a request's future or callback receives it. Owns its bytes.

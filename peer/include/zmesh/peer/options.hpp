@@ -28,10 +28,13 @@ struct PeerOptions {
 
   int worker_queue_depth = 1024;   ///< messages queued per worker before the engine pushes back
   int command_queue_depth = 1024;  ///< commands queued per calling thread before callers wait
-  std::size_t greeting_queue_depth = 4096;  ///< sends held per connection until WELCOME
-  int send_hwm = 10000;                     ///< ZMQ_SNDHWM of network sockets, messages
-  int recv_hwm = 10000;                     ///< ZMQ_RCVHWM of network sockets, messages
-  Limits limits;                            ///< size limits on every received frame
+  std::size_t greeting_queue_depth = 4096;     ///< sends held per connection until WELCOME
+  std::string pub_bind = "tcp://127.0.0.1:*";  ///< PUB endpoint for broadcasts; "" = none
+  int pub_hwm = 10000;   ///< broadcasts queued per subscriber at our PUB; beyond, ZeroMQ drops
+  int sub_hwm = 10000;   ///< broadcasts queued at our SUB; beyond, ZeroMQ drops
+  int send_hwm = 10000;  ///< ZMQ_SNDHWM of network sockets, messages
+  int recv_hwm = 10000;  ///< ZMQ_RCVHWM of network sockets, messages
+  Limits limits;         ///< size limits on every received frame
 
   /// Throws zmesh::Error(invalid_argument) naming the first bad field.
   void validate() const;

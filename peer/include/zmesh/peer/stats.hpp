@@ -15,18 +15,32 @@ struct PeerStats {
   std::uint64_t received = 0;  ///< application messages/requests/replies received
   std::uint64_t requests_sent = 0;
   std::uint64_t replies_received = 0;
-  std::uint64_t pending = 0;             ///< requests waiting for a reply now
-  std::uint64_t timeouts = 0;            ///< requests failed by their own timeout
-  std::uint64_t errors = 0;              ///< requests failed any other way
-  std::uint64_t late_replies = 0;        ///< replies for requests no longer pending (dropped)
-  std::uint64_t malformed = 0;           ///< frame sets refused by the decoder (dropped)
-  std::uint64_t unexpected = 0;          ///< well-formed but out-of-place messages (dropped)
-  std::uint64_t handled = 0;             ///< handler calls completed
-  std::uint64_t handler_errors = 0;      ///< handler calls that threw
-  std::uint64_t no_handler = 0;          ///< messages/requests with no handler for their type
-  std::uint64_t expired = 0;             ///< requests skipped: deadline passed while queued
-  std::uint64_t worker_queue_depth = 0;  ///< messages dispatched to workers and not yet handled
-  std::uint64_t connections = 0;         ///< connections ready now
+  std::uint64_t pending = 0;              ///< requests waiting for a reply now
+  std::uint64_t timeouts = 0;             ///< requests failed by their own timeout
+  std::uint64_t errors = 0;               ///< requests failed any other way
+  std::uint64_t late_replies = 0;         ///< replies for requests no longer pending (dropped)
+  std::uint64_t malformed = 0;            ///< frame sets refused by the decoder (dropped)
+  std::uint64_t unexpected = 0;           ///< well-formed but out-of-place messages (dropped)
+  std::uint64_t handled = 0;              ///< handler calls completed
+  std::uint64_t handler_errors = 0;       ///< handler calls that threw
+  std::uint64_t no_handler = 0;           ///< messages/requests with no handler for their type
+  std::uint64_t expired = 0;              ///< requests skipped: deadline passed while queued
+  std::uint64_t worker_queue_depth = 0;   ///< messages dispatched to workers and not yet handled
+  std::uint64_t connections = 0;          ///< connections ready now
+  std::uint64_t published = 0;            ///< broadcasts we published
+  std::uint64_t broadcasts_received = 0;  ///< broadcasts received from publishers
+  std::uint64_t broadcasts_filtered = 0;  ///< received but matching no subscription now
+  std::uint64_t gaps = 0;                 ///< broadcasts missed, all publishers
+};
+
+/// What we received from one publisher.
+struct PublisherStats {
+  PeerId publisher = 0;
+  std::uint64_t session = 0;   ///< its current session (a new one resets tracking)
+  std::uint64_t received = 0;  ///< broadcasts received (this session and earlier)
+  std::uint64_t gaps = 0;      ///< broadcasts missed, counted from sequence jumps
+  std::uint64_t topics = 0;    ///< topics seen in the current session
+  std::uint64_t restarts = 0;  ///< sessions after the first
 };
 
 enum class ConnectionState { greeting, ready, suspect, gone };
