@@ -1,0 +1,153 @@
+// zmesh publish -> subscribe handler next to raw cppzmq PUB/SUB with the same frames
+// ([topic][header][payload]), tcp loopback, one process, one run.
+//   build/bench/bench_pubsub [--quick]
+// For each payload size the publisher sends N broadcasts as fast as it can; the rate is
+// what the subscriber received per second, from the first send to the last receipt.
+// Received/sent shows what the high-water marks dropped.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "zmesh/core/envelope_codec.hpp"
+#include "zmesh/peer.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+constexpr int kHwm = 100000;
+
+struct Result {
+  double msgs_per_s = 0;
+  double mb_per_s = 0;
+  double ratio = 0;
+};
+
+// Waits until `received` stops growing (or reaches `sent`); returns the time of the last
+// change.
+Clock::time_point settle(const std::atomic<long>& received, long sent,
+                         const std::atomic<std::int64_t>& last_ns) {
+  long before = -1;
+  while (received.load() != sent && received.load() != before) {
+    before = received.load();
+    std::this_thread::sleep_for(200ms);
+  }
+  return Clock::time_point(std::chrono::nanoseconds(last_ns.load()));
+}
+
+Result raw_run(std::size_t size, long n) {
+  zmq::context_t ctx;
+  zmq::socket_t pub(ctx, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::sndhwm, kHwm);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = pub.get(zmq::sockopt::last_endpoint);
+  std::atomic<long> received{0};
+  std::atomic<bool> ready{false};
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> last_ns{0};
+  std::thread subscriber([&] {
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::rcvhwm, kHwm);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, "");
+    sub.connect(endpoint);
+    zmq::message_t parts[3];
+    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+    while (!stop) {
+      if (zmq::poll(&item, 1, 50ms) == 0) continue;
+      while (sub.recv(parts[0], zmq::recv_flags::dontwait)) {
+        (void)sub.recv(parts[1]);
+        (void)sub.recv(parts[2]);
+        if (parts[0].to_string_view() == "warmup") {
+          ready = true;
+          continue;
+        }
+        ++received;
+        last_ns = Clock::now().time_since_epoch().count();
+      }
+    }
+  });
+  zmesh::EnvelopeEncoder enc;
+  zmesh::Header h;
+  h.kind = zmesh::Kind::publish;
+  h.type = "Tick";
+  h.sender_id = 1;
+  h.sender_session = 1;
+  const std::string payload(size, 'p');
+  while (!ready) {  // the slow joiner, the raw way: send until one arrives
+    pub.send(zmq::str_buffer("warmup"), zmq::send_flags::sndmore);
+    h.sequence = 1;
+    pub.send(enc.encode(h), zmq::send_flags::sndmore);
+    pub.send(zmq::buffer(payload), zmq::send_flags::none);
+    std::this_thread::sleep_for(1ms);
+  }
+  const auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    h.sequence = static_cast<std::uint64_t>(i + 1);
+    pub.send(zmq::str_buffer("bench.topic"), zmq::send_flags::sndmore);
+    pub.send(enc.encode(h), zmq::send_flags::sndmore);
+    pub.send(zmq::buffer(payload), zmq::send_flags::none);
+  }
+  const auto t1 = settle(received, n, last_ns);
+  stop = true;
+  subscriber.join();
+  const double secs = std::chrono::duration<double>(t1 - t0).count();
+  const double got = static_cast<double>(received.load());
+  return {got / secs, got * static_cast<double>(size) / secs / 1e6, got / static_cast<double>(n)};
+}
+
+Result zmesh_run(std::size_t size, long n) {
+  zmesh::PeerOptions po;
+  po.name = "bench-pub";
+  po.workers = 1;
+  po.pub_hwm = kHwm;
+  zmesh::Peer pub(po);
+  pub.start();
+  zmesh::PeerOptions so;
+  so.name = "bench-sub";
+  so.workers = 1;
+  so.sub_hwm = kHwm;
+  zmesh::Peer sub(so);
+  std::atomic<long> received{0};
+  std::atomic<std::int64_t> last_ns{0};
+  auto reg = sub.subscribe("bench.", [&](const zmesh::Message&) {
+    ++received;
+    last_ns = Clock::now().time_since_epoch().count();
+  });
+  sub.start();
+  sub.subscribe_to(pub.pub_endpoint());
+  sub.sync_subscriptions(5s).get();
+  const std::string payload(size, 'p');
+  const auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) pub.publish("bench.topic", "Tick", payload);
+  const auto t1 = settle(received, n, last_ns);
+  const double secs = std::chrono::duration<double>(t1 - t0).count();
+  const double got = static_cast<double>(received.load());
+  sub.stop();
+  pub.stop();
+  return {got / secs, got * static_cast<double>(size) / secs / 1e6, got / static_cast<double>(n)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  std::printf("| payload | raw msgs/s | raw MB/s | raw recv/sent | zmesh msgs/s | zmesh MB/s | "
+              "zmesh recv/sent | zmesh/raw msgs/s |\n|---|---|---|---|---|---|---|---|\n");
+  for (std::size_t size : {std::size_t{16}, std::size_t{256}, std::size_t{4096}}) {
+    const long n = quick ? 20000 : (size >= 4096 ? 200000 : 1000000);
+    const Result raw = raw_run(size, n);
+    const Result zm = zmesh_run(size, n);
+    std::printf("| %zu B | %.0f | %.1f | %.3f | %.0f | %.1f | %.3f | %.2fx |\n", size,
+                raw.msgs_per_s, raw.mb_per_s, raw.ratio, zm.msgs_per_s, zm.mb_per_s, zm.ratio,
+                zm.msgs_per_s / raw.msgs_per_s);
+    std::fflush(stdout);
+  }
+  return 0;
+}
