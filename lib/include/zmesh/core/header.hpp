@@ -10,6 +10,9 @@
 
 namespace zmesh {
 
+/// A peer's id (nonzero). Text form: 16 hex digits (zmesh::id_to_hex).
+using PeerId = std::uint64_t;
+
 /// Protocol version this build speaks (the only one in v1).
 inline constexpr std::uint8_t kProtocolVersion = 1;
 

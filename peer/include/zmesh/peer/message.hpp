@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include "zmesh/core/header.hpp"
+
 namespace zmesh {
 
-/// A remote peer's id (nonzero). Text form: 16 hex digits (zmesh::id_to_hex).
-using PeerId = std::uint64_t;
 
 /// An application message or request as a handler sees it. Views into memory the worker
 /// owns: valid only during the handler call; copy what you keep.
