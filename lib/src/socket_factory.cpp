@@ -32,6 +32,7 @@ zmq::socket_t make_dealer(zmq::context_t& ctx, const SocketTuning& tuning) {
   apply_common(s, tuning);
   s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(tuning.reconnect_ivl.count()));
   s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(tuning.reconnect_ivl_max.count()));
+  s.set(zmq::sockopt::immediate, tuning.immediate ? 1 : 0);
   return s;
 }
 

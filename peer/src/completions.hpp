@@ -35,6 +35,10 @@ struct SyncCompletion {
   std::promise<void> done;
 };
 
+struct MembersCompletion {
+  std::promise<std::vector<MemberInfo>> promise;
+};
+
 struct PublishersCompletion {
   std::promise<std::vector<PublisherStats>> promise;
 };

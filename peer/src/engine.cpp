@@ -62,6 +62,7 @@ void Engine::open() {
     }
   }
   open_pubsub();
+  open_broker();
   const auto now = SteadyClock::now();
   next_heartbeat_ = now + opts_.heartbeat_interval;
   next_timers_ = now;
@@ -81,6 +82,7 @@ void Engine::close_all(milliseconds linger) {
     xpub_.reset();
   }
   if (sub_) sub_.close();
+  broker_.reset();
   workers_.clear();
   if (commands_) commands_.close();
 }
@@ -116,6 +118,8 @@ void Engine::loop() {
     if (xpub_) items.push_back({xpub_->handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t sub_at = items.size();
     items.push_back({sub_.handle(), 0, static_cast<short>(read_network ? ZMQ_POLLIN : 0), 0});
+    const std::size_t broker_at = items.size();
+    if (broker_) items.push_back({broker_->handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t dealers_at = items.size();
     if (read_network) {
       registry_.visit([&](Connection& c) {
@@ -139,6 +143,7 @@ void Engine::loop() {
       if (items[dealers_at + i].revents & ZMQ_POLLIN) done += on_dealer(dealer_keys[i]);
     }
     if (xpub_ && (items[xpub_at].revents & ZMQ_POLLIN)) done += on_xpub();
+    if (broker_ && (items[broker_at].revents & ZMQ_POLLIN)) done += on_broker();
     if (items[sub_at].revents & ZMQ_POLLIN) done += on_sub();
     if (items[0].revents & ZMQ_POLLIN) done += on_commands();
     busy = done > 0;
@@ -161,6 +166,7 @@ bool Engine::sweep() {
     done += on_sub();
   }
   if (xpub_) done += on_xpub();
+  if (broker_) done += on_broker();
   if (outbox_.empty()) done += on_commands();
   return done > 0;
 }
@@ -192,6 +198,7 @@ milliseconds Engine::poll_timeout(SteadyClock::time_point now) {
 void Engine::on_timers(SteadyClock::time_point now) {
   next_timers_ = now + milliseconds(10);
   check_syncs(now);
+  broker_timers(now);
   for (auto& [id, r] : pending_.take_expired(now)) {
     bump(shared_.counters.timeouts);
     const std::string who =
@@ -245,6 +252,13 @@ void Engine::finish_stop() {
     s.done->done.set_exception(error_ptr(errc::shutting_down, "peer is shutting down"));
   }
   syncs_.clear();
+  for (auto& [corr, q] : queries_) {
+    auto e = error_ptr(errc::shutting_down, "peer is shutting down");
+    if (q.members) q.members->promise.set_exception(e);
+    if (q.connect) q.connect->promise.set_exception(e);
+  }
+  queries_.clear();
+  if (broker_ && registered_) broker_send(Kind::bye, 0, zmq::message_t());  // leave at once
   // Commands that were queued before the gate closed: fail their completions.
   while (frames_.recv(commands_, zmq::recv_flags::dontwait)) on_command(frames_);
   for (auto& item : dispatch_) {

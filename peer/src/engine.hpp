@@ -115,6 +115,30 @@ class Engine {
   void next_sync_round(const std::string& marker);
   void check_syncs(SteadyClock::time_point now);
 
+  // engine_discovery.cpp
+  void open_broker();
+  int on_broker();
+  void broker_send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload);
+  void broker_register();
+  void broker_timers(SteadyClock::time_point now);
+  void on_broker_event(const Event& event);
+  void on_peer_list(std::uint64_t correlation_id, PeerList list);
+  void member_upsert(const PeerInfo& info);
+  void member_remove(PeerId id);
+  void cmd_members(const CommandMeta& meta);
+  void cmd_lookup(const CommandMeta& meta, std::string name, std::string service);
+  void cmd_connect_name(const CommandMeta& meta, const std::string& name);
+  void cmd_request_service(const CommandMeta& meta, FrameSet& frames);
+  /// Sends a service request to the next peer offering the service that it has not
+  /// tried; false (and `request` untouched) when there is none.
+  bool route_service(PendingRequest& request, std::uint64_t correlation_id);
+  /// The connection to a peer we know from the membership, made if needed.
+  Connection* ensure_connection(const PeerInfo& info);
+  /// Sends a request/message on `c`, or queues it until the greeting completes. False
+  /// when the greeting queue is full.
+  bool send_app(Connection& c, Kind kind, std::uint64_t correlation_id, std::string_view type,
+                zmq::message_t payload, std::uint64_t deadline_unix_ms);
+
   // engine_inbound.cpp
   int on_router();
   int on_dealer(std::uint64_t key);
@@ -201,6 +225,25 @@ class Engine {
   std::unordered_map<PeerId, Track> tracks_;
   std::map<std::string, PendingSync> syncs_;  // by marker topic
   std::uint64_t sync_counter_ = 0;
+
+  // discovery (engine thread only)
+  struct BrokerQuery {
+    std::unique_ptr<MembersCompletion> members;  // lookup()
+    std::unique_ptr<ConnectCompletion> connect;  // connect_by_name()
+    std::string name;
+    SteadyClock::time_point deadline{};
+  };
+  std::optional<zmq::socket_t> broker_;
+  std::uint64_t broker_epoch_ = 0;
+  bool registered_ = false;
+  std::uint64_t register_correlation_ = 0;
+  std::uint64_t refresh_correlation_ = 0;  // our full Lookup after each registration
+  SteadyClock::time_point next_broker_tick_{};
+  SteadyClock::time_point last_broker_ack_{};
+  std::chrono::milliseconds renew_interval_{1000};
+  std::map<PeerId, PeerInfo> members_;
+  std::map<std::uint64_t, BrokerQuery> queries_;
+  std::map<std::string, std::size_t> service_turn_;  // round-robin position per service
 
   std::vector<std::uint64_t> sweep_keys_;  // reused by sweep(): no allocation per pass
   std::deque<WorkItem> dispatch_;          // waiting for room at a worker

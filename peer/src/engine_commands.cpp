@@ -41,6 +41,14 @@ void Engine::on_command(FrameSet& frames) {
     case CommandOp::subscribe_to: sub_ref(std::string(view_of(frames[1])), +1); break;
     case CommandOp::sync: cmd_sync(*meta); break;
     case CommandOp::publishers: cmd_publishers(*meta); break;
+    case CommandOp::members: cmd_members(*meta); break;
+    case CommandOp::lookup:
+      cmd_lookup(*meta, std::string(view_of(frames[1])), std::string(view_of(frames[2])));
+      break;
+    case CommandOp::connect_name: cmd_connect_name(*meta, std::string(view_of(frames[1]))); break;
+    case CommandOp::request_service:
+      if (frames.size() == 4) cmd_request_service(*meta, frames);
+      break;
   }
 }
 
@@ -109,7 +117,7 @@ void Engine::cmd_send(const CommandMeta& meta, FrameSet& frames) {
   auto fail_now = [&](errc code, const std::string& text) {
     if (is_request) {
       bump(shared_.counters.pending);
-      fail(PendingRequest{meta.to, {}, std::move(done)}, correlation, code, text);
+      fail(PendingRequest{meta.to, {}, std::move(done), nullptr}, correlation, code, text);
     } else {
       bump(shared_.counters.errors);  // a fire-and-forget send that cannot be delivered
     }
@@ -124,28 +132,20 @@ void Engine::cmd_send(const CommandMeta& meta, FrameSet& frames) {
   if (is_request) {
     bump(shared_.counters.pending);
     bump(shared_.counters.requests_sent);
-    pending_.add(correlation,
-                 PendingRequest{meta.to, steady_from_us(meta.deadline_us), std::move(done)});
+    pending_.add(correlation, PendingRequest{meta.to, steady_from_us(meta.deadline_us),
+                                             std::move(done), nullptr});
   }
   const Kind kind = is_request ? Kind::request : Kind::message;
-  if (!c->ready()) {
-    if (c->queued.size() >= opts_.greeting_queue_depth) {
-      if (auto p = pending_.take(correlation)) {
-        fail(std::move(*p), correlation, errc::queue_full,
-             "greeting queue for peer " + c->describe() + " is full");
-      } else if (!is_request) {
-        bump(shared_.counters.errors);
-      }
-      return;
-    }
-    c->queued.push_back(QueuedSend{kind, std::string(view_of(frames[1])), std::move(frames[2]),
-                                   correlation, meta.deadline_unix_ms});
+  if (send_app(*c, kind, correlation, view_of(frames[1]), std::move(frames[2]),
+               meta.deadline_unix_ms)) {
     return;
   }
-  Header h = header_for(kind, correlation);
-  h.type = view_of(frames[1]);
-  h.deadline_unix_ms = meta.deadline_unix_ms;
-  send_or_hold(*c, Route{c->key}, encoder_.encode(h), std::move(frames[2]));
+  const std::string full = "greeting queue for peer " + c->describe() + " is full";
+  if (auto p = pending_.take(correlation)) {
+    fail(std::move(*p), correlation, errc::queue_full, full);
+  } else {
+    bump(shared_.counters.errors);
+  }
 }
 
 void Engine::cmd_connections(const CommandMeta& meta) {

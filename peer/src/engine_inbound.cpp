@@ -197,8 +197,12 @@ void Engine::on_welcome(Connection& c, const Envelope& env) {
       target = other;
     }
   }
-  if (target->info.id != 0 && (target->info.id != who.id || target->info.session != who.session)) {
-    // A re-greeting answered by a new process: what was pending went down with the old one.
+  // The peer behind this connection is not the one we knew (or expected from the
+  // membership): a restart, or a new process on that endpoint. What was pending went
+  // down with the old one.
+  const bool id_changed = target->info.id != 0 && target->info.id != who.id;
+  const bool session_changed = target->info.session != 0 && target->info.session != who.session;
+  if (id_changed || session_changed) {
     fail_pending_for(target->info.id, errc::peer_gone, "peer " + target->describe() + " restarted");
     registry_.unindex_peer(*target);
   }

@@ -166,7 +166,13 @@ void Engine::complete(PendingRequest r, std::uint64_t correlation_id, Response r
 
 void Engine::fail(PendingRequest r, std::uint64_t correlation_id, errc code,
                   const std::string& text) {
-  (void)correlation_id;
+  // A request to a service moves on when its peer goes, while it has time left.
+  const bool peer_failed =
+      code == errc::peer_gone || code == errc::peer_unreachable || code == errc::shutting_down;
+  if (r.retry && peer_failed && !stopping_ && SteadyClock::now() < r.deadline &&
+      route_service(r, correlation_id)) {
+    return;
+  }
   drop(shared_.counters.pending);
   if (code != errc::timeout) bump(shared_.counters.errors);
   if (!r.completion->callback) {

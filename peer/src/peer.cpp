@@ -354,6 +354,71 @@ std::vector<PublisherStats> Peer::publishers() const {
   return future.get();
 }
 
+std::vector<MemberInfo> Peer::members() const {
+  Impl::Call call(*impl_);
+  auto done = std::make_unique<detail::MembersCompletion>();
+  auto future = done->promise.get_future();
+  CommandMeta meta{CommandOp::members, 0, 0, 0, detail::release_ptr(std::move(done))};
+  impl_->submit<detail::MembersCompletion>(meta, zmq::message_t(), zmq::message_t(),
+                                           impl_->shared_.options.send_timeout);
+  if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+    throw Error(errc::timeout, "engine did not answer within a second");
+  }
+  return future.get();
+}
+
+std::future<std::vector<MemberInfo>> Peer::lookup(std::string name, std::string service,
+                                                  std::chrono::milliseconds timeout) {
+  Impl::Call call(*impl_);
+  auto done = std::make_unique<detail::MembersCompletion>();
+  auto future = done->promise.get_future();
+  CommandMeta meta{CommandOp::lookup, 0, Impl::deadline_us(timeout), 0,
+                   detail::release_ptr(std::move(done))};
+  impl_->submit<detail::MembersCompletion>(meta, zmq::message_t(name.data(), name.size()),
+                                           zmq::message_t(service.data(), service.size()),
+                                           impl_->shared_.options.send_timeout);
+  return future;
+}
+
+std::future<PeerId> Peer::connect_by_name(const std::string& name) {
+  Impl::Call call(*impl_);
+  auto done = std::make_unique<detail::ConnectCompletion>();
+  auto future = done->promise.get_future();
+  CommandMeta meta{CommandOp::connect_name, 0,
+                   Impl::deadline_us(impl_->shared_.options.connect_timeout), 0,
+                   detail::release_ptr(std::move(done))};
+  impl_->submit<detail::ConnectCompletion>(meta, zmq::message_t(name.data(), name.size()),
+                                           zmq::message_t(), impl_->shared_.options.send_timeout);
+  return future;
+}
+
+std::future<Response> Peer::request_service(std::string_view service, std::string_view type,
+                                            std::string_view payload,
+                                            std::chrono::milliseconds timeout) {
+  const auto& o = impl_->shared_.options;
+  check_request(o, type);
+  if (service.empty()) throw Error(errc::invalid_argument, "service name must not be empty");
+  if (payload.size() > o.limits.max_payload_bytes)
+    throw Error(errc::too_large, "payload too large");
+  if (timeout.count() <= 0) timeout = o.request_timeout;
+  Impl::Call call(*impl_);
+  auto done = std::make_unique<detail::RequestCompletion>();
+  auto future = done->promise.get_future();
+  CommandMeta meta{CommandOp::request_service, 0, Impl::deadline_us(timeout),
+                   unix_now_ms() + static_cast<std::uint64_t>(timeout.count()),
+                   detail::release_ptr(std::move(done))};
+  std::array<zmq::message_t, 4> frames{detail::pod_frame(meta),
+                                       zmq::message_t(type.data(), type.size()),
+                                       zmq::message_t(payload.data(), payload.size()),
+                                       zmq::message_t(service.data(), service.size())};
+  impl_->submit_frames<detail::RequestCompletion>(meta, frames, std::min(timeout, o.send_timeout));
+  return future;
+}
+
+bool Peer::registered() const noexcept {
+  return impl_->shared_.registered.load();
+}
+
 PeerStats Peer::stats() const {
   return impl_->shared_.counters.snapshot();
 }

@@ -63,6 +63,7 @@ struct PeerShared {
   // After this steady-clock time (µs, 0 = not stopping) workers answer queued requests
   // with ShuttingDown instead of running their handlers.
   std::atomic<std::int64_t> drain_deadline_us{0};
+  std::atomic<bool> registered{false};  // the broker holds our registration
 
   // Addresses that stand for the inproc pipelines in ThreadSanitizer's eyes
   // (tsan_annotations.hpp): commands, and per worker the way there and back.

@@ -8,8 +8,11 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <zmq.hpp>
 
 #include "completions.hpp"
 #include "zmesh/core/clock.hpp"
@@ -20,6 +23,15 @@ struct PendingRequest {
   PeerId to = 0;
   SteadyClock::time_point deadline{};
   std::unique_ptr<RequestCompletion> completion;
+  /// Only for requests to a service: what it takes to send it again elsewhere.
+  struct Retry {
+    std::string service;
+    std::string type;
+    zmq::message_t payload;  // a shared copy of the frame sent
+    std::uint64_t deadline_unix_ms = 0;
+    std::vector<PeerId> tried;
+  };
+  std::unique_ptr<Retry> retry;
 };
 
 class PendingRequests {

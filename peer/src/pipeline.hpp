@@ -28,18 +28,22 @@ inline std::string worker_endpoint(const std::string& uid, std::size_t i) {
 }
 
 enum class CommandOp : std::uint8_t {
-  connect,       // [meta][endpoint][]
-  disconnect,    // [meta][][]
-  send,          // [meta][type][payload]
-  request,       // [meta][type][payload]
-  connections,   // [meta][][]
-  stop,          // [meta][][]
-  publish,       // [meta][type][payload][topic]
-  subscribe,     // [meta][prefix][]
-  unsubscribe,   // [meta][prefix][]
-  subscribe_to,  // [meta][endpoint][]
-  sync,          // [meta][][]
-  publishers,    // [meta][][]
+  connect,          // [meta][endpoint][]
+  disconnect,       // [meta][][]
+  send,             // [meta][type][payload]
+  request,          // [meta][type][payload]
+  connections,      // [meta][][]
+  stop,             // [meta][][]
+  publish,          // [meta][type][payload][topic]
+  subscribe,        // [meta][prefix][]
+  unsubscribe,      // [meta][prefix][]
+  subscribe_to,     // [meta][endpoint][]
+  sync,             // [meta][][]
+  publishers,       // [meta][][]
+  members,          // [meta][][]
+  lookup,           // [meta][name][service]
+  connect_name,     // [meta][name][]
+  request_service,  // [meta][type][payload][service]
 };
 
 struct CommandMeta {

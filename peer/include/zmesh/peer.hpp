@@ -165,6 +165,27 @@ class Peer {
   /// Per-publisher broadcast counters (asks the engine; waits up to a second).
   [[nodiscard]] std::vector<PublisherStats> publishers() const;
 
+  /// The membership as the broker announced it (joins, leaves, updates, and a full
+  /// listing after every registration). Empty without a broker.
+  [[nodiscard]] std::vector<MemberInfo> members() const;
+  /// Asks the broker: peers with this name and/or offering this service ("" = any).
+  /// Fails with errc::unknown_peer without a broker, errc::timeout when it does not answer.
+  [[nodiscard]] std::future<std::vector<MemberInfo>> lookup(
+      std::string name, std::string service = {},
+      std::chrono::milliseconds timeout = std::chrono::seconds(2));
+  /// Resolves a name through the membership (asking the broker if needed) and connects:
+  /// one logical connection still, whatever the path.
+  [[nodiscard]] std::future<PeerId> connect_by_name(const std::string& name);
+  /// A request to a service rather than a peer: it goes to one of the peers offering it
+  /// (members and connected peers), round-robin, connecting on demand; if that peer goes
+  /// before answering, the request moves to the next one, within the timeout.
+  [[nodiscard]] std::future<Response> request_service(std::string_view service,
+                                                      std::string_view type,
+                                                      std::string_view payload,
+                                                      std::chrono::milliseconds timeout = {});
+  /// True while the broker has our registration (as far as we know).
+  [[nodiscard]] bool registered() const noexcept;
+
   /// Whole-peer counters.
   [[nodiscard]] PeerStats stats() const;
   /// One entry per connection (asks the engine; waits up to a second).

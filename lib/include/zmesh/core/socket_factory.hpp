@@ -18,6 +18,7 @@ struct SocketTuning {
   Limits limits;        ///< ZMQ_MAXMSGSIZE follows the largest frame the limits allow
   std::chrono::milliseconds reconnect_ivl{100};
   std::chrono::milliseconds reconnect_ivl_max{2000};
+  bool immediate = false;  ///< ZMQ_IMMEDIATE: queue only on completed connections (DEALER)
 };
 
 /// ROUTER for a peer's requests: ROUTER_MANDATORY (unroutable sends fail, never drop

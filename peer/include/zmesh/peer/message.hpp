@@ -12,7 +12,6 @@
 
 namespace zmesh {
 
-
 /// An application message or request as a handler sees it. Views into memory the worker
 /// owns: valid only during the handler call; copy what you keep.
 class Message {

@@ -16,9 +16,12 @@ struct PeerOptions {
   std::string name = "zmesh";  ///< human-readable name, 1..128 bytes
   std::uint64_t id = 0;        ///< peer id; 0 = a random one at construction
   std::string bind =
-      "tcp://127.0.0.1:*";            ///< ROUTER endpoint for requests; "" = none (client only)
-  std::vector<std::string> services;  ///< services announced in greetings (and to a broker)
-  std::size_t workers = 4;            ///< handler worker threads, 1..256
+      "tcp://127.0.0.1:*";  ///< ROUTER endpoint for requests; "" = none (client only)
+  std::vector<std::string>
+      services;        ///< services we answer (announced in greetings and to the broker)
+  std::string broker;  ///< broker endpoint to register with; "" = no broker
+  std::chrono::milliseconds registration_ttl{0};  ///< TTL asked of the broker; 0 = its default
+  std::size_t workers = 4;                        ///< handler worker threads, 1..256
 
   std::chrono::milliseconds heartbeat_interval{500};  ///< ping period per connection
   std::chrono::milliseconds heartbeat_timeout{3000};  ///< silence after which a peer is gone

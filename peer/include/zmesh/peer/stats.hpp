@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "zmesh/peer/message.hpp"
 
@@ -31,6 +32,16 @@ struct PeerStats {
   std::uint64_t broadcasts_received = 0;  ///< broadcasts received from publishers
   std::uint64_t broadcasts_filtered = 0;  ///< received but matching no subscription now
   std::uint64_t gaps = 0;                 ///< broadcasts missed, all publishers
+};
+
+/// A peer as the broker announced it.
+struct MemberInfo {
+  PeerId id = 0;
+  std::string name;
+  std::vector<std::string> endpoints;      ///< its ROUTER endpoints
+  std::vector<std::string> pub_endpoints;  ///< its PUB endpoints
+  std::vector<std::string> services;
+  std::uint64_t age_ms = 0;  ///< since it registered (from lookups; 0 from events)
 };
 
 /// What we received from one publisher.
