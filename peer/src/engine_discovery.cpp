@@ -66,7 +66,9 @@ void Engine::broker_timers(SteadyClock::time_point now) {
     next_broker_tick_ = now + renew_interval_;
   } else {
     broker_register();
-    next_broker_tick_ = now + std::min(renew_interval_, std::chrono::milliseconds(1000));
+    // Until a broker answers, try often: with ZMQ_IMMEDIATE nothing was sent before
+    // the connection was up.
+    next_broker_tick_ = now + std::min(renew_interval_, std::chrono::milliseconds(100));
   }
 }
 

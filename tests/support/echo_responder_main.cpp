@@ -1,6 +1,7 @@
 // Test helper: a responder Peer in its own process, so tests can SIGKILL it.
-//   echo_responder [--bind EP] [--workers N] [--id HEX]
-// Handlers: "Echo" (returns the payload), "Slow" (sleeps the payload's ms, then echoes).
+//   echo_responder [--bind EP] [--workers N] [--id HEX] [--name N] [--broker EP] [--service S]
+// Handlers: "Echo" (returns the payload), "Slow" (sleeps the payload's ms, then echoes),
+// "Who" (returns its peer id in hex).
 // Prints "READY <endpoint> <peer-id-hex>" once serving; exits on SIGTERM/SIGINT.
 #include <csignal>
 #include <cstdio>
@@ -24,6 +25,9 @@ int main(int argc, char** argv) {
     if (flag == "--bind") opts.bind = argv[i + 1];
     if (flag == "--workers") opts.workers = std::stoul(argv[i + 1]);
     if (flag == "--id") opts.id = zmesh::id_from_hex(argv[i + 1]).value_or(0);
+    if (flag == "--name") opts.name = argv[i + 1];
+    if (flag == "--broker") opts.broker = argv[i + 1];
+    if (flag == "--service") opts.services.push_back(argv[i + 1]);
   }
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   std::signal(SIGINT, [](int) { g_stop = 1; });
@@ -33,6 +37,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(std::string(m.text()))));
     return std::string(m.text());
   });
+  auto who = peer.on("Who", [&peer](const zmesh::Message&) { return zmesh::id_to_hex(peer.id()); });
   peer.start();
   std::printf("READY %s %s\n", peer.endpoint().c_str(), zmesh::id_to_hex(peer.id()).c_str());
   std::fflush(stdout);
