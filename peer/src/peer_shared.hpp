@@ -18,7 +18,7 @@ struct Counters {
   std::atomic<std::uint64_t> sent{0}, received{0}, requests_sent{0}, replies_received{0},
       pending{0}, timeouts{0}, errors{0}, late_replies{0}, malformed{0}, unexpected{0}, handled{0},
       handler_errors{0}, no_handler{0}, expired{0}, worker_queue_depth{0}, connections{0},
-      published{0}, broadcasts_received{0}, broadcasts_filtered{0}, gaps{0};
+      published{0}, broadcasts_received{0}, broadcasts_filtered{0}, gaps{0}, subscriptions_seen{0};
 
   [[nodiscard]] PeerStats snapshot() const {
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -41,7 +41,8 @@ struct Counters {
                      r(published),
                      r(broadcasts_received),
                      r(broadcasts_filtered),
-                     r(gaps)};
+                     r(gaps),
+                     r(subscriptions_seen)};
   }
 };
 

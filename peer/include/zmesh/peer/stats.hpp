@@ -32,6 +32,8 @@ struct PeerStats {
   std::uint64_t broadcasts_received = 0;  ///< broadcasts received from publishers
   std::uint64_t broadcasts_filtered = 0;  ///< received but matching no subscription now
   std::uint64_t gaps = 0;                 ///< broadcasts missed, all publishers
+  std::uint64_t subscriptions_seen =
+      0;  ///< topic subscriptions our PUB received (markers excluded)
 };
 
 /// A peer as the broker announced it.
