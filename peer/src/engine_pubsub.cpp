@@ -63,7 +63,10 @@ int Engine::on_xpub() {
     const std::string_view e = view_of(event);
     if (e.size() < 1 || e[0] != 1) continue;
     const std::string_view topic = e.substr(1);
-    if (!topic.starts_with(kMarkerPrefix)) continue;
+    if (!topic.starts_with(kMarkerPrefix)) {
+      bump(shared_.counters.subscriptions_seen);
+      continue;
+    }
     zmq::message_t header = encoder_.encode(header_for(Kind::sync, 0));
     xpub_->send(zmq::buffer(topic.data(), topic.size()), zmq::send_flags::sndmore);
     xpub_->send(header, zmq::send_flags::sndmore);
