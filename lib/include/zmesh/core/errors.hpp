@@ -72,10 +72,17 @@ std::error_code make_error_code(DecodeError e) noexcept;
 /// The one exception type of zmesh.
 class Error : public std::system_error {
  public:
-  Error(errc code, const std::string& what) : std::system_error(make_error_code(code), what) {}
-  Error(std::error_code code, const std::string& what) : std::system_error(code, what) {}
+  Error(errc code, const std::string& what)
+      : std::system_error(make_error_code(code)), what_(what) {}
+  Error(std::error_code code, const std::string& what) : std::system_error(code), what_(what) {}
   /// The errc this error belongs to (decode errors map to malformed/too_large).
   [[nodiscard]] errc kind() const noexcept;
+  /// The message alone ("peer 'pricing' gone: silent for 3000 ms"); code().message()
+  /// names the kind.
+  [[nodiscard]] const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string what_;
 };
 
 }  // namespace zmesh
