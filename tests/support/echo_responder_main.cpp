@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   zmesh::PeerOptions opts;
   opts.name = "echo-responder";
   opts.heartbeat_interval = std::chrono::milliseconds(100);
-  opts.heartbeat_timeout = std::chrono::milliseconds(600);
+  opts.heartbeat_timeout = std::chrono::milliseconds(2000);
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--bind") opts.bind = argv[i + 1];

@@ -15,7 +15,7 @@ inline PeerOptions test_options(const std::string& name, std::size_t workers = 4
   o.workers = workers;
   o.bind = "tcp://127.0.0.1:*";
   o.heartbeat_interval = std::chrono::milliseconds(100);
-  o.heartbeat_timeout = std::chrono::milliseconds(600);
+  o.heartbeat_timeout = std::chrono::milliseconds(2000);  // generous: sanitizer builds are slow
   o.connect_timeout = std::chrono::milliseconds(1000);
   o.request_timeout = std::chrono::milliseconds(5000);
   return o;
