@@ -2,6 +2,23 @@
 include(CMakePackageConfigHelpers)
 
 get_property(_zmesh_targets GLOBAL PROPERTY ZMESH_INSTALL_TARGETS)
+
+# In a sanitizer build (ZMESH_SANITIZE) the libraries are instrumented, and whatever links
+# them needs the sanitizer runtime. In-tree targets get it from zmesh_build_options, which
+# is never exported; give the exported libraries the same link options so that an
+# installed sanitizer build links for its users too. Nothing is added in a normal build.
+get_target_property(_zmesh_san_link zmesh_build_options INTERFACE_LINK_OPTIONS)
+if(_zmesh_san_link)
+  foreach(_t IN LISTS _zmesh_targets)
+    get_target_property(_type ${_t} TYPE)
+    if(_type STREQUAL "STATIC_LIBRARY" OR _type STREQUAL "SHARED_LIBRARY")
+      foreach(_opt IN LISTS _zmesh_san_link)
+        set_property(TARGET ${_t} APPEND PROPERTY INTERFACE_LINK_OPTIONS "$<INSTALL_INTERFACE:${_opt}>")
+      endforeach()
+    endif()
+  endforeach()
+endif()
+
 install(TARGETS ${_zmesh_targets}
   EXPORT zmeshTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -9,7 +26,8 @@ install(TARGETS ${_zmesh_targets}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 get_property(_zmesh_include_dirs GLOBAL PROPERTY ZMESH_INSTALL_INCLUDE_DIRS)
 foreach(_dir IN LISTS _zmesh_include_dirs)
-  install(DIRECTORY "${_dir}/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(DIRECTORY "${_dir}/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+          FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
 endforeach()
 
 set(_zmesh_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/zmesh)

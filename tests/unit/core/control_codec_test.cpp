@@ -87,6 +87,17 @@ TEST(ControlCodec, RejectsEmptyAndRandomPayloads) {
   EXPECT_EQ(decode_control<PeerList>(random, {}).error(), DecodeError::payload_malformed);
 }
 
+// Found by fuzz_control_decoder (corpus: crash-empty-misaligned-payload): an empty span
+// at a misaligned address took the aligned-copy path and memcpy'd to a null pointer.
+TEST(ControlCodec, RejectsShortPayloadsAtMisalignedAddresses) {
+  alignas(8) const std::byte buf[8]{};
+  for (std::size_t size = 0; size < 4; ++size) {
+    const auto bytes = std::span<const std::byte>(buf + 1, size);
+    EXPECT_EQ(decode_control<PeerList>(bytes, {}).error(), DecodeError::payload_malformed);
+    EXPECT_EQ(decode_control<Ping>(bytes, {}).error(), DecodeError::payload_malformed);
+  }
+}
+
 TEST(ControlCodec, RejectsPeerInfoWithoutIdOrName) {
   Hello no_id{kProtocolVersion, sample_peer(0), 500};
   Hello no_name{kProtocolVersion, sample_peer(), 500};

@@ -117,7 +117,9 @@ TEST(EnvelopeCodec, EncoderReusesItsBufferAcrossMessages) {
     h.correlation_id = static_cast<std::uint64_t>(i);
     const std::string type = "type-" + std::to_string(i);
     h.type = type;
-    auto got = dec.decode_header(bytes_of(enc.encode(h)));
+    // The decoded Header's type views the frame: keep the frame alive while reading it.
+    const zmq::message_t frame = enc.encode(h);
+    auto got = dec.decode_header(bytes_of(frame));
     ASSERT_TRUE(got.ok());
     EXPECT_EQ(got->correlation_id, static_cast<std::uint64_t>(i));
     EXPECT_EQ(got->type, type);
