@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -138,12 +139,25 @@ class Broker::Impl {
                                  {control_.handle(), 0, ZMQ_POLLIN, 0}};
       zmq::poll(items, 2, milliseconds(50));
       if (items[1].revents & ZMQ_POLLIN) return;
+      bool drained = true;  // nothing left unread on the ROUTER
       if (items[0].revents & ZMQ_POLLIN) {
-        for (int n = 0; n < 256 && frames_.recv(router_, zmq::recv_flags::dontwait); ++n)
+        drained = false;
+        for (int n = 0; n < 256; ++n) {
+          if (!frames_.recv(router_, zmq::recv_flags::dontwait)) {
+            drained = true;
+            break;
+          }
           on_frames();
+        }
       }
       const auto now = SteadyClock::now();
-      for (auto& m : members_.expire(now)) {
+      if (drained) last_idle_ = now;
+      // A peer's Renew may be waiting, unread, in our own queue while we work through a
+      // backlog (a registration storm: every Join goes to every peer). Judge expiry as of
+      // the last moment nothing was waiting, so our lag does not count against the peers;
+      // but never more than one TTL back, so a broker that is never idle still expires.
+      const auto as_of = std::max(last_idle_, now - options_.ttl);
+      for (auto& m : members_.expire(as_of)) {
         spdlog::info("peer expired id={} name={}", id_to_hex(m.info.id), m.info.name);
         count([](BrokerStats& s) { ++s.expired; });
         announce(EventType::leave, m.info, "expired");
@@ -192,7 +206,19 @@ class Broker::Impl {
     auto reg = decode_control<Register>(env.payload, options_.limits);
     if (!reg) {
       count([](BrokerStats& s) { ++s.malformed; });
-      reject(identity, corr, WireError::malformed, "bad Register: " + reg.error().message());
+      // protocol.md 5.7: a payload that fails to decode is Malformed; one that decodes
+      // but whose values are refused (bad_value) is BadRequest.
+      if (reg.error() == make_error_code(DecodeError::bad_value)) {
+        reject(identity, corr, WireError::bad_request,
+               "bad Register: " + reg.error().message() +
+                   " (a PeerInfo needs a nonzero id and session, a 1..128-byte name, and at "
+                   "most " +
+                   std::to_string(options_.limits.max_list_items) + " items of 1.." +
+                   std::to_string(options_.limits.max_string_bytes) +
+                   " bytes in each of endpoints, pub_endpoints, services)");
+      } else {
+        reject(identity, corr, WireError::malformed, "bad Register: " + reg.error().message());
+      }
       return;
     }
     const PeerInfo& info = reg->peer;
@@ -336,6 +362,7 @@ class Broker::Impl {
   EnvelopeDecoder decoder_;
   FrameSet frames_;
   LogLimiter limiter_;
+  SteadyClock::time_point last_idle_ = SteadyClock::now();  // ROUTER last seen empty
 
   std::mutex lifecycle_mu_;
   std::thread thread_;    // guarded by lifecycle_mu_

@@ -98,7 +98,9 @@ std::vector<const Member*> Membership::match(const std::string& name,
 }
 
 void Membership::unindex(const Member& m) {
-  by_identity_.erase(m.identity);
+  // Two ids may have registered over one DEALER: keep the other's mapping.
+  if (auto it = by_identity_.find(m.identity); it != by_identity_.end() && it->second == m.info.id)
+    by_identity_.erase(it);
   if (auto it = by_name_.find(m.info.name); it != by_name_.end()) {
     it->second.erase(m.info.id);
     if (it->second.empty()) by_name_.erase(it);
