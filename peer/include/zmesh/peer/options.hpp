@@ -15,13 +15,15 @@ namespace zmesh {
 struct PeerOptions {
   std::string name = "zmesh";  ///< human-readable name, 1..128 bytes
   std::uint64_t id = 0;        ///< peer id; 0 = a random one at construction
-  std::string bind =
-      "tcp://127.0.0.1:*";  ///< ROUTER endpoint for requests; "" = none (client only)
-  std::vector<std::string>
-      services;        ///< services we answer (announced in greetings and to the broker)
-  std::string broker;  ///< broker endpoint to register with; "" = no broker
-  std::chrono::milliseconds registration_ttl{0};  ///< TTL asked of the broker; 0 = its default
-  std::size_t workers = 4;                        ///< handler worker threads, 1..256
+  /// ROUTER endpoint for requests; "" = none (a client only).
+  std::string bind = "tcp://127.0.0.1:*";
+  /// Services we answer (announced in greetings and to the broker).
+  std::vector<std::string> services{};
+  /// Broker endpoint to register with; "" = no broker.
+  std::string broker{};
+  /// TTL asked of the broker; 0 = its default.
+  std::chrono::milliseconds registration_ttl{0};
+  std::size_t workers = 4;  ///< handler worker threads, 1..256
 
   std::chrono::milliseconds heartbeat_interval{500};  ///< ping period per connection
   std::chrono::milliseconds heartbeat_timeout{3000};  ///< silence after which a peer is gone
@@ -37,7 +39,7 @@ struct PeerOptions {
   int sub_hwm = 10000;   ///< broadcasts queued at our SUB; beyond, ZeroMQ drops
   int send_hwm = 10000;  ///< ZMQ_SNDHWM of network sockets, messages
   int recv_hwm = 10000;  ///< ZMQ_RCVHWM of network sockets, messages
-  Limits limits;         ///< size limits on every received frame
+  Limits limits{};       ///< size limits on every received frame
 
   /// Throws zmesh::Error(invalid_argument) naming the first bad field.
   void validate() const;
