@@ -1,7 +1,14 @@
 #include "broker_config.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <limits>
 #include <ostream>
+#include <set>
 #include <sstream>
 
 #include <boost/program_options.hpp>
@@ -11,9 +18,11 @@ namespace po = boost::program_options;
 
 namespace {
 
-// ZMESH_BROKER_TTL_MS -> ttl-ms; other variables are ignored.
+constexpr const char* kEnvPrefix = "ZMESH_BROKER_";
+
+// ZMESH_BROKER_TTL_MS -> ttl-ms; "" for variables without the prefix.
 std::string env_to_option(const std::string& name) {
-  static const std::string prefix = "ZMESH_BROKER_";
+  const std::string prefix = kEnvPrefix;
   if (name.rfind(prefix, 0) != 0) return {};
   std::string key = name.substr(prefix.size());
   for (char& c : key)
@@ -21,7 +30,9 @@ std::string env_to_option(const std::string& name) {
   return key;
 }
 
-po::options_description settings() {
+// The settings, shared by flags, environment and file. The file cannot name another
+// file, so it is described without "config".
+po::options_description settings(bool with_config) {
   po::options_description d("Settings (flag, ZMESH_BROKER_<NAME> variable, or config file key)");
   d.add_options()("bind", po::value<std::string>()->default_value("tcp://127.0.0.1:7400"),
                   "ZeroMQ endpoint to listen on for peers")(
@@ -35,9 +46,11 @@ po::options_description settings() {
                                         po::value<std::string>()->default_value("info"),
                                         "trace, debug, info, warn, error or off")(
       "log-format", po::value<std::string>()->default_value("text"),
-      "text or json (one object per line)")(
-      "config", po::value<std::string>(),
-      "config file (key = value lines; see deploy/zmesh-broker.conf)");
+      "text or json (one object per line)");
+  if (with_config) {
+    d.add_options()("config", po::value<std::string>(),
+                    "config file (key = value lines; see deploy/zmesh-broker.conf)");
+  }
   return d;
 }
 
@@ -48,16 +61,79 @@ po::options_description commands() {
   return d;
 }
 
-void fill(Config& c, const po::variables_map& vm) {
+// Where each setting came from, so that a refusal can say what to fix.
+struct Sources {
+  std::set<std::string> flags;
+  std::set<std::string> env;
+  std::string config_file;
+};
+
+// A value that fails a check is a usage error (2) when the settings involved came from
+// flags or defaults, and a configuration error (3) when one came from the environment
+// or the file. The message ends with where each setting involved came from.
+class Checker {
+ public:
+  Checker(const po::variables_map& vm, Sources sources) : vm_(vm), sources_(std::move(sources)) {}
+
+  void require(bool ok, std::initializer_list<const char*> keys, const std::string& what) const {
+    if (ok) return;
+    bool env_or_file = false;
+    std::string from;
+    for (const char* k : keys) {
+      const std::string key = k;
+      std::string source;
+      if (sources_.flags.count(key) != 0) {
+        source = "--" + key;
+      } else if (vm_[key].defaulted()) {
+        source = "the default";
+      } else if (sources_.env.count(key) != 0) {
+        source = env_name(key);
+        env_or_file = true;
+      } else {
+        source = "config file '" + sources_.config_file + "'";
+        env_or_file = true;
+      }
+      from += (from.empty() ? "" : ", ") + key + " from " + source;
+    }
+    throw ConfigError(env_or_file ? kExitConfig : kExitUsage, what + " [" + from + "]");
+  }
+
+ private:
+  static std::string env_name(const std::string& key) {
+    std::string name = kEnvPrefix;
+    for (char c : key)
+      name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return name;
+  }
+
+  const po::variables_map& vm_;
+  Sources sources_;
+};
+
+// Durations travel to peers as uint32 milliseconds (RegisterAck): nothing longer fits.
+constexpr long kMaxMs = std::numeric_limits<std::uint32_t>::max();
+
+void fill(Config& c, const po::variables_map& vm, const Checker& check) {
   c.options.bind = vm["bind"].as<std::string>();
   const long ttl = vm["ttl-ms"].as<long>();
   const long renew = vm["renew-ms"].as<long>();
   const long max_peers = vm["max-peers"].as<long>();
   const long max_payload = vm["max-payload-bytes"].as<long>();
-  if (ttl <= 0 || renew <= 0 || max_peers <= 0 || max_payload <= 0) {
-    throw ConfigError(kExitConfig,
-                      "ttl-ms, renew-ms, max-peers and max-payload-bytes must be positive");
-  }
+  // The bounds of BrokerOptions::validate(), checked here first to name the settings.
+  check.require(!c.options.bind.empty(), {"bind"}, "bind must not be empty");
+  check.require(ttl >= 100 && ttl <= kMaxMs, {"ttl-ms"},
+                "ttl-ms must be between 100 and " + std::to_string(kMaxMs) + " (got " +
+                    std::to_string(ttl) + ")");
+  check.require(renew >= 10 && renew <= kMaxMs, {"renew-ms"},
+                "renew-ms must be between 10 and " + std::to_string(kMaxMs) + " (got " +
+                    std::to_string(renew) + ")");
+  check.require(renew <= ttl / 2, {"renew-ms", "ttl-ms"},
+                "renew-ms (" + std::to_string(renew) + ") must be at most ttl-ms / 2 (" +
+                    std::to_string(ttl / 2) + "), so that one lost renew does not expire a peer");
+  check.require(max_peers >= 1, {"max-peers"},
+                "max-peers must be at least 1 (got " + std::to_string(max_peers) + ")");
+  check.require(max_payload >= 1, {"max-payload-bytes"},
+                "max-payload-bytes must be at least 1 (got " + std::to_string(max_payload) + ")");
   c.options.ttl = std::chrono::milliseconds(ttl);
   c.options.renew_interval = std::chrono::milliseconds(renew);
   c.options.max_peers = static_cast<std::size_t>(max_peers);
@@ -65,14 +141,11 @@ void fill(Config& c, const po::variables_map& vm) {
   c.log_level = vm["log-level"].as<std::string>();
   c.log_format = vm["log-format"].as<std::string>();
   static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "off"};
-  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
-    throw ConfigError(kExitConfig,
-                      "log-level must be one of trace, debug, info, warn, error, off (got '" +
-                          c.log_level + "')");
-  }
-  if (c.log_format != "text" && c.log_format != "json") {
-    throw ConfigError(kExitConfig, "log-format must be text or json (got '" + c.log_format + "')");
-  }
+  check.require(
+      std::find(levels.begin(), levels.end(), c.log_level) != levels.end(), {"log-level"},
+      "log-level must be one of trace, debug, info, warn, error, off (got '" + c.log_level + "')");
+  check.require(c.log_format == "text" || c.log_format == "json", {"log-format"},
+                "log-format must be text or json (got '" + c.log_format + "')");
   try {
     c.options.validate();
   } catch (const std::exception& e) {
@@ -80,12 +153,46 @@ void fill(Config& c, const po::variables_map& vm) {
   }
 }
 
+// Stores the ZMESH_BROKER_* variables of `env`, one at a time so that an error names
+// its variable. An unknown ZMESH_BROKER_* variable is an error, like an unknown key in
+// the file: a misspelt setting must not be ignored silently.
+// Returns the settings it stored.
+std::set<std::string> store_environment(char** env, const po::options_description& desc,
+                                        po::variables_map& vm) {
+  std::set<std::string> stored;
+  for (char** e = env; e != nullptr && *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string name = entry.substr(0, eq);
+    const std::string key = env_to_option(name);
+    if (key.empty()) continue;
+    if (desc.find_nothrow(key, /*approx=*/false) == nullptr) {
+      throw ConfigError(kExitConfig, "unknown environment variable " + name + " (no setting '" +
+                                         key + "'; see --help)");
+    }
+    po::parsed_options parsed(&desc);
+    po::option opt;
+    opt.string_key = key;
+    opt.value.push_back(entry.substr(eq + 1));
+    opt.original_tokens = {name, entry.substr(eq + 1)};
+    parsed.options.push_back(std::move(opt));
+    try {
+      po::store(parsed, vm);
+    } catch (const po::error& err) {
+      throw ConfigError(kExitConfig, "in environment variable " + name + ": " + err.what());
+    }
+    stored.insert(key);
+  }
+  return stored;
+}
+
 }  // namespace
 
 Config parse(const std::vector<std::string>& args, char** environ_) {
   Config c;
   po::options_description all;
-  all.add(commands()).add(settings());
+  all.add(commands()).add(settings(/*with_config=*/true));
   std::ostringstream help;
   help << "zmesh-broker: the zmesh discovery service. Peers register with it, renew, look\n"
           "each other up and hear who joins and leaves. Data never passes through it.\n\n"
@@ -98,28 +205,46 @@ Config parse(const std::vector<std::string>& args, char** environ_) {
   c.help_text = help.str();
 
   po::variables_map vm;
+  Sources sources;
   // store() keeps the first value it sees, so sources go in order of precedence.
   try {
-    po::store(po::command_line_parser(args).options(all).run(), vm);
+    const po::parsed_options cli = po::command_line_parser(args).options(all).run();
+    for (const auto& opt : cli.options) {
+      // Without a positional description Boost would drop these without a word.
+      if (opt.position_key >= 0) {
+        throw ConfigError(kExitUsage, "unexpected argument '" + opt.value.front() +
+                                          "' (zmesh-broker takes only options; see --help)");
+      }
+      sources.flags.insert(opt.string_key);
+    }
+    po::store(cli, vm);
   } catch (const po::error& e) {
     throw ConfigError(kExitUsage, std::string(e.what()) + " (see --help)");
   }
-  try {
-    if (environ_ != nullptr) {
-      // parse_environment reads ::environ; the explicit pointer only decides whether to.
-      po::store(po::parse_environment(settings(), env_to_option), vm);
-    }
-  } catch (const po::error& e) {
-    throw ConfigError(kExitConfig, std::string("in the environment: ") + e.what());
-  }
+  c.help = vm.count("help") != 0;
+  c.version = vm.count("version") != 0;
+  // --help and --version answer whatever the environment or the file hold.
+  if (c.help || c.version) return c;
+
+  sources.env = store_environment(environ_, settings(/*with_config=*/true), vm);
   if (vm.count("config") != 0) {
     c.config_file = vm["config"].as<std::string>();
+    sources.config_file = c.config_file;
+    std::error_code ec;
+    if (std::filesystem::is_directory(c.config_file, ec)) {
+      throw ConfigError(kExitConfig, "config file '" + c.config_file + "' is a directory");
+    }
     std::ifstream file(c.config_file);
     if (!file) throw ConfigError(kExitConfig, "cannot read config file '" + c.config_file + "'");
     try {
-      po::store(po::parse_config_file(file, settings(), /*allow_unregistered=*/false), vm);
+      po::store(po::parse_config_file(file, settings(/*with_config=*/false),
+                                      /*allow_unregistered=*/false),
+                vm);
     } catch (const po::error& e) {
       throw ConfigError(kExitConfig, "in config file '" + c.config_file + "': " + e.what());
+    }
+    if (file.bad()) {
+      throw ConfigError(kExitConfig, "error reading config file '" + c.config_file + "'");
     }
   }
   try {
@@ -127,11 +252,8 @@ Config parse(const std::vector<std::string>& args, char** environ_) {
   } catch (const po::error& e) {
     throw ConfigError(kExitUsage, e.what());
   }
-  c.help = vm.count("help") != 0;
-  c.version = vm.count("version") != 0;
   c.check_config = vm.count("check-config") != 0;
-  if (c.help || c.version) return c;
-  fill(c, vm);
+  fill(c, vm, Checker(vm, std::move(sources)));
   return c;
 }
 

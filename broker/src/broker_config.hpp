@@ -15,8 +15,8 @@ namespace zmesh::broker_cli {
 enum ExitCode : int {
   kExitOk = 0,       ///< clean shutdown, --help, --version, --check-config passed
   kExitRuntime = 1,  ///< failed while running
-  kExitUsage = 2,    ///< unknown flag or bad flag value
-  kExitConfig = 3,   ///< bad config file, environment value or option combination
+  kExitUsage = 2,    ///< unknown flag, stray argument, or bad flag value
+  kExitConfig = 3,   ///< bad config file or environment value (or a combination with one)
   kExitBind = 4,     ///< could not bind the endpoint
 };
 
@@ -42,7 +42,9 @@ class ConfigError : public std::runtime_error {
   int exit_code_;
 };
 
-/// Parses flags, ZMESH_BROKER_* variables from `environ` and the config file; validates.
+/// Parses flags, the ZMESH_BROKER_* variables of `environ` (NAME=value entries, null
+/// terminated; nullptr = none) and the config file; validates. --help and --version
+/// return before the environment and the file are read.
 /// Throws ConfigError.
 Config parse(const std::vector<std::string>& args, char** environ);
 

@@ -1,5 +1,6 @@
 #include "test_support.hpp"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,23 +22,48 @@ int open_fd_count() {
   return n - 1;  // the iterator's own descriptor
 }
 
-ChildProcess::ChildProcess(const std::string& path, const std::vector<std::string>& args) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+ChildProcess::ChildProcess(const std::string& path, const std::vector<std::string>& args)
+    : ChildProcess(path, args, ChildOptions{}) {}
+
+ChildProcess::ChildProcess(const std::string& path, const std::vector<std::string>& args,
+                           const ChildOptions& options) {
+  // Both ends are close-on-exec; dup2 gives the child its copies without the flag.
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+  if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  if (options.capture_stderr && pipe2(err, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    throw std::runtime_error("pipe2 failed");
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  if (options.capture_stderr) posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
   std::vector<std::string> argv_s{path};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, path.c_str(), &actions, nullptr, argv.data(), environ);
+  std::vector<std::string> env_s;
+  std::vector<char*> envp;
+  if (options.environment) {
+    env_s = *options.environment;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
+  const int rc = posix_spawn(&pid_, path.c_str(), &actions, nullptr, argv.data(),
+                             options.environment ? envp.data() : environ);
   posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  out_fd_ = fds[0];
+  close(out[1]);
+  out_.fd = out[0];
+  if (options.capture_stderr) {
+    close(err[1]);
+    err_.fd = err[0];
+  }
   if (rc != 0) {
-    close(out_fd_);
+    close(out_.fd);
+    if (err_.fd >= 0) close(err_.fd);
     throw std::runtime_error("cannot spawn " + path);
   }
 }
@@ -48,27 +74,61 @@ ChildProcess::~ChildProcess() {
     int status = 0;
     waitpid(pid_, &status, 0);
   }
-  if (out_fd_ >= 0) close(out_fd_);
+  if (out_.fd >= 0) close(out_.fd);
+  if (err_.fd >= 0) close(err_.fd);
+}
+
+ChildProcess::Pipe& ChildProcess::pipe_for(Stream stream) {
+  if (stream == Stream::out) return out_;
+  if (err_.fd < 0) throw std::logic_error("ChildProcess: stderr not captured (capture_stderr)");
+  return err_;
+}
+
+bool ChildProcess::fill(Pipe& p, std::chrono::steady_clock::time_point deadline) {
+  while (!p.eof) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd pfd{p.fd, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = read(p.fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      p.eof = true;
+      return false;
+    }
+    p.buffer.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+  return false;
 }
 
 std::string ChildProcess::read_line(std::chrono::milliseconds timeout) {
+  return read_line(Stream::out, timeout);
+}
+
+std::string ChildProcess::read_line(Stream stream, std::chrono::milliseconds timeout) {
+  Pipe& p = pipe_for(stream);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-      std::string line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
+    if (auto nl = p.buffer.find('\n'); nl != std::string::npos) {
+      std::string line = p.buffer.substr(0, nl);
+      p.buffer.erase(0, nl + 1);
       return line;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return {};
-    pollfd p{out_fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = read(out_fd_, buf, sizeof buf);
-    if (n <= 0) return {};
-    buffer_.append(buf, static_cast<std::size_t>(n));
+    if (!fill(p, deadline)) return {};
   }
+}
+
+std::string ChildProcess::read_all(Stream stream, std::chrono::milliseconds timeout) {
+  Pipe& p = pipe_for(stream);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (fill(p, deadline)) {
+  }
+  std::string all = std::move(p.buffer);
+  p.buffer.clear();
+  return all;
 }
 
 void ChildProcess::signal(int sig) {

@@ -1,9 +1,11 @@
 // Shared helpers for zmesh tests: waiting without sleeps-as-synchronisation, counting
-// open file descriptors, and running helper programs as real child processes.
+// open file descriptors, and running helper programs (or any program) as real child
+// processes.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,17 +28,36 @@ inline bool wait_until(const std::function<bool()>& pred,
 /// Number of open file descriptors of this process.
 int open_fd_count();
 
-/// A child process started from a helper binary, its stdout readable line by line.
-/// The destructor kills (SIGKILL) and reaps it if it is still running.
+/// How a ChildProcess is started; the defaults are those of the two-argument constructor.
+struct ChildOptions {
+  /// The child's whole environment ("NAME=value" entries); nullopt = this process's.
+  std::optional<std::vector<std::string>> environment;
+  /// Pipe the child's stderr to us (read it with Stream::err) instead of sharing ours.
+  bool capture_stderr = false;
+};
+
+/// A child process started from a helper binary, its stdout (and optionally stderr)
+/// readable line by line. The destructor kills (SIGKILL) and reaps it if it is still
+/// running. A child blocks when a pipe we do not read fills (64 KiB): read what it writes.
 class ChildProcess {
  public:
+  enum class Stream { out, err };
+
   explicit ChildProcess(const std::string& path, const std::vector<std::string>& args = {});
+  ChildProcess(const std::string& path, const std::vector<std::string>& args,
+               const ChildOptions& options);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   /// Reads one line of the child's stdout (without the newline); "" on EOF or timeout.
   std::string read_line(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// Reads one line of `stream` (Stream::err needs capture_stderr); "" on EOF or timeout.
+  std::string read_line(Stream stream,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// Everything left on `stream` up to EOF (the child closed it, usually by exiting), or
+  /// what came before `timeout`.
+  std::string read_all(Stream stream, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   /// Sends a signal.
   void signal(int sig);
   /// Waits for exit and returns the raw wait status, or -1 after `timeout`.
@@ -44,9 +65,18 @@ class ChildProcess {
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 
  private:
+  struct Pipe {
+    int fd = -1;
+    std::string buffer;
+    bool eof = false;
+  };
+  Pipe& pipe_for(Stream stream);
+  /// Reads once into p.buffer, waiting at most until `deadline`; false on EOF or timeout.
+  static bool fill(Pipe& p, std::chrono::steady_clock::time_point deadline);
+
   pid_t pid_ = -1;
-  int out_fd_ = -1;
-  std::string buffer_;
+  Pipe out_;
+  Pipe err_;
   bool reaped_ = false;
 };
 
