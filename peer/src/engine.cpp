@@ -56,7 +56,8 @@ void Engine::open() {
   if (!opts_.bind.empty()) {
     router_.emplace(make_router(ctx_, tuning_));
     try {
-      self_.endpoints.push_back(bind_resolved(*router_, opts_.bind));
+      const std::string bound = bind_resolved(*router_, opts_.bind);
+      self_.endpoints.push_back(opts_.advertise.empty() ? bound : opts_.advertise);
     } catch (const zmq::error_t& e) {
       throw Error(errc::invalid_argument, "cannot bind '" + opts_.bind + "': " + e.what());
     }

@@ -26,7 +26,8 @@ void Engine::open_pubsub() {
       ctx_, SocketTuning{opts_.pub_hwm, opts_.recv_hwm, opts_.limits,
                          std::chrono::milliseconds(100), std::chrono::milliseconds(2000)}));
   try {
-    self_.pub_endpoints.push_back(bind_resolved(*xpub_, opts_.pub_bind));
+    const std::string bound = bind_resolved(*xpub_, opts_.pub_bind);
+    self_.pub_endpoints.push_back(opts_.pub_advertise.empty() ? bound : opts_.pub_advertise);
   } catch (const zmq::error_t& e) {
     throw Error(errc::invalid_argument, "cannot bind '" + opts_.pub_bind + "': " + e.what());
   }

@@ -113,7 +113,8 @@ class Peer {
   [[nodiscard]] PeerId id() const noexcept;
   /// Our name.
   [[nodiscard]] const std::string& name() const noexcept;
-  /// The resolved ROUTER endpoint ("tcp://127.0.0.1:40123"), "" when not bound or not started.
+  /// Where others reach our ROUTER: options.advertise, else the resolved bind endpoint
+  /// ("tcp://127.0.0.1:40123"); "" when not bound or not started.
   [[nodiscard]] std::string endpoint() const;
 
   /// Registers the handler for a message type (one per type; throws if taken).
@@ -160,7 +161,8 @@ class Peer {
       std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// Registers a gap handler (any number).
   [[nodiscard]] Registration on_gap(GapHandler handler);
-  /// The resolved PUB endpoint, "" when not publishing or not started.
+  /// Where others reach our PUB: options.pub_advertise, else the resolved pub_bind
+  /// endpoint; "" when not publishing or not started.
   [[nodiscard]] std::string pub_endpoint() const;
   /// Per-publisher broadcast counters (asks the engine; waits up to a second).
   [[nodiscard]] std::vector<PublisherStats> publishers() const;

@@ -96,6 +96,24 @@ TEST(Greeting, HelloComesFirstAndCarriesWhoWeAre) {
   EXPECT_EQ(connected.get(), fake.id());
 }
 
+TEST(Greeting, AdvertisedEndpointsAreAnnouncedInsteadOfTheBoundOnes) {
+  FakePeer fake;
+  auto opts = test_options("behind-nat");
+  opts.advertise = "tcp://zmesh-a.example:7500";
+  opts.pub_advertise = "tcp://zmesh-a.example:7501";
+  auto peer = started(opts);
+  EXPECT_EQ(peer->endpoint(), "tcp://zmesh-a.example:7500");
+  auto connected = peer->connect(fake.endpoint());
+  Envelope env;
+  ASSERT_TRUE(fake.next(env));
+  auto hello = decode_control<Hello>(env.payload, {});
+  ASSERT_TRUE(hello.ok());
+  EXPECT_EQ(hello->peer.endpoints, std::vector<std::string>{"tcp://zmesh-a.example:7500"});
+  EXPECT_EQ(hello->peer.pub_endpoints, std::vector<std::string>{"tcp://zmesh-a.example:7501"});
+  fake.welcome(env.header.correlation_id);
+  EXPECT_EQ(connected.get(), fake.id());
+}
+
 TEST(Greeting, RejectReachesTheCallerWithItsReason) {
   FakePeer fake;
   auto peer = started(test_options("greeter"));

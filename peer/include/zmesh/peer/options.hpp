@@ -17,6 +17,11 @@ struct PeerOptions {
   std::uint64_t id = 0;        ///< peer id; 0 = a random one at construction
   /// ROUTER endpoint for requests; "" = none (a client only).
   std::string bind = "tcp://127.0.0.1:*";
+  /// The ROUTER endpoint announced to others instead of the bound one ("" = the bound
+  /// one). Needed when binding "tcp://0.0.0.0:port" (containers, several interfaces).
+  std::string advertise{};
+  /// The same for the PUB endpoint.
+  std::string pub_advertise{};
   /// Services we answer (announced in greetings and to the broker).
   std::vector<std::string> services{};
   /// Broker endpoint to register with; "" = no broker.
