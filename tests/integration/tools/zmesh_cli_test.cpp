@@ -1,0 +1,349 @@
+// The zmesh command line tool as a user runs it: real zmesh and zmesh-broker processes
+// over tcp loopback; output, JSON, payload sources and every exit code checked.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+
+namespace zmesh::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const std::string kZmesh = ZMESH_CLI_BIN;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Errors are exactly one line on stderr, starting with "zmesh: ".
+void expect_one_error_line(const RunResult& r, const std::string& contains) {
+  EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
+  EXPECT_EQ(r.err.rfind("zmesh: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
+}
+
+RunResult zmesh(const std::vector<std::string>& args, const std::string& input = {}) {
+  return run(kZmesh, args, input, 15s);
+}
+
+// zmesh-broker on a fresh loopback port, with a short TTL so that leavers go quickly.
+class Broker {
+ public:
+  Broker()
+      : endpoint_(free_tcp_endpoint()),
+        process_(ZMESH_BROKER_BIN, {"--bind", endpoint_, "--ttl-ms", "1500", "--renew-ms", "300",
+                                    "--log-level", "warn"}) {}
+  [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  std::string endpoint_;
+  Process process_;
+};
+
+// A running `zmesh reply`, its first line ("listening on EP as NAME (id HEX)") read.
+struct Replier {
+  std::unique_ptr<Process> process;
+  std::string endpoint;
+  std::string name;
+  std::string id;
+};
+
+Replier start_reply(const std::vector<std::string>& args) {
+  Replier r;
+  r.process = std::make_unique<Process>(kZmesh, args);
+  const std::string line = r.process->read_line(10s);
+  std::istringstream in(line);
+  std::string listening, on, as, id_word;
+  in >> listening >> on >> r.endpoint >> as >> r.name >> id_word >> r.id;
+  EXPECT_EQ(listening + " " + on, "listening on") << line << r.process->err();
+  if (!r.id.empty()) r.id.pop_back();  // ")"
+  return r;
+}
+
+// Stops a long-running zmesh with SIGTERM; it must exit 0 on its own.
+void stop(Process& p) {
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
+TEST(ZmeshCli, RequestByNameServiceAndIdInTextAndJson) {
+  Broker broker;
+  auto echo = start_reply({"reply", "Echo", "--echo", "--broker", broker.endpoint(), "--service",
+                           "echo", "--name", "echo-1"});
+  ASSERT_EQ(echo.name, "echo-1");
+  ASSERT_EQ(echo.id.size(), 16u);
+
+  auto r = zmesh({"request", "echo-1", "Echo", "hello", "--broker", broker.endpoint()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello\n");
+
+  r = zmesh(
+      {"request", "echo-1", "Echo", "hello", "--broker", broker.endpoint(), "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(lines_of(r.out).size(), 1u) << r.out;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["payload"], "hello");
+  EXPECT_EQ(j["encoding"], "text");
+  EXPECT_EQ(j["from"], echo.id);
+  EXPECT_EQ(j["name"], "echo-1");
+  EXPECT_EQ(j["type"], "Echo");
+  EXPECT_EQ(j["bytes"], 5);
+  EXPECT_GE(j["rtt_ms"].get<double>(), 0.0);
+
+  r = zmesh(
+      {"request", "--service", "echo", "Echo", "to the service", "--broker", broker.endpoint()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "to the service\n");
+
+  // The broker from the environment, the peer by its id.
+  auto by_id = run(kZmesh, {"request", echo.id, "Echo", "by id"}, {}, 15s,
+                   {"ZMESH_BROKER=" + broker.endpoint()});
+  EXPECT_EQ(by_id.code, 0) << by_id.err;
+  EXPECT_EQ(by_id.out, "by id\n");
+  stop(*echo.process);
+  EXPECT_NE(echo.process->out().find(" request Echo hello"), std::string::npos);
+}
+
+TEST(ZmeshCli, SubscribeReceivesWhatPublishSendsAfterTheSubscription) {
+  Process pub(kZmesh, {"publish", "p", "T", "hi", "--count", "3", "--interval", "50ms",
+                       "--wait-subscribers", "1", "--timeout", "10s"});
+  const std::string first = pub.read_line(10s);
+  ASSERT_EQ(first.rfind("publishing on tcp://127.0.0.1:", 0), 0u) << first << pub.err();
+  const std::string pub_endpoint = first.substr(14, first.find(" as ") - 14);
+  const std::string pub_id = first.substr(first.size() - 17, 16);
+
+  auto sub = zmesh({"subscribe", "p", "--count", "3", "--connect", pub_endpoint});
+  EXPECT_EQ(sub.code, 0) << sub.err;
+  const auto got = lines_of(sub.out);
+  ASSERT_EQ(got.size(), 3u) << sub.out;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    // TIME TOPIC PUBLISHER SEQUENCE TYPE PAYLOAD
+    EXPECT_NE(got[i].find(" p " + pub_id + " " + std::to_string(i + 1) + " T hi"),
+              std::string::npos)
+        << got[i];
+  }
+  EXPECT_NE(sub.err.find("subscribed to 'p'"), std::string::npos) << sub.err;
+  EXPECT_NE(sub.err.find("received 3 broadcasts from 1 publisher, missed 0"), std::string::npos)
+      << sub.err;
+  EXPECT_EQ(pub.wait(10s), 0) << pub.err();
+  EXPECT_NE(pub.err().find("published 3 messages on 'p'"), std::string::npos) << pub.err();
+}
+
+TEST(ZmeshCli, SubscribeFollowsPublishersThroughTheBrokerInJson) {
+  Broker broker;
+  Process sub(kZmesh, {"subscribe", "weather/", "--broker", broker.endpoint(), "--count", "2",
+                       "--format", "json"});
+  ASSERT_NE(sub.read_err_line(10s).find("subscribed to 'weather/'"), std::string::npos)
+      << sub.err();
+  // The publisher outlives the subscriber (a third broadcast, 300 ms later): a publisher
+  // that leaves while its broadcasts still wait in a subscriber's SUB can crash that
+  // subscriber inside libzmq (see the report on Engine::sub_ref and libzmq #2163).
+  Process pub(kZmesh, {"publish", "weather/paris", "Forecast", "-", "--broker", broker.endpoint(),
+                       "--count", "3", "--interval", "300ms", "--wait-subscribers", "1", "--format",
+                       "json"});
+  pub.write_stdin("sunny\n");
+  pub.close_stdin();
+  const json announced = json::parse(pub.read_line(10s));
+  EXPECT_EQ(announced["event"], "publishing");
+  ASSERT_EQ(sub.wait(10s), 0) << sub.err();
+  EXPECT_EQ(pub.wait(10s), 0) << pub.err();
+  const auto got = lines_of(sub.out());
+  ASSERT_EQ(got.size(), 2u) << sub.out();
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const json j = json::parse(got[i]);
+    EXPECT_EQ(j["topic"], "weather/paris");
+    EXPECT_EQ(j["type"], "Forecast");
+    EXPECT_EQ(j["publisher"], announced["id"]);
+    EXPECT_EQ(j["sequence"], i + 1);
+    EXPECT_EQ(j["payload"], "sunny\n");
+    EXPECT_EQ(j["encoding"], "text");
+  }
+}
+
+TEST(ZmeshCli, PayloadComesFromStdinOrAFile) {
+  auto echo = start_reply({"reply", "Echo"});
+  auto r = zmesh({"request", echo.endpoint, "Echo", "-"}, "from stdin\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "from stdin\n");
+
+  const std::string path = ::testing::TempDir() + "zmesh_cli_payload.bin";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << std::string(
+        "\x00\x01\xff"
+        "abc",
+        6);
+  }
+  r = zmesh({"request", echo.endpoint, "Echo", "@" + path, "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["encoding"], "base64");
+  EXPECT_EQ(j["payload"], "AAH/YWJj");
+  EXPECT_EQ(j["bytes"], 6);
+  // Binary replies go to stdout untouched in text mode.
+  r = zmesh({"request", echo.endpoint, "Echo", "@" + path});
+  EXPECT_EQ(r.out, std::string("\x00\x01\xff"
+                               "abc",
+                               6));
+  std::remove(path.c_str());
+
+  r = zmesh({"request", echo.endpoint, "Echo", "@/nonexistent/payload"});
+  EXPECT_EQ(r.code, 1);
+  expect_one_error_line(r, "cannot read payload file '/nonexistent/payload'");
+  stop(*echo.process);
+}
+
+TEST(ZmeshCli, ReplyCommandTransformsThePayloadAndSendReachesIt) {
+  auto upper = start_reply({"reply", "Upper", "--command", "tr a-z A-Z", "--count", "2"});
+  auto r = zmesh({"request", upper.endpoint, "Upper", "hello world"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "HELLO WORLD\n");
+  // A fire-and-forget message is handled too, and makes the --count of 2.
+  r = zmesh({"send", upper.endpoint, "Upper", "fire"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(upper.process->wait(10s), 0) << upper.process->err();
+  EXPECT_NE(upper.process->out().find(" message Upper fire"), std::string::npos)
+      << upper.process->out();
+  EXPECT_NE(upper.process->err().find("served 1 requests and 1 messages (0 failed)"),
+            std::string::npos)
+      << upper.process->err();
+}
+
+TEST(ZmeshCli, UsageErrorsExitTwo) {
+  auto r = zmesh({"request", "--bogus", "tcp://127.0.0.1:1", "Echo"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.rfind("zmesh: unrecognised option '--bogus'\nusage: zmesh request", 0), 0u)
+      << r.err;
+  r = zmesh({"request", "tcp://127.0.0.1:1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("missing <type>"), std::string::npos) << r.err;
+  r = zmesh({"publish", "topic-only"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("missing <type>"), std::string::npos) << r.err;
+  r = zmesh({"request", "tcp://127.0.0.1:1", "Echo", "--timeout", "soon"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("bad duration 'soon'"), std::string::npos) << r.err;
+  r = zmesh({"request", "pricing", "Echo"});  // a name without a broker
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("needs --broker"), std::string::npos) << r.err;
+  EXPECT_EQ(zmesh({"frobnicate"}).code, 2);
+  EXPECT_EQ(zmesh({}).code, 2);
+}
+
+TEST(ZmeshCli, TimeoutExitsThree) {
+  auto slow = start_reply({"reply", "Slow", "--command", "sleep 2"});
+  auto r = zmesh({"request", slow.endpoint, "Slow", "x", "--timeout", "200ms"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  expect_one_error_line(r, "request to '" + slow.endpoint + "' timed out after 200 ms");
+  // The responder kills the command once the request's deadline is past (or skips the
+  // request if it arrived too late to start); either way it stops promptly.
+  stop(*slow.process);
+  EXPECT_NE(slow.process->err().find("served "), std::string::npos) << slow.process->err();
+}
+
+TEST(ZmeshCli, UnreachableOrUnknownExitsFour) {
+  const std::string nobody = free_tcp_endpoint();
+  auto r = zmesh({"request", nobody, "Echo", "x", "--timeout", "300ms"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r, "connecting to '" + nobody + "' failed");
+
+  Broker broker;
+  r = zmesh({"request", "nobody", "Echo", "x", "--broker", broker.endpoint()});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r, "no reachable peer named 'nobody'");
+  r = zmesh({"request", "--service", "nothing", "Echo", "x", "--broker", broker.endpoint()});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r, "service 'nothing'");
+  r = zmesh({"peers", "--broker", nobody, "--timeout", "300ms"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r, "did not answer");
+}
+
+TEST(ZmeshCli, RemoteErrorsExitFive) {
+  auto echo = start_reply({"reply", "Echo"});
+  auto r = zmesh({"request", echo.endpoint, "Unhandled", "x"});
+  EXPECT_EQ(r.code, 5) << r.err;
+  expect_one_error_line(r, "no handler for 'Unhandled'");
+
+  auto failing = start_reply({"reply", "Fail", "--command", "echo 'out of stock' >&2; exit 3"});
+  r = zmesh({"request", failing.endpoint, "Fail", "x"});
+  EXPECT_EQ(r.code, 5) << r.err;
+  expect_one_error_line(r, "out of stock");
+  stop(*echo.process);
+  stop(*failing.process);
+}
+
+TEST(ZmeshCli, PeersListsTheRegisteredRepliesAndPingMeasures) {
+  Broker broker;
+  auto a = start_reply(
+      {"reply", "A", "--broker", broker.endpoint(), "--name", "alpha", "--service", "quotes"});
+  auto b = start_reply({"reply", "B", "--broker", broker.endpoint(), "--name", "beta"});
+
+  auto r = zmesh({"peers", "--broker", broker.endpoint()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto rows = lines_of(r.out);
+  ASSERT_EQ(rows.size(), 3u) << r.out;  // header, alpha, beta (sorted by name)
+  EXPECT_EQ(rows[0].rfind("NAME", 0), 0u);
+  EXPECT_EQ(rows[1].rfind("alpha", 0), 0u) << rows[1];
+  EXPECT_NE(rows[1].find(a.id), std::string::npos);
+  EXPECT_NE(rows[1].find("quotes"), std::string::npos);
+  EXPECT_NE(rows[1].find(a.endpoint), std::string::npos);
+  EXPECT_EQ(rows[2].rfind("beta", 0), 0u) << rows[2];
+
+  r = zmesh({"peers", "--broker", broker.endpoint(), "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::map<std::string, json> by_name;
+  for (const auto& line : lines_of(r.out)) {
+    const json j = json::parse(line);
+    by_name[j["name"].get<std::string>()] = j;
+  }
+  ASSERT_EQ(by_name.size(), 2u) << r.out;
+  EXPECT_EQ(by_name["alpha"]["id"], a.id);
+  EXPECT_EQ(by_name["alpha"]["services"], json::array({"quotes"}));
+  EXPECT_EQ(by_name["alpha"]["endpoints"], json::array({a.endpoint}));
+  EXPECT_EQ(by_name["beta"]["id"], b.id);
+  EXPECT_TRUE(by_name["beta"]["age_ms"].is_number());
+
+  r = zmesh({"ping", "beta", "--broker", broker.endpoint(), "--count", "2", "--interval", "50ms"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  const auto samples = lines_of(r.out);
+  ASSERT_EQ(samples.size(), 2u) << r.out;
+  EXPECT_EQ(samples[1].rfind("rtt to beta (" + b.id + "): seq=2 time=", 0), 0u) << samples[1];
+  EXPECT_NE(r.err.find("2 samples, rtt min/avg/max"), std::string::npos) << r.err;
+  stop(*a.process);
+  stop(*b.process);
+}
+
+TEST(ZmeshCli, HelpReadsForTheToolAndEveryCommand) {
+  auto r = zmesh({"--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("Exit codes:"), std::string::npos);
+  for (const char* cmd : {"send", "request", "reply", "publish", "subscribe", "peers", "ping"}) {
+    r = zmesh({cmd, "--help"});
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_EQ(r.out.rfind(std::string("Usage:\n  zmesh ") + cmd, 0), 0u) << r.out;
+    EXPECT_NE(r.out.find("--timeout"), std::string::npos) << cmd;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+  }
+  r = zmesh({"--version"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind("zmesh ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace zmesh::test

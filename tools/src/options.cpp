@@ -1,0 +1,140 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <sstream>
+
+#include "exit_codes.hpp"
+
+namespace zmesh::cli {
+namespace {
+
+constexpr unsigned kHelpWidth = 100;
+
+po::options_description common_options(const CommandLine& cmd) {
+  po::options_description d("Common options", kHelpWidth);
+  d.add_options()("broker", po::value<std::string>()->value_name("EP"),
+                  "broker endpoint, for names, services, membership ($ZMESH_BROKER)")(
+      "connect", po::value<std::vector<std::string>>()->value_name("EP")->composing(),
+      cmd.connect_help.c_str())("name", po::value<std::string>()->value_name("NAME"),
+                                "our peer name (default: zmesh-<command>-<pid>)")(
+      "format", po::value<std::string>()->value_name("FMT")->default_value("text"),
+      "output: text, or json (one object per line)")(
+      "timeout", po::value<std::string>()->value_name("DURATION")->default_value("5s"),
+      "how long to wait for an answer: 500ms, 5s, 1m (bare number: s)")(
+      "quiet,q", "no informational lines on stderr (errors still show)")("help,h",
+                                                                         "show this help");
+  return d;
+}
+
+}  // namespace
+
+std::chrono::milliseconds parse_duration(const std::string& text, const std::string& option) {
+  double value = 0;
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(begin, end, value);
+  const std::string unit(ptr, end);
+  const auto bad = [&](const std::string& why) {
+    return UsageError("bad duration '" + text + "' for --" + option + ": " + why +
+                      " (examples: 500ms, 5s, 1.5s, 2m)");
+  };
+  if (ec != std::errc() || ptr == begin) throw bad("not a number");
+  double ms = 0;
+  if (unit.empty() || unit == "s") {
+    ms = value * 1000;
+  } else if (unit == "ms") {
+    ms = value;
+  } else if (unit == "us" || unit == "µs") {
+    ms = value / 1000;
+  } else if (unit == "m" || unit == "min") {
+    ms = value * 60'000;
+  } else if (unit == "h") {
+    ms = value * 3'600'000;
+  } else {
+    throw bad("unknown unit '" + unit + "'");
+  }
+  if (!std::isfinite(ms) || ms < 0) throw bad("must not be negative");
+  if (ms > 1e12) throw bad("too long");
+  return std::chrono::milliseconds(static_cast<long long>(std::ceil(ms)));
+}
+
+void check_type(const std::string& type) {
+  if (type.empty() || type.size() > 128) {
+    throw UsageError("<type> must be 1..128 bytes (got " + std::to_string(type.size()) + ")");
+  }
+}
+
+bool common_option_takes_value(const std::string& token) {
+  for (const char* o : {"--broker", "--connect", "--name", "--format", "--timeout"}) {
+    if (token == o) return true;
+  }
+  return false;
+}
+
+Parsed parse_command(const CommandLine& cmd, const std::vector<std::string>& args) {
+  po::options_description hidden;
+  hidden.add_options()("args", po::value<std::vector<std::string>>(), "");
+  po::options_description all;
+  all.add(cmd.options).add(common_options(cmd)).add(hidden);
+  po::positional_options_description pos;
+  pos.add("args", -1);
+
+  Parsed p;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), p.vm);
+    po::notify(p.vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  p.help = p.vm.count("help") != 0;
+  if (p.help) return p;
+  if (p.vm.count("args") != 0) p.args = p.vm["args"].as<std::vector<std::string>>();
+  if (p.args.size() < cmd.min_args) {
+    const std::size_t i = p.args.size();
+    throw UsageError("missing " + (i < cmd.arg_names.size() ? cmd.arg_names[i] : "arguments"));
+  }
+  if (p.args.size() > cmd.max_args) {
+    throw UsageError("unexpected argument '" + p.args[cmd.max_args] + "'");
+  }
+
+  Common& c = p.common;
+  if (auto b = opt<std::string>(p.vm, "broker")) {
+    c.broker = *b;
+  } else if (const char* env = std::getenv("ZMESH_BROKER")) {
+    c.broker = env;
+  }
+  if (auto v = opt<std::vector<std::string>>(p.vm, "connect")) c.connect = *v;
+  if (auto n = opt<std::string>(p.vm, "name")) {
+    if (n->empty() || n->size() > 128) throw UsageError("--name must be 1..128 bytes");
+    c.name = *n;
+  }
+  const std::string format = p.vm["format"].as<std::string>();
+  if (format == "json") {
+    c.format = Format::json;
+  } else if (format != "text") {
+    throw UsageError("--format must be text or json (got '" + format + "')");
+  }
+  c.timeout = parse_duration(p.vm["timeout"].as<std::string>(), "timeout");
+  if (c.timeout.count() == 0) throw UsageError("--timeout must be more than zero");
+  c.quiet = p.vm.count("quiet") != 0;
+  return p;
+}
+
+std::string help_text(const CommandLine& cmd) {
+  std::ostringstream out;
+  out << "Usage:\n";
+  std::istringstream lines(cmd.synopsis);
+  for (std::string line; std::getline(lines, line);) out << "  " << line << "\n";
+  out << "\n" << cmd.description;
+  if (!cmd.options.options().empty()) out << "\n" << cmd.options;
+  out << "\n" << common_options(cmd);
+  if (!cmd.examples.empty()) out << "\nExamples:\n" << cmd.examples;
+  out << "\nExit codes: 0 ok, 1 failure, 2 usage, 3 timeout, 4 unreachable, 5 remote error"
+         " (see zmesh --help).\n";
+  return out.str();
+}
+
+}  // namespace zmesh::cli

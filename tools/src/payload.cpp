@@ -1,0 +1,120 @@
+#include "payload.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "exit_codes.hpp"
+
+namespace zmesh::cli {
+
+std::string read_payload(const std::optional<std::string>& arg) {
+  if (!arg) return {};
+  if (*arg == "-") {
+    std::ostringstream all;
+    all << std::cin.rdbuf();
+    if (std::cin.bad()) throw Failure(kExitFailure, "cannot read the payload from stdin");
+    return all.str();
+  }
+  if (arg->size() > 1 && arg->front() == '@') {
+    const std::string path = arg->substr(1);
+    std::ifstream file(path, std::ios::binary);
+    if (!file) {
+      throw Failure(kExitFailure,
+                    "cannot read payload file '" + path + "': " + std::strerror(errno));
+    }
+    std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    if (file.bad()) throw Failure(kExitFailure, "error reading payload file '" + path + "'");
+    return bytes;
+  }
+  return *arg;
+}
+
+bool is_text(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    // Lead byte: length and the smallest code point it may encode (no overlongs).
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    std::uint32_t min = 0;
+    if ((c & 0xe0) == 0xc0) {
+      len = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    if (cp >= 0x80 && cp < 0xa0) return false;  // C1 controls
+    i += len;
+  }
+  return true;
+}
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const std::uint32_t v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                            (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                            static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    std::uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (rest == 2) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string payload_line(std::string_view bytes) {
+  if (!is_text(bytes)) return "base64:" + base64(bytes);
+  std::string out;
+  out.reserve(bytes.size());
+  for (const char c : bytes) {
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\\': out += "\\\\"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+void add_payload(nlohmann::json& object, std::string_view bytes) {
+  const bool text = is_text(bytes);
+  object["payload"] = text ? std::string(bytes) : base64(bytes);
+  object["encoding"] = text ? "text" : "base64";
+}
+
+}  // namespace zmesh::cli

@@ -1,0 +1,157 @@
+#include "session.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <ctime>
+#include <thread>
+
+#include "zmesh/core/ids.hpp"
+
+namespace zmesh::cli {
+namespace {
+
+std::atomic<bool> g_signalled{false};
+
+sigset_t stop_signals() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  return s;
+}
+
+PeerOptions prepared(const Common& c, const std::string& command, PeerOptions o) {
+  o.name = c.name.empty() ? "zmesh-" + command + "-" + std::to_string(getpid()) : c.name;
+  o.broker = c.broker;
+  o.connect_timeout = c.timeout;
+  o.request_timeout = c.timeout;
+  o.workers = std::max<std::size_t>(o.workers, 1);
+  return o;
+}
+
+std::optional<PeerId> as_peer_id(const std::string& text) {
+  if (text.size() != 16) return std::nullopt;
+  return id_from_hex(text);
+}
+
+}  // namespace
+
+void block_signals() {
+  sigset_t s = stop_signals();
+  sigaddset(&s, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &s, nullptr);
+}
+
+bool signalled(std::chrono::milliseconds d) {
+  if (g_signalled.load()) return true;
+  const sigset_t s = stop_signals();
+  timespec ts{static_cast<std::time_t>(d.count() / 1000),
+              static_cast<long>(d.count() % 1000) * 1'000'000};
+  if (sigtimedwait(&s, nullptr, &ts) > 0) g_signalled.store(true);
+  return g_signalled.load();
+}
+
+Session::Session(const Common& common, const std::string& command, PeerOptions options)
+    : common_(common), started_(Clock::now()), peer_([&] {
+        try {
+          return Peer(prepared(common, command, std::move(options)));
+        } catch (const Error& e) {
+          throw UsageError(reason_of(e));
+        }
+      }()) {
+  try {
+    peer_.start();
+  } catch (const Error& e) {
+    throw Failure(kExitFailure, reason_of(e));
+  }
+}
+
+Session::~Session() {
+  peer_.stop();
+}
+
+std::chrono::milliseconds Session::remaining() const {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      started_ + common_.timeout - Clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
+bool Session::join_broker(std::chrono::milliseconds within) {
+  const auto deadline = Clock::now() + within;
+  while (!peer_.registered()) {
+    if (signalled(std::chrono::milliseconds(10))) {
+      throw Failure(kExitInterrupted, "waiting for the broker interrupted");
+    }
+    if (Clock::now() >= deadline) return false;
+  }
+  // The Peer asks for the full listing right after its registration is acknowledged;
+  // the broker answers in order, so once our own lookup is answered the listing is in.
+  const auto left =
+      std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+               std::chrono::milliseconds(100));
+  auto f = peer_.lookup("", "", left);
+  try {
+    (void)await(f, "asking the broker", left);
+  } catch (const Failure& e) {
+    if (e.code() == kExitInterrupted) throw;
+    return false;
+  }
+  return true;
+}
+
+void Session::require_broker(const std::string& why) {
+  if (common_.broker.empty()) {
+    throw UsageError("no broker: " + why + " needs --broker EP (or $ZMESH_BROKER)");
+  }
+  if (!join_broker(remaining())) {
+    throw Failure(kExitUnreachable, "broker at " + common_.broker + " did not answer within " +
+                                        std::to_string(common_.timeout.count()) + " ms");
+  }
+}
+
+void Session::connect_all() {
+  for (const auto& endpoint : common_.connect) {
+    auto f = peer_.connect(endpoint);
+    (void)await(f, "connecting to '" + endpoint + "'", remaining());
+  }
+}
+
+PeerId Session::connect(const std::string& target) {
+  const std::string what = "connecting to '" + target + "'";
+  if (target.find("://") != std::string::npos) {
+    auto f = peer_.connect(target);
+    return await(f, what, remaining());
+  }
+  if (common_.broker.empty()) {
+    throw UsageError("'" + target +
+                     "' is not an endpoint (tcp://host:port), and resolving a peer name or id "
+                     "needs --broker EP (or $ZMESH_BROKER)");
+  }
+  require_broker("resolving '" + target + "'");
+  if (const auto id = as_peer_id(target)) {
+    auto f = peer_.lookup("", "", remaining());
+    const auto all = await(f, "asking the broker for peer " + target, remaining());
+    bool is_a_name = false;
+    for (const auto& m : all) {
+      is_a_name = is_a_name || m.name == target;
+      if (m.id != *id) continue;
+      if (m.endpoints.empty()) {
+        throw Failure(kExitUnreachable, "peer " + target + " ('" + m.name +
+                                            "') takes no requests: it has no endpoint");
+      }
+      auto c = peer_.connect(m.endpoints.front());
+      return await(c, what, remaining());
+    }
+    if (!is_a_name) {
+      throw Failure(kExitUnreachable,
+                    "no peer with id " + target + " is registered at " + common_.broker);
+    }
+  }
+  auto f = peer_.connect_by_name(target);
+  return await(f, what, remaining());
+}
+
+}  // namespace zmesh::cli
