@@ -34,7 +34,8 @@ CommandLine describe_publish() {
       "wait-subscribers", po::value<std::uint64_t>()->value_name("K")->default_value(0),
       "first wait until K topic subscriptions reached our PUB")(
       "pub-bind", po::value<std::string>()->value_name("EP")->default_value("tcp://127.0.0.1:*"),
-      "PUB endpoint to bind");
+      "PUB endpoint to bind")("pub-advertise", po::value<std::string>()->value_name("EP"),
+                              "PUB endpoint announced to others instead of --pub-bind");
   c.arg_names = {"<topic>", "<type>"};
   c.min_args = 2;
   c.max_args = 3;
@@ -57,6 +58,7 @@ int run_publish(const Parsed& p) {
   o.bind.clear();
   o.pub_bind = p.vm["pub-bind"].as<std::string>();
   if (o.pub_bind.empty()) throw UsageError("--pub-bind must not be empty");
+  o.pub_advertise = opt<std::string>(p.vm, "pub-advertise").value_or(std::string());
   o.workers = 1;
   Output out(p.common.format, p.common.quiet);
   Session s(p.common, "publish", o);

@@ -72,6 +72,8 @@ CommandLine describe_reply() {
       "reply with the stdout of /bin/sh -c CMD, fed the payload on stdin")(
       "bind", po::value<std::string>()->value_name("EP")->default_value("tcp://127.0.0.1:*"),
       "ROUTER endpoint to listen on")(
+      "advertise", po::value<std::string>()->value_name("EP"),
+      "endpoint announced to others instead of --bind (e.g. with tcp://0.0.0.0:PORT)")(
       "service", po::value<std::vector<std::string>>()->value_name("SERVICE")->composing(),
       "service to announce (repeatable)")(
       "count,n", po::value<std::uint64_t>()->value_name("N")->default_value(0),
@@ -104,6 +106,7 @@ int run_reply(const Parsed& p) {
   o.bind = p.vm["bind"].as<std::string>();
   if (o.bind.empty()) throw UsageError("--bind must not be empty");
   o.pub_bind.clear();
+  o.advertise = opt<std::string>(p.vm, "advertise").value_or(std::string());
   o.services = opt<std::vector<std::string>>(p.vm, "service").value_or(std::vector<std::string>{});
   o.workers = workers;
   const std::size_t max_output = o.limits.max_payload_bytes;
