@@ -145,7 +145,7 @@ void Engine::loop() {
     }
     if (xpub_ && (items[xpub_at].revents & ZMQ_POLLIN)) done += on_xpub();
     if (broker_ && (items[broker_at].revents & ZMQ_POLLIN)) done += on_broker();
-    if (items[sub_at].revents & ZMQ_POLLIN) done += on_sub();
+    if (items[sub_at].revents & ZMQ_POLLIN) done += on_sub(frames_, false);
     if (items[0].revents & ZMQ_POLLIN) done += on_commands();
     busy = done > 0;
     after_io();
@@ -164,7 +164,7 @@ bool Engine::sweep() {
     });
     for (const auto key : sweep_keys_) done += on_dealer(key);
     sweep_keys_.clear();
-    done += on_sub();
+    done += on_sub(frames_, false);
   }
   if (xpub_) done += on_xpub();
   if (broker_) done += on_broker();

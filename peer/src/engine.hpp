@@ -101,7 +101,8 @@ class Engine {
   // engine_pubsub.cpp
   void open_pubsub();
   int on_xpub();
-  int on_sub();
+  /// Reads broadcasts into `frames`; `drain` reads even while the network is paused.
+  int on_sub(FrameSet& frames, bool drain);
   void cmd_publish(const CommandMeta& meta, FrameSet& frames);
   void cmd_subscription(CommandOp op, const std::string& prefix);
   void cmd_sync(const CommandMeta& meta);
@@ -195,6 +196,7 @@ class Engine {
   EnvelopeEncoder encoder_;
   EnvelopeDecoder decoder_;
   FrameSet frames_;
+  FrameSet drain_frames_;  // on_sub() from inside another handler (sub_ref)
 
   // broadcasts (engine thread only)
   struct StringHash {

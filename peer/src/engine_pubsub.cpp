@@ -76,11 +76,11 @@ int Engine::on_xpub() {
   return n;
 }
 
-int Engine::on_sub() {
+int Engine::on_sub(FrameSet& frames, bool drain) {
   int n = 0;
-  for (; n < kBurst && !network_paused(); ++n) {
-    if (!frames_.recv(sub_, zmq::recv_flags::dontwait)) break;
-    auto env = decoder_.decode(Layout::sub, frames_);
+  for (; n < kBurst && (drain || !network_paused()); ++n) {
+    if (!frames.recv(sub_, zmq::recv_flags::dontwait)) break;
+    auto env = decoder_.decode(Layout::sub, frames);
     if (!env) {
       bump(shared_.counters.malformed);
       continue;
@@ -118,7 +118,7 @@ int Engine::on_sub() {
     last->second = std::max(last->second, h.sequence);
     WorkMeta meta{WorkOp::broadcast, Kind::publish, h.sender_id, {}, h.sequence, 0, 0, 0};
     dispatch(WorkItem{worker, meta, zmq::message_t(h.type.data(), h.type.size()),
-                      std::move(frames_[0]), std::move(frames_[env->payload_index])});
+                      std::move(frames[0]), std::move(frames[env->payload_index])});
   }
   return n;
 }
@@ -137,7 +137,15 @@ void Engine::sub_ref(const std::string& endpoint, int delta) {
   refs += delta;
   try {
     if (before == 0 && refs > 0) sub_.connect(endpoint);
-    if (before > 0 && refs <= 0) sub_.disconnect(endpoint);
+    if (before > 0 && refs <= 0) {
+      // libzmq may hold the first frame of a message from this pipe, read ahead by a
+      // poll; disconnecting then aborts inside libzmq (its issue #2163). Take in all
+      // that is waiting first (with frames of our own: the caller may still be using
+      // frames_).
+      while (on_sub(drain_frames_, true) > 0) {
+      }
+      sub_.disconnect(endpoint);
+    }
   } catch (const zmq::error_t&) {
     // A bad endpoint announced by a peer: nothing to follow.
   }

@@ -52,16 +52,14 @@ CommandLine describe_reply() {
       "--service), and answers requests of <type> until SIGINT/SIGTERM or --count. The first\n"
       "line on stdout is\n"
       "  listening on tcp://127.0.0.1:PORT as NAME (id HEX)\n"
-      "(with --format json: {\"event\":\"listening\",\"endpoint\",\"name\",\"id\",\"services\"}), "
-      "printed\n"
-      "once the broker has the registration; then one line per request or message handled:\n"
+      "(with --format json: {\"event\":\"listening\",\"endpoint\",\"name\",\"id\",\"services\"}),\n"
+      "printed once the broker has the registration; then one line per request or message:\n"
       "  TIME FROM request|message TYPE PAYLOAD\n"
       "The reply is the request's payload (--echo, the default), TEXT, or the stdout of CMD run\n"
       "by /bin/sh -c with the payload on stdin. A CMD that exits non-zero fails the request\n"
-      "with its stderr as the error text (the requester exits 5); one still running at the\n"
-      "request's deadline is killed just after it. Fire-and-forget messages of <type> are handled "
-      "the same\n"
-      "way (CMD runs at most --timeout), their result dropped.\n";
+      "with its stderr as the error text (the requester exits 5); one still running just after\n"
+      "the request's deadline is killed. Fire-and-forget messages of <type> are handled the\n"
+      "same way (CMD runs at most --timeout), their result dropped.\n";
   c.examples =
       "  zmesh reply Echo --broker tcp://127.0.0.1:7400 --service echo --name echo-1\n"
       "  zmesh reply Upper --command 'tr a-z A-Z' --bind tcp://127.0.0.1:7401\n"
