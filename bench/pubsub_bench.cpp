@@ -138,8 +138,9 @@ Result zmesh_run(std::size_t size, long n) {
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  std::printf("| payload | raw msgs/s | raw MB/s | raw recv/sent | zmesh msgs/s | zmesh MB/s | "
-              "zmesh recv/sent | zmesh/raw msgs/s |\n|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| payload | raw msgs/s | raw MB/s | raw recv/sent | zmesh msgs/s | zmesh MB/s | "
+      "zmesh recv/sent | zmesh/raw msgs/s |\n|---|---|---|---|---|---|---|---|\n");
   for (std::size_t size : {std::size_t{16}, std::size_t{256}, std::size_t{4096}}) {
     const long n = quick ? 20000 : (size >= 4096 ? 200000 : 1000000);
     const Result raw = raw_run(size, n);

@@ -151,6 +151,21 @@ class Peer::Impl {
     Impl& impl_;
   };
 
+  /// Asks the engine for a snapshot (connections, publishers, members) and waits up to
+  /// a second for it.
+  template <class Completion>
+  auto ask(CommandOp op) {
+    Call call(*this);
+    auto done = std::make_unique<Completion>();
+    auto future = done->promise.get_future();
+    CommandMeta meta{op, 0, 0, 0, detail::release_ptr(std::move(done))};
+    submit<Completion>(meta, zmq::message_t(), zmq::message_t(), shared_.options.send_timeout);
+    if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+      throw Error(errc::timeout, "engine did not answer within a second");
+    }
+    return future.get();
+  }
+
   static std::int64_t deadline_us(std::chrono::milliseconds timeout) {
     return static_cast<std::int64_t>(steady_now_us()) +
            std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
@@ -342,29 +357,11 @@ std::string Peer::pub_endpoint() const {
 }
 
 std::vector<PublisherStats> Peer::publishers() const {
-  Impl::Call call(*impl_);
-  auto done = std::make_unique<detail::PublishersCompletion>();
-  auto future = done->promise.get_future();
-  CommandMeta meta{CommandOp::publishers, 0, 0, 0, detail::release_ptr(std::move(done))};
-  impl_->submit<detail::PublishersCompletion>(meta, zmq::message_t(), zmq::message_t(),
-                                              impl_->shared_.options.send_timeout);
-  if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
-    throw Error(errc::timeout, "engine did not answer within a second");
-  }
-  return future.get();
+  return impl_->ask<detail::PublishersCompletion>(CommandOp::publishers);
 }
 
 std::vector<MemberInfo> Peer::members() const {
-  Impl::Call call(*impl_);
-  auto done = std::make_unique<detail::MembersCompletion>();
-  auto future = done->promise.get_future();
-  CommandMeta meta{CommandOp::members, 0, 0, 0, detail::release_ptr(std::move(done))};
-  impl_->submit<detail::MembersCompletion>(meta, zmq::message_t(), zmq::message_t(),
-                                           impl_->shared_.options.send_timeout);
-  if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
-    throw Error(errc::timeout, "engine did not answer within a second");
-  }
-  return future.get();
+  return impl_->ask<detail::MembersCompletion>(CommandOp::members);
 }
 
 std::future<std::vector<MemberInfo>> Peer::lookup(std::string name, std::string service,
@@ -424,16 +421,7 @@ PeerStats Peer::stats() const {
 }
 
 std::vector<ConnectionStats> Peer::connections() const {
-  Impl::Call call(*impl_);
-  auto done = std::make_unique<detail::ConnectionsCompletion>();
-  auto future = done->promise.get_future();
-  CommandMeta meta{CommandOp::connections, 0, 0, 0, detail::release_ptr(std::move(done))};
-  impl_->submit<detail::ConnectionsCompletion>(meta, zmq::message_t(), zmq::message_t(),
-                                               impl_->shared_.options.send_timeout);
-  if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
-    throw Error(errc::timeout, "engine did not answer within a second");
-  }
-  return future.get();
+  return impl_->ask<detail::ConnectionsCompletion>(CommandOp::connections);
 }
 
 }  // namespace zmesh
