@@ -316,7 +316,7 @@ errc to_errc(WireError code) noexcept {
     case WireError::malformed: return errc::malformed;
     case WireError::shutting_down: return errc::shutting_down;
     case WireError::unknown_peer: return errc::unknown_peer;
-    case WireError::overloaded: return errc::queue_full;
+    case WireError::overloaded: return errc::overloaded;
     default: return errc::remote_error;
   }
 }

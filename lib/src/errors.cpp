@@ -28,6 +28,7 @@ class ErrcCategory final : public std::error_category {
       case errc::invalid_argument: return "invalid argument";
       case errc::unknown_peer: return "unknown peer";
       case errc::not_running: return "peer not running";
+      case errc::overloaded: return "overloaded";
     }
     return "unknown zmesh error " + std::to_string(v);
   }

@@ -18,6 +18,12 @@ void apply_common(zmq::socket_t& s, const SocketTuning& t) {
   s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(largest));
 }
 
+// Sockets that connect: how soon to try again after a connection drops.
+void apply_reconnect(zmq::socket_t& s, const SocketTuning& t) {
+  s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(t.reconnect_ivl.count()));
+  s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(t.reconnect_ivl_max.count()));
+}
+
 }  // namespace
 
 zmq::socket_t make_router(zmq::context_t& ctx, const SocketTuning& tuning) {
@@ -30,8 +36,7 @@ zmq::socket_t make_router(zmq::context_t& ctx, const SocketTuning& tuning) {
 zmq::socket_t make_dealer(zmq::context_t& ctx, const SocketTuning& tuning) {
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   apply_common(s, tuning);
-  s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(tuning.reconnect_ivl.count()));
-  s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(tuning.reconnect_ivl_max.count()));
+  apply_reconnect(s, tuning);
   s.set(zmq::sockopt::immediate, tuning.immediate ? 1 : 0);
   return s;
 }
@@ -46,8 +51,7 @@ zmq::socket_t make_xpub(zmq::context_t& ctx, const SocketTuning& tuning) {
 zmq::socket_t make_sub(zmq::context_t& ctx, const SocketTuning& tuning) {
   zmq::socket_t s(ctx, zmq::socket_type::sub);
   apply_common(s, tuning);
-  s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(tuning.reconnect_ivl.count()));
-  s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(tuning.reconnect_ivl_max.count()));
+  apply_reconnect(s, tuning);
   return s;
 }
 

@@ -59,8 +59,6 @@ class ConnectionRegistry {
   std::unordered_map<std::string, std::uint64_t> by_identity_;
   std::uint64_t next_key_ = 1;
   std::uint64_t generation_ = 0;
-
-  friend class Engine;
 };
 
 }  // namespace zmesh::detail

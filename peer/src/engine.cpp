@@ -176,9 +176,7 @@ void Engine::after_io() {
   const auto now = SteadyClock::now();
   if (network_paused() != was_paused_) {
     was_paused_ = network_paused();
-    if (was_paused_) {
-      paused_since_ = now;
-    } else {
+    if (!was_paused_) {
       // We did not read while paused: silence in that time is ours, not the peers'.
       registry_.visit([&](Connection& c) { c.last_rx = std::max(c.last_rx, now); });
     }

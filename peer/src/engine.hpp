@@ -172,7 +172,7 @@ class Engine {
   [[nodiscard]] std::size_t worker_for(PeerId peer) const noexcept;
 
   // failures and completions
-  void complete(PendingRequest request, std::uint64_t correlation_id, Response response);
+  void complete(PendingRequest request, Response response);
   void fail(PendingRequest request, std::uint64_t correlation_id, errc code,
             const std::string& text);
   void fail_pending_for(PeerId peer, errc code, const std::string& text);
@@ -180,6 +180,10 @@ class Engine {
   void drop_connection(Connection& c, errc code, const std::string& text);
   void mark_ready(Connection& c);
   [[nodiscard]] std::string gone_reason(PeerId peer) const;
+
+  // Each socket is read in bursts of at most this many messages per round, so that one
+  // busy socket cannot starve the others.
+  static constexpr int kBurst = 256;
 
   zmq::context_t& ctx_;
   PeerShared& shared_;
@@ -253,7 +257,6 @@ class Engine {
   std::uint64_t next_correlation_ = 1;
   SteadyClock::time_point next_timers_{};
   SteadyClock::time_point next_heartbeat_{};
-  SteadyClock::time_point paused_since_{};
   bool was_paused_ = false;
   std::map<PeerId, std::string> gone_;  // recent departures, for clear errors (bounded)
 

@@ -15,7 +15,7 @@ SteadyClock::time_point steady_from_us(std::int64_t us) {
 int Engine::on_commands() {
   // Stop taking commands as soon as one of them has to wait for the network.
   int n = 0;
-  for (; n < 256 && outbox_.empty(); ++n) {
+  for (; n < kBurst && outbox_.empty(); ++n) {
     if (!frames_.recv(commands_, zmq::recv_flags::dontwait)) break;
     on_command(frames_);
   }

@@ -9,8 +9,6 @@
 namespace zmesh::detail {
 namespace {
 
-constexpr int kBurst = 256;
-
 MemberInfo member_info(const PeerInfo& p, std::uint64_t age_ms) {
   return MemberInfo{p.id, p.name, p.endpoints, p.pub_endpoints, p.services, age_ms};
 }

@@ -8,9 +8,6 @@
 namespace zmesh::detail {
 namespace {
 
-// Network sockets are read in bursts so that one busy socket cannot starve the others.
-constexpr int kBurst = 256;
-
 Route route_via(const Connection& c, std::string_view identity) {
   Route r{c.key};
   if (!identity.empty() && identity.size() <= kInlineIdentity) {
@@ -288,7 +285,7 @@ void Engine::on_reply(Connection* c, const Envelope& env) {
   bump(shared_.counters.received);
   ++c->received;
   if (h.kind == Kind::reply) {
-    complete(std::move(*pending), h.correlation_id,
+    complete(std::move(*pending),
              Response{h.sender_id, std::string(reinterpret_cast<const char*>(env.payload.data()),
                                                env.payload.size())});
     return;

@@ -129,7 +129,7 @@ void Engine::flush_dispatch() {
 
 int Engine::on_worker(std::size_t index) {
   int n = 0;
-  for (; n < 256 && frames_.recv(workers_[index], zmq::recv_flags::dontwait); ++n) {
+  for (; n < kBurst && frames_.recv(workers_[index], zmq::recv_flags::dontwait); ++n) {
     pipeline_acquire(&shared_.from_worker_sync[index]);
     const auto meta = pod_from<ResultMeta>(frames_[0]);
     if (!meta || frames_.size() != 2) continue;
@@ -150,8 +150,7 @@ int Engine::on_worker(std::size_t index) {
   return n;
 }
 
-void Engine::complete(PendingRequest r, std::uint64_t correlation_id, Response response) {
-  (void)correlation_id;
+void Engine::complete(PendingRequest r, Response response) {
   drop(shared_.counters.pending);
   bump(shared_.counters.replies_received);
   if (!r.completion->callback) {

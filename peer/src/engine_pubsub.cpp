@@ -10,8 +10,6 @@ namespace zmesh::detail {
 namespace {
 
 constexpr std::string_view kMarkerPrefix{"\0zmesh.sync.", 12};
-constexpr int kBurst = 256;
-
 }  // namespace
 
 void Engine::open_pubsub() {

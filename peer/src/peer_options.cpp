@@ -23,6 +23,9 @@ void PeerOptions::validate() const {
   require(greeting_queue_depth >= 1, "greeting_queue_depth must be at least 1");
   require(send_hwm >= 1 && recv_hwm >= 1, "send_hwm and recv_hwm must be at least 1");
   require(pub_hwm >= 1 && sub_hwm >= 1, "pub_hwm and sub_hwm must be at least 1");
+  require(max_queued_bytes >= 1, "max_queued_bytes must be at least 1");
+  require(max_subscriptions >= 1, "max_subscriptions must be at least 1");
+  require(max_followed_publishers >= 1, "max_followed_publishers must be at least 1");
   require(services.size() <= limits.max_list_items, "too many services");
   for (const auto& s : services)
     require(!s.empty() && s.size() <= limits.max_string_bytes, "bad service name");

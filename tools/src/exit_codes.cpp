@@ -14,7 +14,8 @@ int exit_code_for(errc e) noexcept {
     case errc::remote_error:
     case errc::self_connect:
     case errc::duplicate_id:
-    case errc::unsupported_version: return kExitRemote;
+    case errc::unsupported_version:
+    case errc::overloaded: return kExitRemote;
     case errc::invalid_argument: return kExitUsage;
     default: return kExitFailure;
   }

@@ -34,6 +34,7 @@ enum class errc {
   invalid_argument = 15,     ///< misuse of the API or bad options
   unknown_peer = 16,         ///< no connection to that peer id
   not_running = 17,          ///< the peer was not started or was already stopped
+  overloaded = 18,           ///< the remote peer refused: we are not reading its replies
 };
 
 /// Category "zmesh" for errc.

@@ -46,6 +46,18 @@ struct PeerOptions {
   int recv_hwm = 10000;  ///< ZMQ_RCVHWM of network sockets, messages
   Limits limits{};       ///< size limits on every received frame
 
+  /// Bytes held for one remote peer: replies and sends waiting for room on its pipe.
+  /// A peer over this bound is a slow consumer: its new requests are refused with
+  /// `Overloaded` (errc::overloaded at its end) and our sends to it fail with
+  /// errc::queue_full, until it reads again. Other peers are never held up by it.
+  std::size_t max_queued_bytes = std::size_t{8} << 20;
+  /// Distinct topic subscriptions our PUB holds, all subscribers together; beyond, new
+  /// ones are refused (counted in PeerStats::subscriptions_refused).
+  std::size_t max_subscriptions = 65536;
+  /// PUB endpoints our SUB follows at most (from connections and the membership);
+  /// beyond, more are not followed (counted in PeerStats::publishers_refused).
+  std::size_t max_followed_publishers = 1024;
+
   /// Throws zmesh::Error(invalid_argument) naming the first bad field.
   void validate() const;
 };

@@ -34,6 +34,10 @@ struct PeerStats {
   std::uint64_t gaps = 0;                 ///< broadcasts missed, all publishers
   std::uint64_t subscriptions_seen =
       0;  ///< topic subscriptions our PUB received (markers excluded)
+  std::uint64_t overloaded = 0;  ///< requests refused: their sender was over max_queued_bytes
+  std::uint64_t departed_skipped = 0;       ///< requests skipped: their sender had gone
+  std::uint64_t subscriptions_refused = 0;  ///< subscriptions our PUB refused (over a bound)
+  std::uint64_t publishers_refused = 0;     ///< PUB endpoints not followed (over a bound)
 };
 
 /// A peer as the broker announced it.
@@ -69,6 +73,7 @@ struct ConnectionStats {
   std::uint64_t received = 0;
   std::uint64_t pending = 0;              ///< our requests waiting on it
   std::uint64_t queued = 0;               ///< sends waiting for the greeting
+  std::uint64_t queued_bytes = 0;         ///< bytes waiting for room on its pipe
   std::chrono::microseconds last_rtt{0};  ///< last ping round trip, 0 = none yet
 };
 
