@@ -44,6 +44,9 @@ zmq::socket_t make_dealer(zmq::context_t& ctx, const SocketTuning& tuning) {
 zmq::socket_t make_xpub(zmq::context_t& ctx, const SocketTuning& tuning) {
   zmq::socket_t s(ctx, zmq::socket_type::xpub);
   apply_common(s, tuning);
+  // What an XPUB receives is subscriptions: one flag byte and a topic. A longer message
+  // makes libzmq drop that subscriber's connection, and with it all it subscribed.
+  s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(tuning.limits.max_topic_bytes + 1));
   s.set(zmq::sockopt::xpub_verbose, 1);
   return s;
 }

@@ -1,6 +1,6 @@
 // Connection — the engine's record of one remote peer: how to reach it (our DEALER to
-// its ROUTER and/or its DEALERs' identities on our ROUTER), the greeting, liveness and
-// counters. Engine thread only.
+// its ROUTER and/or its DEALERs' identities on our ROUTER), the greeting, liveness, what
+// waits to be sent to it, and counters. Owned by ConnectionRegistry; engine thread only.
 #pragma once
 
 #include <cstdint>
@@ -13,19 +13,30 @@
 #include <zmq.hpp>
 
 #include "completions.hpp"
+#include "pipeline.hpp"
 #include "zmesh/core/clock.hpp"
 #include "zmesh/core/control.hpp"
 #include "zmesh/peer/stats.hpp"
 
 namespace zmesh::detail {
 
-/// A send held until the greeting completes.
-struct QueuedSend {
+/// An application send held until the greeting completes.
+struct HeldSend {
   Kind kind;  // request or message
   std::string type;
   zmq::message_t payload;
   std::uint64_t correlation_id;
   std::uint64_t deadline_unix_ms;
+  std::uint32_t flags;
+};
+
+/// Frames waiting for room on the connection's pipe (its DEALER, or one of its ROUTER
+/// identities when `route` names one).
+struct Outgoing {
+  Route route;
+  zmq::message_t header;
+  zmq::message_t payload;
+  [[nodiscard]] std::size_t bytes() const noexcept { return header.size() + payload.size(); }
 };
 
 struct Connection {
@@ -33,21 +44,25 @@ struct Connection {
   PeerInfo info;                        // id 0 until greeted (outbound attempt)
   std::string endpoint;                 // what we connected to; "" for inbound-only
   std::optional<zmq::socket_t> dealer;  // engine thread only
-  std::vector<std::string> identities;  // its DEALERs as seen on our ROUTER
+  std::vector<std::string> identities;  // its DEALERs as seen on our ROUTER, newest last
   ConnectionState state = ConnectionState::greeting;
 
   // greeting (outbound)
   std::uint64_t hello_correlation = 0;
   SteadyClock::time_point greeting_deadline{};
   std::vector<std::unique_ptr<ConnectCompletion>> waiters;
-  std::deque<QueuedSend> queued;
+  std::deque<HeldSend> held;
 
   // liveness
   SteadyClock::time_point last_rx{};
   std::uint64_t ping_nonce = 0;
   std::uint64_t last_rtt_us = 0;
 
-  std::vector<std::string> followed_pubs;  // its PUB endpoints our SUB is connected to
+  // outbound queue: bounded in bytes (PeerOptions::max_queued_bytes)
+  std::deque<Outgoing> backlog;
+  std::size_t backlog_bytes = 0;
+
+  std::vector<std::string> followed_pubs;  // its PUB endpoints our SUB is told about
 
   // counters
   std::uint64_t sent = 0;

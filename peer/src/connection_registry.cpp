@@ -52,17 +52,19 @@ void ConnectionRegistry::index_endpoint(Connection& c) {
 }
 
 void ConnectionRegistry::add_identity(Connection& c, std::string identity) {
-  by_identity_[identity] = c.key;
+  auto [it, fresh] = by_identity_.try_emplace(identity, c.key);
+  if (!fresh && it->second != c.key) {
+    if (Connection* before = by_key(it->second)) std::erase(before->identities, identity);
+    it->second = c.key;
+  }
+  std::erase(c.identities, identity);
   c.identities.push_back(std::move(identity));
 }
 
-void ConnectionRegistry::remove_identity(std::string_view identity) {
+void ConnectionRegistry::remove_identity(Connection& c, std::string_view identity) {
+  std::erase(c.identities, identity);
   auto it = by_identity_.find(std::string(identity));
-  if (it == by_identity_.end()) return;
-  if (Connection* c = by_key(it->second)) {
-    std::erase(c->identities, identity);
-  }
-  by_identity_.erase(it);
+  if (it != by_identity_.end() && it->second == c.key) by_identity_.erase(it);
 }
 
 std::optional<zmq::socket_t> ConnectionRegistry::merge(Connection& from, Connection& into) {
@@ -81,10 +83,15 @@ std::optional<zmq::socket_t> ConnectionRegistry::merge(Connection& from, Connect
   }
   for (auto& w : from.waiters) into.waiters.push_back(std::move(w));
   from.waiters.clear();
-  for (auto& q : from.queued) into.queued.push_back(std::move(q));
-  from.queued.clear();
+  for (auto& q : from.held) into.held.push_back(std::move(q));
+  from.held.clear();
+  for (auto& o : from.backlog) into.backlog.push_back(std::move(o));
+  into.backlog_bytes += from.backlog_bytes;
+  from.backlog.clear();
+  from.backlog_bytes = 0;
   for (auto& id : from.identities) {
     by_identity_[id] = into.key;
+    std::erase(into.identities, id);
     into.identities.push_back(id);
   }
   from.identities.clear();

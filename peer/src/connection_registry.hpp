@@ -31,8 +31,11 @@ class ConnectionRegistry {
   void index_endpoint(Connection& c);
   /// Removes `c` from the peer-id index (its peer id is about to change).
   void unindex_peer(Connection& c);
+  /// Makes `identity` (a DEALER on our ROUTER) belong to `c`, taking it from whichever
+  /// connection had it before (one DEALER may greet again as another peer).
   void add_identity(Connection& c, std::string identity);
-  void remove_identity(std::string_view identity);
+  /// Forgets one of `c`'s identities (it vanished from our ROUTER).
+  void remove_identity(Connection& c, std::string_view identity);
 
   /// Moves what `from` has (DEALER if `into` has none, endpoint, waiters, queued sends)
   /// into `into` and erases `from`. Returns the DEALER `into` did not need, if any.

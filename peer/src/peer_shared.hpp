@@ -2,6 +2,7 @@
 // table. Everything here is either immutable after start() or atomic.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -58,6 +59,24 @@ inline void drop(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexc
   counter.fetch_sub(n, std::memory_order_relaxed);
 }
 
+/// The connections that went away lately, so that workers skip requests nobody will
+/// read the answer to. Lock-free: the engine adds keys (never reused, ascending), workers
+/// look them up. Remembers the last kSlots departures; an older one may be forgotten
+/// (its work then runs, as it would have before), never confused with another.
+class Departures {
+ public:
+  void add(std::uint64_t key) noexcept {
+    slots_[key % kSlots].store(key, std::memory_order_release);
+  }
+  [[nodiscard]] bool contains(std::uint64_t key) const noexcept {
+    return key != 0 && slots_[key % kSlots].load(std::memory_order_acquire) == key;
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 4096;
+  std::array<std::atomic<std::uint64_t>, kSlots> slots_{};
+};
+
 struct PeerShared {
   PeerOptions options;
   PeerId id = 0;
@@ -70,6 +89,7 @@ struct PeerShared {
   // with ShuttingDown instead of running their handlers.
   std::atomic<std::int64_t> drain_deadline_us{0};
   std::atomic<bool> registered{false};  // the broker holds our registration
+  Departures departed;                  // connection keys: engine adds, workers read
 
   // Addresses that stand for the inproc pipelines in ThreadSanitizer's eyes
   // (tsan_annotations.hpp): commands, and per worker the way there and back.

@@ -75,13 +75,14 @@ struct Route {
 
 struct WorkMeta {
   WorkOp op;
-  Kind kind;  // deliver: request or message
-  PeerId sender;
-  Route route;
-  std::uint64_t correlation_id;
-  std::uint64_t deadline_unix_ms;
-  std::uintptr_t completion;  // complete: owning pointer to a RequestCompletion
-  int error;                  // complete: errc value, 0 = success
+  Kind kind = Kind::invalid;  // deliver: request or message
+  PeerId sender = 0;
+  Route route{};
+  std::uint64_t correlation_id = 0;  // deliver; broadcast: sequence; gap: how many missed
+  std::uint64_t deadline_unix_ms = 0;
+  std::uintptr_t completion = 0;  // complete: owning pointer to a RequestCompletion
+  int error = 0;                  // complete: errc value, 0 = success
+  std::uint32_t flags = 0;        // deliver: header flags (NoReply)
 };
 
 enum class ResultOp : std::uint8_t { reply, error, stopped };

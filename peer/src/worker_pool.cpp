@@ -63,16 +63,25 @@ void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
 void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
   const bool is_request = meta.kind == Kind::request;
+  // NoReply: the handler runs, and nothing at all goes back (protocol.md 3.1).
+  const bool answer = is_request && (meta.flags & kFlagNoReply) == 0;
   const auto type = view_of(frames[1]);
+  if (is_request && shared.departed.contains(meta.route.connection)) {
+    // Its sender is gone: nobody would read the answer. Skip the work.
+    bump(shared.counters.departed_skipped);
+    return;
+  }
   if (is_request && meta.deadline_unix_ms != 0 && unix_now_ms() > meta.deadline_unix_ms) {
     bump(shared.counters.expired);
-    send_error(pipe, meta, WireError::deadline_exceeded,
-               "deadline passed before '" + std::string(type) + "' was handled");
+    if (answer) {
+      send_error(pipe, meta, WireError::deadline_exceeded,
+                 "deadline passed before '" + std::string(type) + "' was handled");
+    }
     return;
   }
   const auto drain = shared.drain_deadline_us.load();
   if (drain != 0 && static_cast<std::int64_t>(steady_now_us()) > drain) {
-    if (is_request) send_error(pipe, meta, WireError::shutting_down, "responder is shutting down");
+    if (answer) send_error(pipe, meta, WireError::shutting_down, "responder is shutting down");
     return;
   }
   auto entry = shared.handlers->find(type);
@@ -84,23 +93,23 @@ void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, Fram
   } catch (const std::exception& e) {
     bump(shared.counters.handler_errors);
     bump(shared.counters.handled);
-    if (is_request) send_error(pipe, meta, WireError::handler_failed, e.what());
+    if (answer) send_error(pipe, meta, WireError::handler_failed, e.what());
     return;
   } catch (...) {
     bump(shared.counters.handler_errors);
     bump(shared.counters.handled);
-    if (is_request) send_error(pipe, meta, WireError::handler_failed, "unknown exception");
+    if (answer) send_error(pipe, meta, WireError::handler_failed, "unknown exception");
     return;
   }
   if (!ran) {
     bump(shared.counters.no_handler);
-    if (is_request) {
+    if (answer) {
       send_error(pipe, meta, WireError::no_handler, "no handler for '" + std::string(type) + "'");
     }
     return;
   }
   bump(shared.counters.handled);
-  if (is_request) {
+  if (answer) {
     send_result(pipe, ResultMeta{ResultOp::reply, WireError::none, meta.route, meta.correlation_id},
                 zmq::message_t(reply.data(), reply.size()));
   }

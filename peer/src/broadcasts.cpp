@@ -1,0 +1,334 @@
+#include "broadcasts.hpp"
+
+#include <algorithm>
+
+#include "zmesh/core/ids.hpp"
+
+namespace zmesh::detail {
+namespace {
+
+constexpr std::string_view kMarkerPrefix{"\0zmesh.sync.", 12};
+
+SocketTuning tuning_for(const PeerOptions& o, int send_hwm, int recv_hwm) {
+  return SocketTuning{send_hwm, recv_hwm, o.limits, std::chrono::milliseconds(100),
+                      std::chrono::milliseconds(2000)};
+}
+
+}  // namespace
+
+Broadcasts::Broadcasts(EngineContext& ctx, Dispatcher& dispatcher)
+    : ctx_(ctx), dispatcher_(dispatcher), decoder_(ctx.opts.limits) {}
+
+std::string Broadcasts::open() {
+  sub_ = make_sub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.send_hwm, ctx_.opts.sub_hwm));
+  for (const auto& prefix : ctx_.shared.subscriptions->prefixes()) subscribe(prefix);
+  if (ctx_.opts.pub_bind.empty()) return {};
+  xpub_.emplace(make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, ctx_.opts.recv_hwm)));
+  try {
+    xpub_endpoint_ = bind_resolved(*xpub_, ctx_.opts.pub_bind);
+  } catch (const zmq::error_t& e) {
+    throw Error(errc::invalid_argument, "cannot bind '" + ctx_.opts.pub_bind + "': " + e.what());
+  }
+  return ctx_.opts.pub_advertise.empty() ? xpub_endpoint_ : ctx_.opts.pub_advertise;
+}
+
+void Broadcasts::close() noexcept {
+  try {
+    if (xpub_) set_close_linger(*xpub_, kByeLinger);
+  } catch (const zmq::error_t&) {
+    // The context is shutting down: the socket closes all the same.
+  }
+  xpub_.reset();
+  if (sub_) sub_.close();
+}
+
+// ------------------------------------------------------------------ publishing
+
+void Broadcasts::publish(std::string_view topic, std::string_view type, zmq::message_t topic_frame,
+                         zmq::message_t payload) {
+  if (!xpub_ || ctx_.stopping) {
+    bump(ctx_.counters().errors);
+    return;
+  }
+  auto it = pub_sequence_.find(topic);
+  if (it == pub_sequence_.end()) it = pub_sequence_.emplace(std::string(topic), 0).first;
+  Header h = ctx_.header(Kind::publish, 0);
+  h.type = type;
+  h.sequence = ++it->second;
+  zmq::message_t header = ctx_.encode(h);
+  // XPUB never blocks: a subscriber whose queue is full (pub_hwm) misses this one, and
+  // its sequence check counts it.
+  xpub_->send(topic_frame, zmq::send_flags::sndmore);
+  xpub_->send(header, zmq::send_flags::sndmore);
+  xpub_->send(payload, zmq::send_flags::none);
+  bump(ctx_.counters().published);
+}
+
+int Broadcasts::read_xpub() {
+  int n = 0;
+  zmq::message_t event;
+  for (; n < kBurst && xpub_ && xpub_->recv(event, zmq::recv_flags::dontwait); ++n) {
+    // [1|0][topic]: a subscription or the last unsubscription of a topic. A marker
+    // subscription means all that subscriber's earlier ones are in effect: answer it
+    // with a Sync on the marker topic.
+    const std::string_view e = view_of(event);
+    if (e.empty() || e[0] > 1) continue;  // not a subscription: nothing for us
+    const std::string_view topic = e.substr(1);
+    if (e[0] == 0) {
+      xpub_topics_.erase(std::string(topic));
+      continue;
+    }
+    xpub_topics_.emplace(topic);
+    if (xpub_topics_.size() > ctx_.opts.max_subscriptions) {
+      reopen_xpub();
+      break;
+    }
+    if (!topic.starts_with(kMarkerPrefix)) {
+      bump(ctx_.counters().subscriptions_seen);
+      continue;
+    }
+    zmq::message_t header = ctx_.encode(ctx_.header(Kind::sync, 0));
+    xpub_->send(zmq::buffer(topic.data(), topic.size()), zmq::send_flags::sndmore);
+    xpub_->send(header, zmq::send_flags::sndmore);
+    xpub_->send(zmq::message_t(), zmq::send_flags::none);
+  }
+  return n;
+}
+
+void Broadcasts::reopen_xpub() {
+  // Someone holds more subscriptions than we allow (real subscribers subscribe to a
+  // few prefixes each). libzmq cannot drop one subscriber's, so drop everyone's:
+  // subscribers reconnect and subscribe again by themselves.
+  bump(ctx_.counters().subscriptions_refused, xpub_topics_.size());
+  xpub_topics_.clear();
+  try {
+    set_close_linger(*xpub_, std::chrono::milliseconds(0));
+  } catch (const zmq::error_t&) {
+  }
+  xpub_.reset();
+  xpub_retry_ = SteadyClock::now();
+  on_timers(xpub_retry_);
+}
+
+// ------------------------------------------------------------------ subscribing
+
+int Broadcasts::read_sub() {
+  return read_sub(frames_, false);
+}
+
+int Broadcasts::read_sub(FrameSet& frames, bool drain) {
+  int n = 0;
+  for (; n < kBurst && (drain || !paused_); ++n) {
+    if (!frames.recv(sub_, zmq::recv_flags::dontwait)) break;
+    auto env = decoder_.decode(Layout::sub, frames);
+    if (!env) {
+      bump(ctx_.counters().malformed);
+      continue;
+    }
+    const Header& h = env->header;
+    if (h.kind == Kind::sync) {
+      on_sync(env->topic, h.sender_id);
+      continue;
+    }
+    if (h.kind != Kind::publish || env->topic.starts_with('\0')) {
+      bump(ctx_.counters().unexpected);
+      continue;
+    }
+    on_broadcast(*env, frames);
+  }
+  return n;
+}
+
+void Broadcasts::on_broadcast(const Envelope& env, FrameSet& frames) {
+  const Header& h = env.header;
+  bump(ctx_.counters().broadcasts_received);
+  Track& t = tracks_[h.sender_id];
+  ++t.received;
+  if (t.session != h.sender_session) {
+    // A new session: the publisher restarted and numbers from 1 again. Start over.
+    if (t.session != 0) ++t.restarts;
+    t.session = h.sender_session;
+    t.last.clear();
+  }
+  auto last = t.last.find(env.topic);
+  if (last == t.last.end()) last = t.last.emplace(std::string(env.topic), 0).first;
+  if (last->second != 0 && h.sequence > last->second + 1) {
+    const std::uint64_t missed = h.sequence - last->second - 1;
+    t.gaps += missed;
+    bump(ctx_.counters().gaps, missed);
+    dispatcher_.gap(h.sender_id, env.topic, missed);
+  }
+  last->second = std::max(last->second, h.sequence);
+  dispatcher_.broadcast(h.sender_id, h.sequence, h.type, std::move(frames[0]),
+                        std::move(frames[env.payload_index]));
+}
+
+void Broadcasts::subscribe(const std::string& prefix) {
+  sub_.set(zmq::sockopt::subscribe, prefix);
+  if (++subscriptions_ == 1) reconcile();
+}
+
+void Broadcasts::unsubscribe(const std::string& prefix) {
+  sub_.set(zmq::sockopt::unsubscribe, prefix);
+  if (--subscriptions_ == 0) reconcile();
+}
+
+void Broadcasts::announce(const std::string& endpoint, int delta) {
+  int& refs = announced_[endpoint];
+  refs += delta;
+  if (refs <= 0) announced_.erase(endpoint);
+  if (subscriptions_ > 0) reconcile();
+}
+
+void Broadcasts::follow(const std::string& endpoint) {
+  explicit_.insert(endpoint);
+  reconcile();
+}
+
+void Broadcasts::reconcile() {
+  std::set<std::string> wanted = explicit_;
+  std::size_t automatic = 0;
+  if (subscriptions_ > 0) {
+    // Keep what we follow already before taking new ones, so a full SUB is stable.
+    auto take = [&](const std::string& e) {
+      if (wanted.count(e) != 0) return;
+      if (automatic >= ctx_.opts.max_followed_publishers) {
+        if (refused_.insert(e).second) bump(ctx_.counters().publishers_refused);
+        return;
+      }
+      wanted.insert(e);
+      ++automatic;
+      refused_.erase(e);
+    };
+    for (const auto& [e, refs] : announced_) {
+      if (connected_.count(e) != 0) take(e);
+    }
+    for (const auto& [e, refs] : announced_) take(e);
+  }
+  std::erase_if(refused_, [&](const std::string& e) { return announced_.count(e) == 0; });
+  std::vector<std::string> gone;
+  std::set_difference(connected_.begin(), connected_.end(), wanted.begin(), wanted.end(),
+                      std::back_inserter(gone));
+  for (const auto& e : gone) sub_disconnect(e);
+  for (const auto& e : wanted) {
+    if (connected_.count(e) == 0) sub_connect(e);
+  }
+}
+
+void Broadcasts::sub_connect(const std::string& endpoint) {
+  try {
+    sub_.connect(endpoint);
+    connected_.insert(endpoint);
+  } catch (const zmq::error_t&) {
+    // A bad endpoint announced by a peer: nothing to follow.
+  }
+}
+
+void Broadcasts::sub_disconnect(const std::string& endpoint) {
+  // libzmq may hold the first frame of a message from this pipe, read ahead by a poll;
+  // disconnecting then aborts inside libzmq (its issue #2163). Take in all that is
+  // waiting first (with frames of our own: the caller may be reading into frames_).
+  while (read_sub(drain_frames_, true) > 0) {
+  }
+  try {
+    sub_.disconnect(endpoint);
+  } catch (const zmq::error_t&) {
+  }
+  connected_.erase(endpoint);
+}
+
+// ------------------------------------------------------------------ subscription sync
+
+std::string Broadcasts::new_marker() {
+  std::string marker(kMarkerPrefix);
+  marker += id_to_hex(ctx_.self.id) + "." + std::to_string(++sync_counter_);
+  return marker;
+}
+
+void Broadcasts::sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> done) {
+  if (ctx_.stopping) {
+    done->done.set_exception(error_ptr(errc::shutting_down, "peer is shutting down"));
+    return;
+  }
+  if (connected_.empty()) {
+    done->done.set_value();  // subscribed to no publisher: trivially in effect
+    return;
+  }
+  std::string marker = new_marker();
+  PendingSync& s = syncs_[marker];
+  s.done = std::move(done);
+  s.deadline = deadline.steady;
+  sub_.set(zmq::sockopt::subscribe, marker);
+}
+
+void Broadcasts::on_sync(std::string_view marker, PeerId publisher) {
+  auto it = syncs_.find(std::string(marker));
+  if (it == syncs_.end()) return;  // someone else's marker, or a round already done
+  it->second.confirmed.insert(publisher);
+  if (it->second.confirmed.size() < connected_.size()) return;
+  next_sync_round(it->first);
+}
+
+void Broadcasts::next_sync_round(const std::string& marker) {
+  auto node = syncs_.extract(marker);
+  sub_.set(zmq::sockopt::unsubscribe, marker);
+  PendingSync s = std::move(node.mapped());
+  if (s.round == 2) {
+    s.done->done.set_value();
+    return;
+  }
+  // Round 1 proved that every SUB connection is up. On a fresh connection ZeroMQ sends
+  // the existing subscriptions in its own order, so only a marker subscribed now is
+  // known to follow all of them.
+  std::string next = new_marker();
+  s.round = 2;
+  s.confirmed.clear();
+  sub_.set(zmq::sockopt::subscribe, next);
+  syncs_.emplace(std::move(next), std::move(s));
+}
+
+void Broadcasts::on_timers(SteadyClock::time_point now) {
+  if (!xpub_ && !xpub_endpoint_.empty() && now >= xpub_retry_) {
+    try {
+      zmq::socket_t s =
+          make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, ctx_.opts.recv_hwm));
+      s.bind(xpub_endpoint_);
+      xpub_.emplace(std::move(s));
+    } catch (const zmq::error_t&) {
+      xpub_retry_ = now + kMaxPollWait;  // the old listener is still closing
+    }
+  }
+  // Publishers may have gone while we waited for them.
+  std::vector<std::string> complete;
+  for (const auto& [marker, s] : syncs_) {
+    if (s.confirmed.size() >= connected_.size()) complete.push_back(marker);
+  }
+  for (const auto& marker : complete) next_sync_round(marker);
+  for (auto it = syncs_.begin(); it != syncs_.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    const auto have = it->second.confirmed.size();
+    it->second.done->done.set_exception(
+        error_ptr(errc::timeout, "subscriptions confirmed by " + std::to_string(have) + " of " +
+                                     std::to_string(connected_.size()) + " publishers"));
+    sub_.set(zmq::sockopt::unsubscribe, it->first);
+    it = syncs_.erase(it);
+  }
+}
+
+void Broadcasts::fail_syncs(const std::string& text) {
+  for (auto& [marker, s] : syncs_) s.done->done.set_exception(error_ptr(errc::shutting_down, text));
+  syncs_.clear();
+}
+
+std::vector<PublisherStats> Broadcasts::publishers() const {
+  std::vector<PublisherStats> out;
+  for (const auto& [id, t] : tracks_) {
+    out.push_back(PublisherStats{id, t.session, t.received, t.gaps, t.last.size(), t.restarts});
+  }
+  return out;
+}
+
+}  // namespace zmesh::detail

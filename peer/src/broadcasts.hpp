@@ -1,0 +1,133 @@
+// Broadcasts — our XPUB (bound) and our one SUB. Publishing numbers each topic's
+// broadcasts; receiving tracks sequences per publisher and topic and counts gaps; the
+// subscription sync proves, with marker subscriptions, that our subscriptions are in
+// effect at every publisher we follow. Engine thread only.
+//
+// Bounds against hostile parties. The XPUB takes no inbound message longer than a
+// subscription can be (libzmq drops such a subscriber), and holds at most
+// max_subscriptions distinct subscriptions: past that it is re-opened on the same
+// endpoint, which frees every subscription; real subscribers reconnect and subscribe
+// again by themselves (and see the broadcasts they missed meanwhile as gaps). Our SUB
+// follows publishers only while we subscribe to something, at most
+// max_followed_publishers of them (endpoints given to subscribe_to() always).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "completions.hpp"
+#include "deadline.hpp"
+#include "dispatcher.hpp"
+#include "engine_context.hpp"
+#include "zmesh/core/frame_set.hpp"
+
+namespace zmesh::detail {
+
+class Broadcasts {
+ public:
+  Broadcasts(EngineContext& ctx, Dispatcher& dispatcher);
+  Broadcasts(const Broadcasts&) = delete;
+  Broadcasts& operator=(const Broadcasts&) = delete;
+
+  /// Opens the SUB (with the subscriptions made before start) and binds the XPUB if
+  /// options.pub_bind is set; returns the PUB endpoint to announce ("" = none).
+  std::string open();
+  void close() noexcept;
+
+  // --- publishing
+  void publish(std::string_view topic, std::string_view type, zmq::message_t topic_frame,
+               zmq::message_t payload);
+  [[nodiscard]] zmq::socket_t* xpub() noexcept { return xpub_ ? &*xpub_ : nullptr; }
+  /// Reads (un)subscriptions; answers sync markers.
+  int read_xpub();
+
+  // --- subscribing
+  [[nodiscard]] zmq::socket_t& sub() noexcept { return sub_; }
+  int read_sub();
+  void subscribe(const std::string& prefix);
+  void unsubscribe(const std::string& prefix);
+  /// A PUB endpoint some peer announced (`delta` +1 / -1: references to it).
+  void announce(const std::string& endpoint, int delta);
+  /// A PUB endpoint the application asked for (always followed).
+  void follow(const std::string& endpoint);
+  void sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> done);
+  [[nodiscard]] std::vector<PublisherStats> publishers() const;
+
+  void on_timers(SteadyClock::time_point now);
+  void fail_syncs(const std::string& text);
+
+  /// Network reads pause while the workers are behind.
+  void set_paused(bool paused) noexcept { paused_ = paused; }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  template <class V>
+  using ByTopic = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+  struct Track {  // what we received from one publisher
+    std::uint64_t session = 0;
+    ByTopic<std::uint64_t> last;  // last sequence per topic, this session
+    std::uint64_t received = 0;
+    std::uint64_t gaps = 0;
+    std::uint64_t restarts = 0;
+  };
+  struct PendingSync {
+    std::unique_ptr<SyncCompletion> done;
+    int round = 1;  // round 1 proves the connection; round 2's marker follows every subscription
+    std::set<PeerId> confirmed;
+    SteadyClock::time_point deadline{};
+  };
+
+  int read_sub(FrameSet& frames, bool drain);
+  void on_broadcast(const Envelope& env, FrameSet& frames);
+  void on_sync(std::string_view marker, PeerId publisher);
+  void next_sync_round(const std::string& marker);
+  std::string new_marker();
+  /// Connects or disconnects the SUB so that it follows exactly what it should.
+  void reconcile();
+  void sub_connect(const std::string& endpoint);
+  void sub_disconnect(const std::string& endpoint);
+  /// Re-opens the XPUB on its endpoint, freeing every subscription it held.
+  void reopen_xpub();
+
+  EngineContext& ctx_;
+  Dispatcher& dispatcher_;
+  EnvelopeDecoder decoder_;
+  FrameSet frames_;
+  FrameSet drain_frames_;  // read_sub() from inside another read (sub_disconnect)
+  bool paused_ = false;
+
+  // publishing (engine thread only)
+  std::optional<zmq::socket_t> xpub_;
+  std::string xpub_endpoint_;                    // the bound endpoint, to re-open on
+  std::unordered_set<std::string> xpub_topics_;  // distinct subscriptions it holds
+  ByTopic<std::uint64_t> pub_sequence_;          // last sequence per topic
+  SteadyClock::time_point xpub_retry_{};         // re-open failed: try again then
+
+  // subscribing (engine thread only)
+  zmq::socket_t sub_;
+  long subscriptions_ = 0;                // our prefixes (repeats counted)
+  std::map<std::string, int> announced_;  // PUB endpoint -> references
+  std::set<std::string> explicit_;        // subscribe_to() endpoints
+  std::set<std::string> connected_;       // what the SUB is connected to
+  std::set<std::string> refused_;         // announced, not followed: over the bound
+  std::unordered_map<PeerId, Track> tracks_;
+  std::map<std::string, PendingSync> syncs_;  // by marker topic
+  std::uint64_t sync_counter_ = 0;
+};
+
+}  // namespace zmesh::detail

@@ -1,0 +1,672 @@
+#include "connections.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "zmesh/core/ids.hpp"
+
+namespace zmesh::detail {
+namespace {
+
+using std::chrono::milliseconds;
+
+/// Recent departures remembered for clear errors ("peer 'x' gone: ...").
+constexpr std::size_t kGoneMemory = 1024;
+/// Room beyond max_queued_bytes for the Overloaded errors that refuse a slow consumer's
+/// requests; past it they are dropped (and still counted).
+constexpr std::size_t kRefusalSlack = 64 * 1024;
+
+Route route_via(const Connection& c, std::string_view identity) {
+  Route r{c.key};
+  if (!identity.empty() && identity.size() <= kInlineIdentity) {
+    r.identity_size = static_cast<std::uint8_t>(identity.size());
+    std::memcpy(r.identity, identity.data(), identity.size());
+  }
+  return r;
+}
+
+std::string ms_text(SteadyClock::duration d) {
+  return std::to_string(std::chrono::duration_cast<milliseconds>(d).count()) + " ms";
+}
+
+}  // namespace
+
+Connections::Connections(EngineContext& ctx, Events events)
+    : ctx_(ctx), events_(std::move(events)), decoder_(ctx.opts.limits) {}
+
+std::string Connections::open() {
+  next_heartbeat_ = SteadyClock::now() + ctx_.opts.heartbeat_interval;
+  if (ctx_.opts.bind.empty()) return {};
+  router_.emplace(make_router(ctx_.zmq, ctx_.tuning));
+  try {
+    const std::string bound = bind_resolved(*router_, ctx_.opts.bind);
+    return ctx_.opts.advertise.empty() ? bound : ctx_.opts.advertise;
+  } catch (const zmq::error_t& e) {
+    throw Error(errc::invalid_argument, "cannot bind '" + ctx_.opts.bind + "': " + e.what());
+  }
+}
+
+void Connections::close(milliseconds linger) noexcept {
+  try {
+    registry_.visit([&](Connection& c) {
+      if (c.dealer) set_close_linger(*c.dealer, linger);
+    });
+    for (const auto key : registry_.keys()) registry_.erase(key);
+    if (router_) set_close_linger(*router_, linger);
+  } catch (const zmq::error_t&) {
+    // The context is shutting down under us: the sockets close all the same.
+  }
+  router_.reset();
+  backlogged_.clear();
+}
+
+// ------------------------------------------------------------------ commands
+
+void Connections::connect(const std::string& endpoint, std::unique_ptr<ConnectCompletion> done) {
+  if (ctx_.stopping) {
+    done->promise.set_exception(error_ptr(errc::shutting_down, "peer is shutting down"));
+    return;
+  }
+  if (!ctx_.self.endpoints.empty() && endpoint == ctx_.self.endpoints.front()) {
+    done->promise.set_exception(error_ptr(errc::self_connect, "a peer cannot connect to itself"));
+    return;
+  }
+  if (Connection* c = registry_.by_endpoint(endpoint)) {
+    if (c->ready()) {
+      done->promise.set_value(c->info.id);
+    } else {
+      c->waiters.push_back(std::move(done));
+    }
+    return;
+  }
+  zmq::socket_t dealer = make_dealer(ctx_.zmq, ctx_.tuning);
+  try {
+    dealer.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    done->promise.set_exception(
+        error_ptr(errc::invalid_argument, "cannot connect to '" + endpoint + "': " + e.what()));
+    return;
+  }
+  Connection& c = registry_.create();
+  c.endpoint = endpoint;
+  c.dealer.emplace(std::move(dealer));
+  registry_.index_endpoint(c);
+  c.waiters.push_back(std::move(done));
+  send_hello(c);
+}
+
+Connection* Connections::ensure(const PeerInfo& info) {
+  if (Connection* c = registry_.by_peer(info.id)) return c;
+  if (info.endpoints.empty() || info.id == ctx_.self.id || ctx_.stopping) return nullptr;
+  zmq::socket_t dealer = make_dealer(ctx_.zmq, ctx_.tuning);
+  try {
+    dealer.connect(info.endpoints.front());
+  } catch (const zmq::error_t&) {
+    return nullptr;
+  }
+  // Indexed under the id we expect at once, so that sends wait behind the greeting.
+  Connection& c = registry_.create();
+  c.info = info;
+  c.endpoint = info.endpoints.front();
+  c.dealer.emplace(std::move(dealer));
+  registry_.index_peer(c);
+  registry_.index_endpoint(c);
+  send_hello(c);
+  return &c;
+}
+
+void Connections::disconnect(PeerId peer) {
+  Connection* c = registry_.by_peer(peer);
+  if (c == nullptr) return;
+  if (c->ready()) send_control(*c, Route{c->key}, ctx_.header(Kind::bye, 0), zmq::message_t());
+  if (c->dealer) set_close_linger(*c->dealer, kByeLinger);  // let the BYE leave
+  remove(*c, errc::peer_gone, "disconnected from peer " + c->describe());
+}
+
+std::string Connections::gone_reason(PeerId peer) const {
+  auto it = gone_.find(peer);
+  return it == gone_.end() ? std::string() : it->second;
+}
+
+void Connections::remember_gone(PeerId peer, const std::string& text) {
+  if (gone_.insert_or_assign(peer, text).second) gone_order_.push_back(peer);
+  while (gone_order_.size() > kGoneMemory) {
+    gone_.erase(gone_order_.front());
+    gone_order_.pop_front();
+  }
+}
+
+Connections::Admit Connections::send_app(Connection& c, AppSend s) {
+  if (!c.ready()) {
+    if (c.held.size() >= ctx_.opts.greeting_queue_depth) return Admit::greeting_full;
+    c.held.push_back(HeldSend{s.kind, std::string(s.type), std::move(s.payload), s.correlation_id,
+                              s.deadline_unix_ms, s.flags});
+    return Admit::accepted;
+  }
+  if (over_bound(c)) return Admit::over_bound;
+  Header h = ctx_.header(s.kind, s.correlation_id);
+  h.type = s.type;
+  h.deadline_unix_ms = s.deadline_unix_ms;
+  h.flags = s.flags;
+  enqueue(c, Route{c.key}, ctx_.encode(h), std::move(s.payload));
+  return Admit::accepted;
+}
+
+void Connections::send_answer(const Route& route, Kind kind, std::uint64_t correlation_id,
+                              zmq::message_t payload) {
+  Connection* c = registry_.by_key(route.connection);
+  if (c == nullptr) {
+    bump(ctx_.counters().errors);  // its requester went away meanwhile: nobody to answer
+    return;
+  }
+  enqueue(*c, route, ctx_.encode(ctx_.header(kind, correlation_id)), std::move(payload));
+}
+
+void Connections::remove(Connection& c, errc code, const std::string& text) {
+  for (auto& w : c.waiters) w->promise.set_exception(error_ptr(code, text));
+  c.waiters.clear();
+  if (c.info.id != 0) {
+    events_.lost(c.info.id, code, text);
+    remember_gone(c.info.id, text);
+  }
+  if (c.ready()) detail::drop(ctx_.counters().connections);
+  c.state = ConnectionState::gone;
+  events_.closing(c);
+  backlogged_.erase(c.key);
+  registry_.erase(c.key);
+}
+
+// ------------------------------------------------------------------ sending
+
+Connections::Sent Connections::send_router(std::string_view identity, zmq::message_t& header,
+                                           zmq::message_t& payload) {
+  if (!router_) return Sent::unroutable;
+  try {
+    // ROUTER_MANDATORY: a full pipe gives EAGAIN, a vanished identity EHOSTUNREACH.
+    if (!router_->send(zmq::buffer(identity.data(), identity.size()),
+                       zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return Sent::would_block;
+    }
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH) return Sent::unroutable;
+    throw;
+  }
+  router_->send(header, zmq::send_flags::sndmore);
+  router_->send(payload, zmq::send_flags::none);
+  return Sent::sent;
+}
+
+Connections::Sent Connections::send_now(Connection& c, const Route& route, zmq::message_t& header,
+                                        zmq::message_t& payload) {
+  Sent r = Sent::unroutable;
+  if (route.identity_size > 0) {
+    const std::string_view identity{route.identity, route.identity_size};
+    r = send_router(identity, header, payload);
+    // That DEALER of the peer is gone; another route to it may still work.
+    if (r == Sent::unroutable) registry_.remove_identity(c, identity);
+  }
+  if (r == Sent::unroutable && c.dealer) {
+    r = c.dealer->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+            ? Sent::sent
+            : Sent::would_block;
+    if (r == Sent::sent) c.dealer->send(payload, zmq::send_flags::none);
+  }
+  // Inbound-only: its DEALERs' identities on our ROUTER, newest first. Each try removes
+  // one identity or ends the loop, so it ends.
+  while (r == Sent::unroutable && !c.dealer && !c.identities.empty()) {
+    const std::string identity = c.identities.back();
+    r = send_router(identity, header, payload);
+    if (r == Sent::unroutable) registry_.remove_identity(c, identity);
+  }
+  if (r == Sent::sent) {
+    ++c.sent;
+    bump(ctx_.counters().sent);
+  }
+  return r;
+}
+
+void Connections::send_control(Connection& c, const Route& route, const Header& h,
+                               zmq::message_t payload) {
+  zmq::message_t header = ctx_.encode(h);
+  if (send_now(c, route, header, payload) == Sent::unroutable) note_unroutable(c);
+}
+
+void Connections::enqueue(Connection& c, const Route& route, zmq::message_t header,
+                          zmq::message_t payload) {
+  // Keep order: once something waits on this connection, everything after it waits too.
+  if (c.backlog.empty()) {
+    const Sent r = send_now(c, route, header, payload);
+    if (r == Sent::sent) return;
+    if (r == Sent::unroutable) {
+      bump(ctx_.counters().errors);
+      note_unroutable(c);
+      return;
+    }
+  }
+  Outgoing o{route, std::move(header), std::move(payload)};
+  c.backlog_bytes += o.bytes();
+  c.backlog.push_back(std::move(o));
+  backlogged_.insert(c.key);
+}
+
+int Connections::flush() {
+  // Connections left with no route (their DEALERs vanished from our ROUTER) are gone.
+  // Checked here, outside any handler that may still hold a reference to them.
+  for (const auto key : unroutable_) {
+    if (Connection* c = registry_.by_key(key)) drop_if_unreachable(*c);
+  }
+  unroutable_.clear();
+  int n = 0;
+  if (backlogged_.empty()) return n;
+  const std::vector<std::uint64_t> keys(backlogged_.begin(), backlogged_.end());
+  for (const auto key : keys) {
+    Connection* c = registry_.by_key(key);
+    while (c != nullptr && !c->backlog.empty()) {
+      Outgoing& o = c->backlog.front();
+      const std::size_t bytes = o.bytes();  // sending empties the frames
+      const Sent r = send_now(*c, o.route, o.header, o.payload);
+      if (r == Sent::would_block) break;
+      if (r == Sent::unroutable) bump(ctx_.counters().errors);
+      c->backlog_bytes -= bytes;
+      c->backlog.pop_front();
+      ++n;
+      if (r == Sent::unroutable && drop_if_unreachable(*c)) c = nullptr;
+    }
+    if (c == nullptr || c->backlog.empty()) backlogged_.erase(key);
+  }
+  return n;
+}
+
+void Connections::note_unroutable(const Connection& c) {
+  if (!c.dealer && c.identities.empty()) unroutable_.push_back(c.key);
+}
+
+bool Connections::drop_if_unreachable(Connection& c) {
+  if (c.dealer || !c.identities.empty()) return false;
+  remove(c, errc::peer_gone, "peer " + c.describe() + " gone: its connection closed");
+  return true;
+}
+
+// ------------------------------------------------------------------ receiving
+
+int Connections::read_router() {
+  int n = 0;
+  for (; n < kBurst; ++n) {
+    if (!frames_.recv(*router_, zmq::recv_flags::dontwait)) break;
+    auto env = decoder_.decode(Layout::router, frames_);
+    if (!env) {
+      bump(ctx_.counters().malformed);
+      continue;
+    }
+    on_envelope(nullptr, frames_, *env);
+  }
+  return n;
+}
+
+int Connections::read_dealer(std::uint64_t key) {
+  int n = 0;
+  for (; n < kBurst; ++n) {
+    Connection* c = registry_.by_key(key);
+    if (c == nullptr || !c->dealer) break;
+    if (!frames_.recv(*c->dealer, zmq::recv_flags::dontwait)) break;
+    auto env = decoder_.decode(Layout::dealer, frames_);
+    if (!env) {
+      bump(ctx_.counters().malformed);
+      continue;
+    }
+    on_envelope(c, frames_, *env);
+  }
+  return n;
+}
+
+void Connections::dealer_keys(std::vector<std::uint64_t>& out) {
+  registry_.visit([&](Connection& c) {
+    if (c.dealer) out.push_back(c.key);
+  });
+}
+
+zmq::socket_t* Connections::dealer(std::uint64_t key) {
+  Connection* c = registry_.by_key(key);
+  return c != nullptr && c->dealer ? &*c->dealer : nullptr;
+}
+
+void Connections::on_envelope(Connection* via_dealer, FrameSet& frames, const Envelope& env) {
+  const Header& h = env.header;
+  if (h.kind == Kind::hello) {
+    if (via_dealer == nullptr) {
+      on_hello(env.identity, env);
+    } else {
+      bump(ctx_.counters().unexpected);
+    }
+    return;
+  }
+  Connection* c = via_dealer != nullptr ? via_dealer : registry_.by_identity(env.identity);
+  if (c == nullptr) {
+    answer_unknown(env.identity, env);
+    return;
+  }
+  // Once greeted, every message must come from the peer the connection is with —
+  // except the answers of a new process behind the same endpoint: its greeting answers,
+  // and its error telling us it does not know us.
+  if (c->info.id != 0 && h.sender_id != c->info.id) {
+    const bool greeting = c->state == ConnectionState::greeting &&
+                          (h.kind == Kind::welcome || h.kind == Kind::reject);
+    const bool lost_us = via_dealer != nullptr && h.kind == Kind::error;
+    if (!greeting && !lost_us) {
+      bump(ctx_.counters().unexpected);
+      return;
+    }
+  }
+  c->last_rx = SteadyClock::now();
+  if (c->state == ConnectionState::suspect) c->state = ConnectionState::ready;
+  const Route route = via_dealer != nullptr ? Route{c->key} : route_via(*c, env.identity);
+  switch (h.kind) {
+    case Kind::welcome: on_welcome(*c, env); break;
+    case Kind::reject: on_reject(*c, env); break;
+    case Kind::request:
+    case Kind::message: on_request(*c, route, frames, env); break;
+    case Kind::reply: events_.answer(*c, env); break;
+    case Kind::error: on_error(*c, env); break;
+    case Kind::ping:
+      send_control(*c, route, ctx_.header(Kind::pong, h.correlation_id),
+                   std::move(frames[env.payload_index]));
+      break;
+    case Kind::pong: on_pong(*c, env); break;
+    case Kind::bye: remove(*c, errc::peer_gone, "peer " + c->describe() + " left"); break;
+    default: bump(ctx_.counters().unexpected); break;
+  }
+}
+
+void Connections::on_request(Connection& c, const Route& route, FrameSet& frames,
+                             const Envelope& env) {
+  const Header& h = env.header;
+  bump(ctx_.counters().received);
+  ++c.received;
+  if (!c.ready()) {
+    bump(ctx_.counters().unexpected);
+    return;
+  }
+  const bool wants_reply = h.kind == Kind::request && (h.flags & kFlagNoReply) == 0;
+  auto refuse = [&](WireError code, const std::string& text, std::size_t room) {
+    if (!wants_reply) return;
+    if (c.backlog_bytes >= room) return;  // it reads nothing: do not grow for it
+    enqueue(c, route, ctx_.encode(ctx_.header(Kind::error, h.correlation_id)),
+            encode(ErrorReply{code, text}));
+  };
+  if (ctx_.stopping) {
+    refuse(WireError::shutting_down, "peer is shutting down", ctx_.opts.max_queued_bytes);
+    return;
+  }
+  if (h.kind == Kind::request && over_bound(c)) {
+    // A slow consumer: it does not read what we already owe it. Refuse more work.
+    bump(ctx_.counters().overloaded);
+    refuse(WireError::overloaded,
+           std::to_string(c.backlog_bytes) + " bytes of replies wait for you to read them",
+           ctx_.opts.max_queued_bytes + kRefusalSlack);
+    return;
+  }
+  events_.inbound(c, route, env, frames);
+}
+
+void Connections::answer_unknown(std::string_view identity, const Envelope& env) {
+  // Traffic from a DEALER we never greeted (or whose greeting we lost when we
+  // restarted): tell it, so it greets again, instead of leaving it to time out.
+  bump(ctx_.counters().unexpected);
+  if (env.header.kind != Kind::request && env.header.kind != Kind::ping) return;
+  zmq::message_t header = ctx_.encode(ctx_.header(Kind::error, env.header.correlation_id));
+  zmq::message_t payload =
+      encode(ErrorReply{WireError::unknown_peer, "not greeted: send HELLO first"});
+  (void)send_router(identity, header, payload);
+}
+
+void Connections::send_hello(Connection& c) {
+  if (c.ready()) detail::drop(ctx_.counters().connections);
+  c.state = ConnectionState::greeting;
+  c.hello_correlation = ctx_.next_correlation();
+  c.greeting_deadline = SteadyClock::now() + ctx_.opts.connect_timeout;
+  zmq::message_t header = ctx_.encode(ctx_.header(Kind::hello, c.hello_correlation));
+  zmq::message_t payload =
+      encode(Hello{kProtocolVersion, ctx_.self,
+                   static_cast<std::uint32_t>(ctx_.opts.heartbeat_interval.count())});
+  // A new DEALER queues this until its TCP connection is up; dropping it is no risk:
+  // the greeting deadline fails the connect.
+  (void)c.dealer->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  (void)c.dealer->send(payload, zmq::send_flags::dontwait);
+}
+
+void Connections::on_hello(std::string_view identity, const Envelope& env) {
+  auto reject = [&](WireError code, const std::string& reason) {
+    zmq::message_t header = ctx_.encode(ctx_.header(Kind::reject, env.header.correlation_id));
+    zmq::message_t payload = encode(Reject{code, reason});
+    (void)send_router(identity, header, payload);
+  };
+  auto hello = decode_control<Hello>(env.payload, ctx_.opts.limits);
+  if (!hello) {
+    bump(ctx_.counters().malformed);
+    reject(WireError::malformed, "bad HELLO: " + hello.error().message());
+    return;
+  }
+  const PeerInfo& who = hello->peer;
+  if (who.id != env.header.sender_id || who.session != env.header.sender_session) {
+    reject(WireError::bad_request, "HELLO peer id/session differ from its header");
+    return;
+  }
+  if (who.id == ctx_.self.id) {
+    reject(WireError::self_connect, "a peer cannot connect to itself");
+    return;
+  }
+  if (ctx_.stopping) {
+    reject(WireError::shutting_down, "peer is shutting down");
+    return;
+  }
+  const auto now = SteadyClock::now();
+  Connection* c = registry_.by_peer(who.id);
+  if (c != nullptr && c->info.session != who.session) {
+    // Same id, new session: a restarted peer replaces its entry, unless the old session
+    // is demonstrably alive — then two processes share one id.
+    if (c->ready() && now - c->last_rx < 2 * ctx_.opts.heartbeat_interval) {
+      reject(WireError::duplicate_id,
+             "peer id " + id_to_hex(who.id) + " is in use by a live session");
+      return;
+    }
+    remove(*c, errc::peer_gone, "peer " + c->describe() + " restarted");
+    c = nullptr;
+  }
+  if (c == nullptr) {
+    c = &registry_.create();
+    c->info = who;
+    registry_.index_peer(*c);
+  }
+  // One DEALER that greets again as another peer leaves its first connection; that one
+  // is gone if nothing else reaches it.
+  Connection* before = registry_.by_identity(identity);
+  if (before != c) registry_.add_identity(*c, std::string(identity));
+  if (before != nullptr && before != c) drop_if_unreachable(*before);
+  if (c->state == ConnectionState::greeting && c->dealer) {
+    // Our own greeting to it is under way too: its HELLO proves it is alive.
+    c->info = who;
+  }
+  mark_ready(*c);
+  zmq::message_t header = ctx_.encode(ctx_.header(Kind::welcome, env.header.correlation_id));
+  zmq::message_t payload =
+      encode(Welcome{kProtocolVersion, ctx_.self,
+                     static_cast<std::uint32_t>(ctx_.opts.heartbeat_interval.count())});
+  (void)send_router(identity, header, payload);
+  for (auto& w : c->waiters) w->promise.set_value(c->info.id);
+  c->waiters.clear();
+}
+
+void Connections::on_welcome(Connection& c, const Envelope& env) {
+  if (c.state != ConnectionState::greeting || env.header.correlation_id != c.hello_correlation) {
+    bump(ctx_.counters().unexpected);
+    return;
+  }
+  auto welcome = decode_control<Welcome>(env.payload, ctx_.opts.limits);
+  if (!welcome || welcome->peer.id != env.header.sender_id) {
+    bump(ctx_.counters().malformed);
+    remove(c, errc::malformed, "bad WELCOME from " + c.endpoint);
+    return;
+  }
+  const PeerInfo& who = welcome->peer;
+  Connection* target = &c;
+  if (Connection* other = registry_.by_peer(who.id); other != nullptr && other != &c) {
+    if (other->info.session != who.session) {
+      remove(*other, errc::peer_gone, "peer " + other->describe() + " restarted");
+    } else {
+      // Already connected to that peer (another endpoint, or it connected to us):
+      // one logical connection, so fold this attempt into it.
+      if (auto spare = registry_.merge(c, *other)) {
+        zmq::message_t header = ctx_.encode(ctx_.header(Kind::bye, 0));
+        zmq::message_t payload;
+        (void)spare->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        (void)spare->send(payload, zmq::send_flags::dontwait);
+        set_close_linger(*spare, kByeLinger);
+      }
+      target = other;
+    }
+  }
+  // The peer behind this connection is not the one we knew (or expected from the
+  // membership): a restart, or a new process on that endpoint. What was pending went
+  // down with the old one.
+  const bool id_changed = target->info.id != 0 && target->info.id != who.id;
+  const bool session_changed = target->info.session != 0 && target->info.session != who.session;
+  if (id_changed || session_changed) {
+    events_.lost(target->info.id, errc::peer_gone, "peer " + target->describe() + " restarted");
+    registry_.unindex_peer(*target);
+  }
+  const std::string endpoint = target->endpoint;
+  target->info = who;
+  target->endpoint = endpoint;
+  registry_.index_peer(*target);
+  mark_ready(*target);
+  for (auto& w : target->waiters) w->promise.set_value(who.id);
+  target->waiters.clear();
+}
+
+void Connections::on_reject(Connection& c, const Envelope& env) {
+  if (c.state != ConnectionState::greeting || env.header.correlation_id != c.hello_correlation) {
+    bump(ctx_.counters().unexpected);
+    return;
+  }
+  auto reject = decode_control<Reject>(env.payload, ctx_.opts.limits);
+  const errc code = reject ? to_errc(reject->code) : errc::rejected;
+  const std::string reason = reject ? reject->reason : "malformed REJECT";
+  const std::string where = c.endpoint.empty() ? c.describe() : c.endpoint;
+  remove(c, code == errc::remote_error ? errc::rejected : code,
+         "peer at " + where + " rejected the greeting: " + reason);
+}
+
+void Connections::on_error(Connection& c, const Envelope& env) {
+  auto err = decode_control<ErrorReply>(env.payload, ctx_.opts.limits);
+  if (err && err->code == WireError::unknown_peer && c.dealer && c.ready()) {
+    // The process behind this connection does not know us (it restarted): greet again;
+    // new sends wait for the WELCOME. The request it answers is lost with the old process.
+    send_hello(c);
+  }
+  events_.answer(c, env);
+}
+
+void Connections::on_pong(Connection& c, const Envelope& env) {
+  auto pong = decode_control<Ping>(env.payload, ctx_.opts.limits);
+  if (!pong) {
+    bump(ctx_.counters().malformed);
+    return;
+  }
+  if (pong->nonce == c.ping_nonce) c.last_rtt_us = steady_now_us() - pong->sent_us;
+}
+
+void Connections::mark_ready(Connection& c) {
+  if (!c.ready()) bump(ctx_.counters().connections);
+  c.state = ConnectionState::ready;
+  c.last_rx = SteadyClock::now();
+  if (gone_.erase(c.info.id) != 0) std::erase(gone_order_, c.info.id);
+  events_.ready(c);
+  // What waited for the greeting goes now, in order.
+  while (!c.held.empty()) {
+    HeldSend q = std::move(c.held.front());
+    c.held.pop_front();
+    Header h = ctx_.header(q.kind, q.correlation_id);
+    h.type = q.type;
+    h.deadline_unix_ms = q.deadline_unix_ms;
+    h.flags = q.flags;
+    enqueue(c, Route{c.key}, ctx_.encode(h), std::move(q.payload));
+  }
+}
+
+// ------------------------------------------------------------------ time
+
+void Connections::on_timers(SteadyClock::time_point now, bool paused) {
+  std::vector<std::uint64_t> late;
+  registry_.visit([&](Connection& c) {
+    if (c.state == ConnectionState::greeting && now >= c.greeting_deadline) late.push_back(c.key);
+  });
+  for (const auto key : late) {
+    Connection* c = registry_.by_key(key);
+    if (c == nullptr) continue;
+    const std::string where = c->endpoint.empty() ? c->describe() : c->endpoint;
+    remove(*c, errc::peer_unreachable,
+           "no greeting from " + where + " within " + ms_text(ctx_.opts.connect_timeout));
+  }
+  if (now >= next_heartbeat_) heartbeat(now, paused);
+}
+
+void Connections::heartbeat(SteadyClock::time_point now, bool paused) {
+  next_heartbeat_ = now + ctx_.opts.heartbeat_interval;
+  for (const auto key : registry_.keys()) {
+    Connection* c = registry_.by_key(key);
+    if (c == nullptr || !c->ready()) continue;
+    const auto silence = now - c->last_rx;
+    if (!paused && silence > ctx_.opts.heartbeat_timeout) {
+      remove(*c, errc::peer_gone,
+             "peer " + c->describe() + " gone: silent for " + ms_text(silence));
+      continue;
+    }
+    if (!paused && silence > 2 * ctx_.opts.heartbeat_interval) c->state = ConnectionState::suspect;
+    c->ping_nonce = random_id();
+    send_control(*c, Route{c->key}, ctx_.header(Kind::ping, ctx_.next_correlation()),
+                 encode(Ping{c->ping_nonce, steady_now_us()}));
+  }
+}
+
+void Connections::resume(SteadyClock::time_point now) {
+  registry_.visit([&](Connection& c) { c.last_rx = std::max(c.last_rx, now); });
+}
+
+// ------------------------------------------------------------------ shutdown, snapshots
+
+void Connections::goodbye(const std::string& text) {
+  for (const auto key : registry_.keys()) {
+    Connection* c = registry_.by_key(key);
+    if (c == nullptr) continue;
+    for (auto& w : c->waiters) w->promise.set_exception(error_ptr(errc::shutting_down, text));
+    c->waiters.clear();
+    if (c->ready()) {
+      zmq::message_t header = ctx_.encode(ctx_.header(Kind::bye, 0));
+      zmq::message_t payload;
+      (void)send_now(*c, Route{c->key}, header, payload);
+    }
+  }
+}
+
+std::vector<ConnectionStats> Connections::snapshot(
+    const std::function<std::size_t(PeerId)>& pending_for) {
+  std::vector<ConnectionStats> out;
+  registry_.visit([&](Connection& c) {
+    ConnectionStats s;
+    s.peer = c.info.id;
+    s.name = c.info.name;
+    s.endpoint = c.endpoint;
+    s.state = c.state;
+    s.outbound = c.dealer.has_value();
+    s.sent = c.sent;
+    s.received = c.received;
+    s.pending = c.info.id != 0 ? pending_for(c.info.id) : 0;
+    s.queued = c.held.size();
+    s.queued_bytes = c.backlog_bytes;
+    s.last_rtt = std::chrono::microseconds(c.last_rtt_us);
+    out.push_back(std::move(s));
+  });
+  return out;
+}
+
+}  // namespace zmesh::detail

@@ -1,0 +1,275 @@
+#include "discovery.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace zmesh::detail {
+namespace {
+
+MemberInfo member_info(const PeerInfo& p, std::uint64_t age_ms) {
+  return MemberInfo{p.id, p.name, p.endpoints, p.pub_endpoints, p.services, age_ms};
+}
+
+/// Fastest retry while no broker answers (with ZMQ_IMMEDIATE nothing was sent before the
+/// connection was up).
+constexpr std::chrono::milliseconds kRegisterRetry{100};
+/// Renewals that may go unanswered before we take the broker for gone.
+constexpr int kMissedRenewals = 3;
+
+}  // namespace
+
+void Discovery::Query::fail(errc code, const std::string& text) {
+  auto e = error_ptr(code, text);
+  if (members) members->promise.set_exception(e);
+  if (connect) connect->promise.set_exception(e);
+}
+
+Discovery::Discovery(EngineContext& ctx, Events events)
+    : ctx_(ctx), events_(std::move(events)), decoder_(ctx.opts.limits) {}
+
+void Discovery::open() {
+  if (ctx_.opts.broker.empty()) return;
+  SocketTuning t = ctx_.tuning;
+  t.immediate = true;  // nothing queues for a broker that is not there: timers retry
+  broker_.emplace(make_dealer(ctx_.zmq, t));
+  try {
+    broker_->connect(ctx_.opts.broker);
+  } catch (const zmq::error_t& e) {
+    throw Error(errc::invalid_argument,
+                "cannot use broker '" + ctx_.opts.broker + "': " + e.what());
+  }
+  next_tick_ = SteadyClock::now();
+}
+
+void Discovery::close() noexcept {
+  broker_.reset();
+}
+
+void Discovery::send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload) {
+  zmq::message_t header = ctx_.encode(ctx_.header(kind, correlation_id));
+  // Best effort: with ZMQ_IMMEDIATE a broker that is down refuses at once; timers retry.
+  if (broker_->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+    broker_->send(payload, zmq::send_flags::none);
+  }
+}
+
+void Discovery::do_register() {
+  send(Kind::reg, ctx_.next_correlation(),
+       encode(Register{ctx_.self, static_cast<std::uint32_t>(ctx_.opts.registration_ttl.count())}));
+}
+
+void Discovery::unregistered() {
+  registered_ = false;
+  ctx_.shared.registered.store(false);
+}
+
+void Discovery::on_timers(SteadyClock::time_point now) {
+  for (auto it = queries_.begin(); it != queries_.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    it->second.fail(errc::timeout, "the broker did not answer");
+    it = queries_.erase(it);
+  }
+  if (!broker_ || now < next_tick_) return;
+  if (registered_ && now - last_ack_ > kMissedRenewals * renew_interval_) {
+    unregistered();  // the broker is gone: register again until one answers
+  }
+  if (registered_) {
+    send(Kind::renew, ctx_.next_correlation(), zmq::message_t());
+    next_tick_ = now + renew_interval_;
+  } else {
+    do_register();
+    next_tick_ = now + std::min(renew_interval_, kRegisterRetry);
+  }
+}
+
+int Discovery::read() {
+  int n = 0;
+  for (; n < kBurst && broker_; ++n) {
+    if (!frames_.recv(*broker_, zmq::recv_flags::dontwait)) break;
+    auto env = decoder_.decode(Layout::dealer, frames_);
+    if (!env) {
+      bump(ctx_.counters().malformed);
+      continue;
+    }
+    on_envelope(*env);
+  }
+  return n;
+}
+
+void Discovery::on_envelope(const Envelope& env) {
+  const Header& h = env.header;
+  switch (h.kind) {
+    case Kind::register_ack: on_ack(env); break;
+    case Kind::reject:
+      // DuplicateId: our previous session is still registered; it expires, and the
+      // next attempt (at the next tick) succeeds.
+      unregistered();
+      break;
+    case Kind::error: {
+      auto err = decode_control<ErrorReply>(env.payload, ctx_.opts.limits);
+      if (err && err->code == WireError::unknown_peer) {
+        // The broker does not know us (it restarted, or our entry expired).
+        unregistered();
+        do_register();
+        break;
+      }
+      if (auto q = queries_.extract(h.correlation_id)) {
+        q.mapped().fail(errc::remote_error, "broker: " + (err ? err->text : std::string("error")));
+      }
+      break;
+    }
+    case Kind::peer_list: {
+      auto list = decode_control<PeerList>(env.payload, ctx_.opts.limits);
+      if (!list) {
+        bump(ctx_.counters().malformed);
+        break;
+      }
+      on_list(h.correlation_id, std::move(*list));
+      break;
+    }
+    case Kind::event: {
+      auto ev = decode_control<Event>(env.payload, ctx_.opts.limits);
+      if (!ev) {
+        bump(ctx_.counters().malformed);
+        break;
+      }
+      on_event(*ev);
+      break;
+    }
+    case Kind::bye: unregistered(); break;  // the broker is stopping: register with the next
+    default: break;                         // pongs and anything else
+  }
+}
+
+void Discovery::on_ack(const Envelope& env) {
+  auto ack = decode_control<RegisterAck>(env.payload, ctx_.opts.limits);
+  if (!ack) {
+    bump(ctx_.counters().malformed);
+    return;
+  }
+  last_ack_ = SteadyClock::now();
+  renew_interval_ = std::chrono::milliseconds(std::max<std::uint32_t>(ack->renew_interval_ms, 10));
+  if (registered_ && ack->epoch == epoch_) return;
+  registered_ = true;
+  ctx_.shared.registered.store(true);
+  epoch_ = ack->epoch;
+  next_tick_ = last_ack_ + renew_interval_;
+  // A (new) registration: take a full listing, events only tell what changes.
+  refresh_correlation_ = ctx_.next_correlation();
+  send(Kind::lookup, refresh_correlation_, encode(Lookup{}));
+}
+
+void Discovery::on_event(const Event& e) {
+  if (e.epoch != epoch_) {
+    // From a broker run we are not registered with: register there first.
+    unregistered();
+    do_register();
+    return;
+  }
+  if (e.type == EventType::leave) {
+    remove(e.peer.id);
+  } else {
+    upsert(e.peer);
+  }
+}
+
+void Discovery::on_list(std::uint64_t correlation_id, PeerList list) {
+  if (correlation_id == refresh_correlation_) {
+    std::set<PeerId> present;
+    for (const auto& r : list.peers) {
+      present.insert(r.peer.id);
+      upsert(r.peer);
+    }
+    std::vector<PeerId> gone;
+    for (const auto& [id, info] : members_) {
+      if (present.count(id) == 0) gone.push_back(id);
+    }
+    for (const PeerId id : gone) remove(id);
+    return;
+  }
+  auto q = queries_.extract(correlation_id);
+  if (!q) return;
+  Query& query = q.mapped();
+  if (query.members) {
+    std::vector<MemberInfo> out;
+    for (const auto& r : list.peers) out.push_back(member_info(r.peer, r.age_ms));
+    query.members->promise.set_value(std::move(out));
+    return;
+  }
+  for (const auto& r : list.peers) {
+    if (r.peer.id == ctx_.self.id) continue;
+    upsert(r.peer);
+    if (events_.connect(r.peer, query.connect)) return;
+  }
+  query.fail(errc::unknown_peer, "no reachable peer named '" + query.name + "'");
+}
+
+void Discovery::upsert(const PeerInfo& info) {
+  if (info.id == ctx_.self.id) return;
+  auto it = members_.find(info.id);
+  if (it == members_.end()) {
+    events_.joined(members_.emplace(info.id, info).first->second);
+    return;
+  }
+  if (it->second == info) return;
+  // Announce the new record before retiring the old one: an unchanged publisher keeps
+  // its SUB connection.
+  const PeerInfo old = std::exchange(it->second, info);
+  events_.joined(it->second);
+  events_.left(old);
+}
+
+void Discovery::remove(PeerId id) {
+  auto it = members_.find(id);
+  if (it == members_.end()) return;
+  const PeerInfo old = std::move(it->second);
+  members_.erase(it);
+  events_.left(old);
+}
+
+std::vector<MemberInfo> Discovery::members() const {
+  std::vector<MemberInfo> out;
+  for (const auto& [id, info] : members_) out.push_back(member_info(info, 0));
+  return out;
+}
+
+void Discovery::visit(const std::function<void(const PeerInfo&)>& fn) const {
+  for (const auto& [id, info] : members_) fn(info);
+}
+
+void Discovery::lookup(std::string name, std::string service, const Deadline& deadline,
+                       std::unique_ptr<MembersCompletion> done) {
+  if (!broker_) {
+    done->promise.set_exception(error_ptr(errc::unknown_peer, "no broker configured"));
+    return;
+  }
+  const std::uint64_t corr = ctx_.next_correlation();
+  send(Kind::lookup, corr, encode(Lookup{std::move(name), std::move(service)}));
+  queries_[corr] = Query{std::move(done), nullptr, {}, deadline.steady};
+}
+
+void Discovery::connect_name(const std::string& name, const Deadline& deadline,
+                             std::unique_ptr<ConnectCompletion> done) {
+  for (const auto& [id, info] : members_) {
+    if (info.name == name && events_.connect(info, done)) return;
+  }
+  if (!broker_) {
+    done->promise.set_exception(
+        error_ptr(errc::unknown_peer, "no peer named '" + name + "' (no broker)"));
+    return;
+  }
+  const std::uint64_t corr = ctx_.next_correlation();
+  send(Kind::lookup, corr, encode(Lookup{name, {}}));
+  queries_[corr] = Query{nullptr, std::move(done), name, deadline.steady};
+}
+
+void Discovery::leave(const std::string& text) {
+  for (auto& [corr, q] : queries_) q.fail(errc::shutting_down, text);
+  queries_.clear();
+  if (broker_ && registered_) send(Kind::bye, 0, zmq::message_t());  // leave at once
+}
+
+}  // namespace zmesh::detail

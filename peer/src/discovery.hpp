@@ -1,0 +1,92 @@
+// Discovery — the broker client: one DEALER to the broker; registers and renews, keeps
+// the membership from events (and a full listing after every registration), answers
+// lookups, and resolves names. Engine thread only. Membership changes go out as events
+// (a member's publisher appears or goes); connecting goes through a hook.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "completions.hpp"
+#include "deadline.hpp"
+#include "engine_context.hpp"
+#include "zmesh/core/frame_set.hpp"
+
+namespace zmesh::detail {
+
+class Discovery {
+ public:
+  struct Events {
+    /// A member appeared, changed (called with the new record after the old one left)
+    /// or left.
+    std::function<void(const PeerInfo& member)> joined;
+    std::function<void(const PeerInfo& member)> left;
+    /// Connect to a member and complete `done` once greeted; false if it cannot be
+    /// reached (then `done` is untouched).
+    std::function<bool(const PeerInfo& member, std::unique_ptr<ConnectCompletion>& done)> connect;
+  };
+
+  Discovery(EngineContext& ctx, Events events);
+  Discovery(const Discovery&) = delete;
+  Discovery& operator=(const Discovery&) = delete;
+
+  /// Connects to options.broker, if set.
+  void open();
+  void close() noexcept;
+  [[nodiscard]] zmq::socket_t* socket() noexcept { return broker_ ? &*broker_ : nullptr; }
+  int read();
+  void on_timers(SteadyClock::time_point now);
+
+  [[nodiscard]] std::vector<MemberInfo> members() const;
+  /// Calls fn for every member.
+  void visit(const std::function<void(const PeerInfo&)>& fn) const;
+  void lookup(std::string name, std::string service, const Deadline& deadline,
+              std::unique_ptr<MembersCompletion> done);
+  void connect_name(const std::string& name, const Deadline& deadline,
+                    std::unique_ptr<ConnectCompletion> done);
+  /// Shutdown: fails the queries waiting for the broker and says BYE to it.
+  void leave(const std::string& text);
+
+ private:
+  struct Query {
+    std::unique_ptr<MembersCompletion> members;  // lookup()
+    std::unique_ptr<ConnectCompletion> connect;  // connect_by_name()
+    std::string name;
+    SteadyClock::time_point deadline{};
+    void fail(errc code, const std::string& text);
+  };
+  void send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload);
+  void do_register();
+  void unregistered();
+  void on_envelope(const Envelope& env);
+  void on_ack(const Envelope& env);
+  void on_event(const Event& event);
+  void on_list(std::uint64_t correlation_id, PeerList list);
+  void upsert(const PeerInfo& info);
+  void remove(PeerId id);
+
+  EngineContext& ctx_;
+  Events events_;
+  EnvelopeDecoder decoder_;
+  FrameSet frames_;
+  // engine thread only
+  std::optional<zmq::socket_t> broker_;
+  std::uint64_t epoch_ = 0;
+  bool registered_ = false;
+  std::uint64_t refresh_correlation_ = 0;  // our full Lookup after each registration
+  SteadyClock::time_point next_tick_{};
+  SteadyClock::time_point last_ack_{};
+  std::chrono::milliseconds renew_interval_{1000};
+  std::map<PeerId, PeerInfo> members_;
+  std::map<std::uint64_t, Query> queries_;
+};
+
+}  // namespace zmesh::detail

@@ -1,0 +1,139 @@
+#include "dispatcher.hpp"
+
+#include "tsan_annotations.hpp"
+
+namespace zmesh::detail {
+
+Dispatcher::Dispatcher(EngineContext& ctx, OnResult on_result)
+    : ctx_(ctx), on_result_(std::move(on_result)) {}
+
+void Dispatcher::open() {
+  for (std::size_t i = 0; i < ctx_.opts.workers; ++i) {
+    pipes_.push_back(make_pipe(ctx_.zmq, zmq::socket_type::pair, ctx_.opts.worker_queue_depth));
+    pipes_.back().bind(worker_endpoint(ctx_.shared.uid, i));
+  }
+}
+
+void Dispatcher::close() noexcept {
+  pipes_.clear();
+}
+
+std::size_t Dispatcher::worker_for(PeerId peer) const noexcept {
+  // splitmix64 finaliser: ids are random already, but spread configured ones too.
+  std::uint64_t z = peer + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return static_cast<std::size_t>((z ^ (z >> 31)) % pipes_.size());
+}
+
+void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
+                         zmq::message_t payload) {
+  const Header& h = env.header;
+  bump(ctx_.counters().worker_queue_depth);
+  push(Item{worker_for(sender),
+            WorkMeta{.op = WorkOp::deliver,
+                     .kind = h.kind,
+                     .sender = sender,
+                     .route = route,
+                     .correlation_id = h.correlation_id,
+                     .deadline_unix_ms = h.deadline_unix_ms,
+                     .flags = h.flags},
+            zmq::message_t(h.type.data(), h.type.size()), zmq::message_t(), std::move(payload)});
+}
+
+void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
+                           zmq::message_t topic, zmq::message_t payload) {
+  bump(ctx_.counters().worker_queue_depth);
+  push(Item{worker_for(publisher),
+            WorkMeta{.op = WorkOp::broadcast,
+                     .kind = Kind::publish,
+                     .sender = publisher,
+                     .correlation_id = sequence},
+            zmq::message_t(type.data(), type.size()), std::move(topic), std::move(payload)});
+}
+
+void Dispatcher::gap(PeerId publisher, std::string_view topic, std::uint64_t missed) {
+  push(Item{
+      worker_for(publisher),
+      WorkMeta{
+          .op = WorkOp::gap, .kind = Kind::publish, .sender = publisher, .correlation_id = missed},
+      zmq::message_t(), zmq::message_t(topic.data(), topic.size()), zmq::message_t()});
+}
+
+void Dispatcher::complete(std::unique_ptr<RequestCompletion> done, PeerId from, errc error,
+                          std::string_view body) {
+  if (all_stopped()) {
+    orphans_.push_back({std::move(done),
+                        error == errc::ok ? std::error_code{} : make_error_code(error),
+                        Response{from, std::string(body)}});
+    return;
+  }
+  push(Item{worker_for(from),
+            WorkMeta{.op = WorkOp::complete,
+                     .kind = error == errc::ok ? Kind::reply : Kind::error,
+                     .sender = from,
+                     .completion = release_ptr(std::move(done)),
+                     .error = static_cast<int>(error)},
+            zmq::message_t(), zmq::message_t(), zmq::message_t(body.data(), body.size())});
+}
+
+void Dispatcher::departed(std::uint64_t connection_key) noexcept {
+  ctx_.shared.departed.add(connection_key);
+}
+
+void Dispatcher::stop_workers() {
+  for (std::size_t i = 0; i < pipes_.size(); ++i) {
+    push(Item{i, WorkMeta{.op = WorkOp::stop}, zmq::message_t(), zmq::message_t(),
+              zmq::message_t()});
+  }
+}
+
+std::vector<Orphan> Dispatcher::take_orphans() {
+  for (auto& item : waiting_) {
+    if (item.meta.op != WorkOp::complete) continue;
+    const std::error_code ec = item.meta.error == 0
+                                   ? std::error_code{}
+                                   : make_error_code(static_cast<errc>(item.meta.error));
+    orphans_.push_back({adopt_ptr<RequestCompletion>(item.meta.completion), ec,
+                        Response{item.meta.sender, std::string(view_of(item.payload))}});
+  }
+  waiting_.clear();
+  return std::move(orphans_);
+}
+
+void Dispatcher::push(Item item) {
+  waiting_.push_back(std::move(item));
+  flush();
+}
+
+void Dispatcher::flush() {
+  while (!waiting_.empty()) {
+    Item& w = waiting_.front();
+    auto& pipe = pipes_[w.worker];
+    pipeline_release(&ctx_.shared.to_worker_sync[w.worker]);
+    if (!pipe.send(pod_frame(w.meta), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return;  // that worker is full: the network waits until it has room
+    }
+    pipe.send(w.type, zmq::send_flags::sndmore);
+    pipe.send(w.topic, zmq::send_flags::sndmore);
+    pipe.send(w.payload, zmq::send_flags::none);
+    waiting_.pop_front();
+  }
+}
+
+int Dispatcher::read(std::size_t worker) {
+  int n = 0;
+  for (; n < kBurst && frames_.recv(pipes_[worker], zmq::recv_flags::dontwait); ++n) {
+    pipeline_acquire(&ctx_.shared.from_worker_sync[worker]);
+    const auto meta = pod_from<ResultMeta>(frames_[0]);
+    if (!meta || frames_.size() != 2) continue;  // cannot happen: our worker wrote it
+    if (meta->op == ResultOp::stopped) {
+      ++stopped_;
+      continue;
+    }
+    on_result_(*meta, std::move(frames_[1]));
+  }
+  return n;
+}
+
+}  // namespace zmesh::detail

@@ -1,0 +1,69 @@
+// EngineContext — what every engine component reads and nothing owns alone: who we are,
+// our options and counters, the header encoder and the correlation counter. One per
+// Engine; engine thread only. It holds no socket and no per-party state: those belong to
+// the components (Connections, Requests, Dispatcher, Broadcasts, Discovery).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <zmq.hpp>
+
+#include "peer_shared.hpp"
+#include "zmesh/core/clock.hpp"
+#include "zmesh/core/control.hpp"
+#include "zmesh/core/envelope_codec.hpp"
+#include "zmesh/core/socket_factory.hpp"
+
+namespace zmesh::detail {
+
+/// Each socket is read in bursts of at most this many messages per round, so that one
+/// busy socket cannot starve the others.
+inline constexpr int kBurst = 256;
+/// How often the engine looks at its timers (deadlines, greetings, syncs, the broker).
+inline constexpr std::chrono::milliseconds kTimerTick{10};
+/// Longest the engine sleeps in zmq::poll when nothing is due.
+inline constexpr std::chrono::milliseconds kMaxPollWait{100};
+/// Linger for sockets closed while a BYE or last replies may still be leaving.
+inline constexpr std::chrono::milliseconds kByeLinger{100};
+
+struct EngineContext {
+  EngineContext(zmq::context_t& zmq_ctx, PeerShared& peer_shared)
+      : zmq(zmq_ctx),
+        shared(peer_shared),
+        opts(peer_shared.options),
+        tuning{opts.send_hwm, opts.recv_hwm, opts.limits, std::chrono::milliseconds(100),
+               std::chrono::milliseconds(2000)} {
+    self.id = peer_shared.id;
+    self.session = peer_shared.session;
+    self.name = opts.name;
+    self.services = opts.services;
+  }
+
+  /// A header from us, stamped now.
+  [[nodiscard]] Header header(Kind kind, std::uint64_t correlation_id) const {
+    Header h;
+    h.kind = kind;
+    h.correlation_id = correlation_id;
+    h.sender_id = self.id;
+    h.sender_session = self.session;
+    h.timestamp_us = unix_now_us();
+    return h;
+  }
+  [[nodiscard]] zmq::message_t encode(const Header& h) { return encoder.encode(h); }
+  [[nodiscard]] std::uint64_t next_correlation() noexcept { return correlation_++; }
+  [[nodiscard]] Counters& counters() noexcept { return shared.counters; }
+
+  zmq::context_t& zmq;
+  PeerShared& shared;
+  const PeerOptions& opts;
+  const SocketTuning tuning;
+  PeerInfo self;  // endpoints filled in as the components bind
+  EnvelopeEncoder encoder;
+  bool stopping = false;  // set once by the Engine when stop() begins
+
+ private:
+  std::uint64_t correlation_ = 1;
+};
+
+}  // namespace zmesh::detail
