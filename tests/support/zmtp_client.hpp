@@ -136,7 +136,8 @@ class ZmtpSubscriber {
     return true;
   }
 
-  bool read_exact(std::string& into, std::size_t n, std::chrono::steady_clock::time_point deadline) {
+  bool read_exact(std::string& into, std::size_t n,
+                  std::chrono::steady_clock::time_point deadline) {
     into.clear();
     char buf[512];
     while (into.size() < n) {

@@ -133,8 +133,7 @@ TEST(HostilePubSub, HugeSubscriptionDoesNotBloatThePublisher) {
   prefix = {};
 
   // Give the publisher 3 s to choke on it: fail as soon as its peak grows by 64 MiB.
-  const bool bloated =
-      test::wait_until([&] { return pub.peak_rss() - base >= 64 * kMiB; }, 3000ms);
+  const bool bloated = test::wait_until([&] { return pub.peak_rss() - base >= 64 * kMiB; }, 3000ms);
   EXPECT_FALSE(bloated) << "publisher RSS from " << base / kMiB << " MiB to a peak of "
                         << pub.peak_rss() / kMiB << " MiB";
 
@@ -159,8 +158,8 @@ TEST(HostilePubSub, HugeSubscriptionDoesNotBloatThePublisher) {
 TEST(HostilePubSub, SubscriptionFloodKeepsRealSubscribersServed) {
   constexpr int kFlood = 200'000;
   constexpr int kBroadcasts = 1000;
-  PublisherProcess pub({"--max-subscriptions", "1000", "--topic", "real.x", "--count",
-                        std::to_string(kBroadcasts)});
+  PublisherProcess pub(
+      {"--max-subscriptions", "1000", "--topic", "real.x", "--count", std::to_string(kBroadcasts)});
   ASSERT_FALSE(pub.pub_endpoint().empty());
   const long long base = pub.rss();
   ASSERT_GT(base, 0);
@@ -179,7 +178,12 @@ TEST(HostilePubSub, SubscriptionFloodKeepsRealSubscribersServed) {
   ASSERT_TRUE(hostile.connect(pub.pub_endpoint()));
   std::atomic<bool> stop_flood{false};
   std::atomic<int> flood_sent{0};
+  std::atomic<bool> flood_done{false};
   std::thread flood([&] {
+    struct Done {
+      std::atomic<bool>& done;
+      ~Done() { done = true; }
+    } mark{flood_done};
     std::mt19937_64 rng(0x5eed);
     for (int i = 0; i < kFlood && !stop_flood.load(); ++i) {
       const std::string topic = random_text(rng, 50, 200);
@@ -209,8 +213,9 @@ TEST(HostilePubSub, SubscriptionFloodKeepsRealSubscribersServed) {
   ASSERT_EQ(again.wait_for(7s), std::future_status::ready) << "sync during the flood hung";
   EXPECT_NO_THROW(again.get()) << "sync during the flood failed";
 
-  ASSERT_TRUE(test::wait_until([&] { return flood_sent.load() == kFlood; }, 10s))
-      << "flooded " << flood_sent.load() << " of " << kFlood;
+  // All written, or the publisher dropped the flooder (allowed, though not required).
+  ASSERT_TRUE(test::wait_until([&] { return flood_done.load(); }, 15s))
+      << "flooded " << flood_sent.load() << " of " << kFlood << " in 15 s";
   ASSERT_TRUE(pub.publish()) << "the publisher did not publish (hung?)";
   EXPECT_TRUE(test::wait_until([&] { return inbox.count.load() >= kBroadcasts; }, 10s))
       << "received " << inbox.count.load() << " of " << kBroadcasts;
@@ -274,6 +279,13 @@ class FakePublishers {
     return hit_.size();
   }
   [[nodiscard]] std::size_t connections() const { return accepted_.size(); }
+  /// Closes what was accepted and forgets who connected (followers reconnect).
+  void reset() {
+    (void)connected();
+    for (int fd : accepted_) ::close(fd);
+    accepted_.clear();
+    hit_.clear();
+  }
 
  private:
   std::vector<int> listeners_;
@@ -294,9 +306,8 @@ std::string free_endpoint() {
 TEST(HostilePubSub, MembersAreFollowedOnlyWhileSubscribed) {
   constexpr int kFakes = 200;
   const std::string broker_ep = free_endpoint();
-  test::ChildProcess broker(ZMESH_BROKER_BIN,
-                            {"--bind", broker_ep, "--ttl-ms", "60000", "--renew-ms", "3000",
-                             "--log-level", "warn"});
+  test::ChildProcess broker(ZMESH_BROKER_BIN, {"--bind", broker_ep, "--ttl-ms", "60000",
+                                               "--renew-ms", "3000", "--log-level", "warn"});
   FakePublishers fakes(kFakes);
   ASSERT_EQ(fakes.endpoints().size(), static_cast<std::size_t>(kFakes));
 
@@ -332,6 +343,7 @@ TEST(HostilePubSub, MembersAreFollowedOnlyWhileSubscribed) {
 
   // A subscription: a follows publishers, at most 5 of them; the rest are refused.
   const std::size_t before = fakes.connected();
+  fakes.reset();  // count afresh from here
   Inbox inbox;
   auto reg = a->subscribe("news.", inbox.handler());
   EXPECT_TRUE(test::wait_until([&] { return a->stats().publishers_refused > 0; }, 3s))
@@ -339,15 +351,13 @@ TEST(HostilePubSub, MembersAreFollowedOnlyWhileSubscribed) {
   EXPECT_FALSE(test::wait_until([&] { return fakes.connected() > 5; }, 1000ms))
       << fakes.connected() << " fake publishers connected (" << before
       << " before subscribing), at most 5 allowed";
-  a.reset();
-  b.reset();
 }
 
 // An oversized call must fail with errc::too_large and a message naming the limit.
 void expect_too_large(const std::error_code& ec, const std::string& text, const char* call) {
   EXPECT_EQ(ec, make_error_code(errc::too_large)) << call << ": " << ec.message() << ": " << text;
-  EXPECT_NE(text.find("1024"), std::string::npos) << call << ": the message names no limit: "
-                                                  << text;
+  EXPECT_NE(text.find("1024"), std::string::npos)
+      << call << ": the message names no limit: " << text;
 }
 
 TEST(HostilePubSub, OversizedSendAndRequestFailAtOnce) {
