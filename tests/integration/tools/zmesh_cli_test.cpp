@@ -2,6 +2,7 @@
 // over tcp loopback; output, JSON, payload sources and every exit code checked.
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -327,6 +328,30 @@ TEST(ZmeshCli, PeersListsTheRegisteredRepliesAndPingMeasures) {
   EXPECT_NE(r.err.find("2 samples, rtt min/avg/max"), std::string::npos) << r.err;
   stop(*a.process);
   stop(*b.process);
+}
+
+TEST(ZmeshCli, OversizedPayloadFailsAtOnce) {
+  // A KiB over the default payload limit (Limits::max_payload_bytes,
+  // 16 MiB): refused locally, before anything is sent, not after --timeout.
+  auto echo = start_reply({"reply", "Echo"});
+  const std::string path = ::testing::TempDir() + "zmesh_cli_oversized.bin";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << std::string(16 * 1024 * 1024 + 1024, 'z');
+  }
+  for (const char* cmd : {"send", "request"}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = zmesh({cmd, echo.endpoint, "Echo", "@" + path, "--timeout", "6s"});
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(r.code, 1) << cmd << ": " << r.err;  // errc::too_large: kExitFailure
+    EXPECT_LT(took, 3s) << cmd << " took "
+                        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                        << " ms";
+    expect_one_error_line(r, "16777216");  // names the limit
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  std::remove(path.c_str());
+  stop(*echo.process);
 }
 
 TEST(ZmeshCli, HelpReadsForTheToolAndEveryCommand) {
