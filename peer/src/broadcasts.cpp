@@ -8,6 +8,10 @@ namespace zmesh::detail {
 namespace {
 
 constexpr std::string_view kMarkerPrefix{"\0zmesh.sync.", 12};
+/// Subscriptions a subscriber may have in flight to our XPUB. libzmq files each one in
+/// its table as soon as it arrives, so this bounds how far past max_subscriptions a
+/// flood gets before we see it.
+constexpr int kXpubRecvHwm = 1000;
 
 SocketTuning tuning_for(const PeerOptions& o, int send_hwm, int recv_hwm) {
   return SocketTuning{send_hwm, recv_hwm, o.limits, std::chrono::milliseconds(100),
@@ -23,7 +27,7 @@ std::string Broadcasts::open() {
   sub_ = make_sub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.send_hwm, ctx_.opts.sub_hwm));
   for (const auto& prefix : ctx_.shared.subscriptions->prefixes()) subscribe(prefix);
   if (ctx_.opts.pub_bind.empty()) return {};
-  xpub_.emplace(make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, ctx_.opts.recv_hwm)));
+  xpub_.emplace(make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm)));
   try {
     xpub_endpoint_ = bind_resolved(*xpub_, ctx_.opts.pub_bind);
   } catch (const zmq::error_t& e) {
@@ -65,9 +69,12 @@ void Broadcasts::publish(std::string_view topic, std::string_view type, zmq::mes
 }
 
 int Broadcasts::read_xpub() {
-  int n = 0;
+  // Read past the usual burst, up to the bound: a flood must meet the bound before
+  // libzmq has filed much more of it. Still bounded work per round.
+  const std::size_t most = std::max<std::size_t>(kBurst, ctx_.opts.max_subscriptions + 1);
+  std::size_t n = 0;
   zmq::message_t event;
-  for (; n < kBurst && xpub_ && xpub_->recv(event, zmq::recv_flags::dontwait); ++n) {
+  for (; n < most && xpub_ && xpub_->recv(event, zmq::recv_flags::dontwait); ++n) {
     // [1|0][topic]: a subscription or the last unsubscription of a topic. A marker
     // subscription means all that subscriber's earlier ones are in effect: answer it
     // with a Sync on the marker topic.
@@ -92,7 +99,7 @@ int Broadcasts::read_xpub() {
     xpub_->send(header, zmq::send_flags::sndmore);
     xpub_->send(zmq::message_t(), zmq::send_flags::none);
   }
-  return n;
+  return static_cast<int>(n);
 }
 
 void Broadcasts::reopen_xpub() {
@@ -291,7 +298,7 @@ void Broadcasts::on_timers(SteadyClock::time_point now) {
   if (!xpub_ && !xpub_endpoint_.empty() && now >= xpub_retry_) {
     try {
       zmq::socket_t s =
-          make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, ctx_.opts.recv_hwm));
+          make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm));
       s.bind(xpub_endpoint_);
       xpub_.emplace(std::move(s));
     } catch (const zmq::error_t&) {

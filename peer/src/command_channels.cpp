@@ -19,8 +19,30 @@ CommandChannels::CommandChannels(zmq::context_t& ctx, std::string endpoint, int 
       key_(g_next_key.fetch_add(1)),
       sync_(sync) {}
 
+namespace {
+
+// The calling thread's sockets, one per Peer it called. When the thread ends, its
+// sockets close with it (the Peer forgets them at its next new caller).
+struct ThreadSlots {
+  std::unordered_map<std::uint64_t, std::weak_ptr<CommandChannels::Slot>> by_peer;
+  ThreadSlots() = default;
+  ThreadSlots(const ThreadSlots&) = delete;
+  ThreadSlots& operator=(const ThreadSlots&) = delete;
+  ~ThreadSlots() {
+    for (auto& [key, weak] : by_peer) {
+      if (auto slot = weak.lock()) {
+        std::lock_guard lock(slot->mu);
+        slot->socket.reset();
+      }
+    }
+  }
+};
+
+}  // namespace
+
 std::shared_ptr<CommandChannels::Slot> CommandChannels::slot_for_this_thread() {
-  thread_local std::unordered_map<std::uint64_t, std::weak_ptr<Slot>> cache;
+  thread_local ThreadSlots slots;
+  auto& cache = slots.by_peer;
   if (auto it = cache.find(key_); it != cache.end()) {
     if (auto slot = it->second.lock()) return slot;
   }
@@ -33,6 +55,11 @@ std::shared_ptr<CommandChannels::Slot> CommandChannels::slot_for_this_thread() {
   }
   {
     std::lock_guard lock(mu_);
+    // Forget the sockets of threads that ended.
+    std::erase_if(slots_, [](const std::shared_ptr<Slot>& s) {
+      std::lock_guard slot_lock(s->mu);
+      return !s->socket;
+    });
     slots_.push_back(slot);
   }
   cache[key_] = slot;

@@ -29,11 +29,13 @@ class CommandChannels {
   /// Closes every thread's socket. No send may run concurrently or afterwards.
   void close_all();
 
- private:
+  /// One calling thread's socket. Closed by close_all() or when that thread ends.
   struct Slot {
     std::mutex mu;
     std::optional<zmq::socket_t> socket;  // guarded by mu
   };
+
+ private:
   std::shared_ptr<Slot> slot_for_this_thread();
 
   zmq::context_t& ctx_;

@@ -36,6 +36,28 @@ void Registration::reset() noexcept {
   table_.reset();
 }
 
+// ------------------------------------------------------------------ checks at the call
+
+namespace {
+
+void check_type(const PeerOptions& o, std::string_view type) {
+  if (type.empty() || type.size() > o.limits.max_type_bytes) {
+    throw Error(errc::invalid_argument,
+                "message type must be 1.." + std::to_string(o.limits.max_type_bytes) + " bytes");
+  }
+}
+
+/// Payloads over the limit would be dropped by the receiver: refuse them here, at once.
+void check_payload(const PeerOptions& o, std::string_view payload) {
+  if (payload.size() > o.limits.max_payload_bytes) {
+    throw Error(errc::too_large, "payload of " + std::to_string(payload.size()) +
+                                     " bytes is over the limit of " +
+                                     std::to_string(o.limits.max_payload_bytes) + " bytes");
+  }
+}
+
+}  // namespace
+
 // ------------------------------------------------------------------ Peer::Impl
 
 namespace {
@@ -61,7 +83,13 @@ class Peer::Impl {
           shared_.options.send_timeout);
     });
   }
-  ~Impl() { stop(std::chrono::seconds(1)); }
+  ~Impl() {
+    try {
+      stop(std::chrono::seconds(1));
+    } catch (...) {
+      // A destructor must not throw; stop() only fails when the process is in trouble.
+    }
+  }
 
   void start() {
     std::lock_guard lock(lifecycle_mu_);
@@ -139,8 +167,9 @@ class Peer::Impl {
       impl_.callers_.fetch_add(1);
       if (!impl_.accepting_.load()) {
         impl_.callers_.fetch_sub(1);
-        throw Error(impl_.state_ == State::created ? errc::not_running : errc::shutting_down,
-                    impl_.state_ == State::created ? "peer not started" : "peer is stopped");
+        const bool created = impl_.state_.load() == State::created;
+        throw Error(created ? errc::not_running : errc::shutting_down,
+                    created ? "peer not started" : "peer is stopped");
       }
     }
     ~Call() { impl_.callers_.fetch_sub(1); }
@@ -195,7 +224,8 @@ class Peer::Impl {
 
   enum class State { created, running, stopped };
   std::mutex lifecycle_mu_;
-  State state_ = State::created;  // guarded by lifecycle_mu_ (read unguarded only for messages)
+  // Written under lifecycle_mu_; read without it by Call (for its error message).
+  std::atomic<State> state_{State::created};
   std::atomic<bool> accepting_{false};
   std::atomic<int> callers_{0};
 
@@ -257,24 +287,14 @@ void Peer::send(PeerId to, std::string_view type, std::string_view payload) {
 
 void Peer::send(PeerId to, std::string_view type, std::string_view payload,
                 std::chrono::milliseconds wait) {
-  if (type.empty() || type.size() > impl_->shared_.options.limits.max_type_bytes) {
-    throw Error(errc::invalid_argument, "message type must be 1..128 bytes");
-  }
+  check_type(impl_->shared_.options, type);
+  check_payload(impl_->shared_.options, payload);
   Impl::Call call(*impl_);
   CommandMeta meta{CommandOp::send, to, 0, 0, 0};
   impl_->submit<detail::RequestCompletion>(meta, zmq::message_t(type.data(), type.size()),
                                            zmq::message_t(payload.data(), payload.size()), wait);
 }
 
-namespace {
-
-void check_request(const PeerOptions& o, std::string_view type) {
-  if (type.empty() || type.size() > o.limits.max_type_bytes) {
-    throw Error(errc::invalid_argument, "message type must be 1..128 bytes");
-  }
-}
-
-}  // namespace
 
 std::future<Response> Peer::request(PeerId to, std::string_view type, std::string_view payload,
                                     std::chrono::milliseconds timeout) {
@@ -296,7 +316,8 @@ void Peer::request_impl(PeerId to, std::string_view type, std::string_view paylo
                         std::chrono::milliseconds timeout,
                         std::unique_ptr<detail::RequestCompletion> done) {
   const auto& o = impl_->shared_.options;
-  check_request(o, type);
+  check_type(o, type);
+  check_payload(o, payload);
   if (timeout.count() <= 0) timeout = o.request_timeout;
   Impl::Call call(*impl_);
   const auto deadline_ms = unix_now_ms() + static_cast<std::uint64_t>(timeout.count());
@@ -309,13 +330,12 @@ void Peer::request_impl(PeerId to, std::string_view type, std::string_view paylo
 
 void Peer::publish(std::string_view topic, std::string_view type, std::string_view payload) {
   const auto& o = impl_->shared_.options;
-  check_request(o, type);
+  check_type(o, type);
   if (!topic.empty() && topic.front() == '\0') {
     throw Error(errc::invalid_argument, "topics starting with a zero byte are reserved");
   }
   if (topic.size() > o.limits.max_topic_bytes) throw Error(errc::too_large, "topic too long");
-  if (payload.size() > o.limits.max_payload_bytes)
-    throw Error(errc::too_large, "payload too large");
+  check_payload(o, payload);
   Impl::Call call(*impl_);
   CommandMeta meta{CommandOp::publish, 0, 0, 0, 0};
   std::array<zmq::message_t, 4> frames{
@@ -393,10 +413,9 @@ std::future<Response> Peer::request_service(std::string_view service, std::strin
                                             std::string_view payload,
                                             std::chrono::milliseconds timeout) {
   const auto& o = impl_->shared_.options;
-  check_request(o, type);
+  check_type(o, type);
   if (service.empty()) throw Error(errc::invalid_argument, "service name must not be empty");
-  if (payload.size() > o.limits.max_payload_bytes)
-    throw Error(errc::too_large, "payload too large");
+  check_payload(o, payload);
   if (timeout.count() <= 0) timeout = o.request_timeout;
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::RequestCompletion>();

@@ -128,14 +128,17 @@ class Peer {
   void disconnect(PeerId peer);
 
   /// Fire-and-forget. Returns once queued; waits up to options.send_timeout for room
-  /// (`wait` overrides it; zero = fail at once with errc::queue_full).
+  /// (`wait` overrides it; zero = fail at once with errc::queue_full). A payload over
+  /// limits.max_payload_bytes throws Error(too_large) at once, naming the limit.
   void send(PeerId to, std::string_view type, std::string_view payload);
   void send(PeerId to, std::string_view type, std::string_view payload,
             std::chrono::milliseconds wait);
 
-  /// Request/response. `timeout` zero = options.request_timeout. The future throws Error
-  /// with errc::timeout, peer_gone, unknown_peer, no_handler, remote_error,
-  /// deadline_exceeded, too_large, queue_full or shutting_down.
+  /// Request/response. `timeout` zero = options.request_timeout. A payload over
+  /// limits.max_payload_bytes throws Error(too_large) here, at once. The future throws
+  /// Error with errc::timeout, peer_gone, unknown_peer, no_handler, remote_error,
+  /// deadline_exceeded, overloaded (the responder refuses us: we do not read its
+  /// replies), queue_full or shutting_down.
   [[nodiscard]] std::future<Response> request(PeerId to, std::string_view type,
                                               std::string_view payload,
                                               std::chrono::milliseconds timeout = {});
