@@ -48,8 +48,7 @@ Header RawPeer::header(Kind kind, std::uint64_t correlation_id) const {
   return h;
 }
 
-bool RawPeer::send_frames(const Header& h, zmq::message_t payload,
-                          std::chrono::milliseconds wait) {
+bool RawPeer::send_frames(const Header& h, zmq::message_t payload, std::chrono::milliseconds wait) {
   if (closed_) return false;
   zmq::message_t head = encoder_.encode(h);
   const auto deadline = std::chrono::steady_clock::now() + wait;
@@ -82,9 +81,8 @@ RawMessage RawPeer::greet(std::chrono::milliseconds timeout) {
   return greet(id_, session_, timeout);
 }
 
-std::uint64_t RawPeer::request(std::string_view type, std::string_view payload,
-                               std::uint32_t flags, std::uint64_t deadline_unix_ms,
-                               std::chrono::milliseconds wait) {
+std::uint64_t RawPeer::request(std::string_view type, std::string_view payload, std::uint32_t flags,
+                               std::uint64_t deadline_unix_ms, std::chrono::milliseconds wait) {
   const std::uint64_t corr = ++next_correlation_;
   Header h = header(Kind::request, corr);
   h.type = type;

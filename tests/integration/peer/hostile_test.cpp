@@ -9,9 +9,9 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <csignal>
 #include <deque>
 #include <fstream>
 #include <functional>
@@ -333,7 +333,8 @@ TEST(Hostile, RequesterThatNeverReadsIsBoundedAndDoesNotStallOthers) {
   std::thread attack([&] {
     const auto deadline = Clock::now() + 8s;
     for (int i = 0; i < kAttack; ++i) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) break;
       const auto corr = attacker.request("Echo", payload, 0, 0, left);
       if (corr == 0) break;
@@ -353,7 +354,8 @@ TEST(Hostile, RequesterThatNeverReadsIsBoundedAndDoesNotStallOthers) {
   std::string first_failure;
   for (int i = 0; i < kGood; ++i) {
     if (replies[i].wait_for(5s) != std::future_status::ready) {
-      if (first_failure.empty()) first_failure = "request " + std::to_string(i) + " never completed";
+      if (first_failure.empty())
+        first_failure = "request " + std::to_string(i) + " never completed";
       continue;
     }
     try {
@@ -464,7 +466,8 @@ TEST(Hostile, NoReplyFlagGetsNoReply) {
   while (auto m = raw.read(200ms)) others.push_back(std::move(m));
   for (const auto& m : others) {
     ADD_FAILURE() << "unexpected '" << kind_name(m.kind) << "' for correlation id "
-                  << m.correlation_id << (m.correlation_id == quiet ? " (the NoReply request)" : "");
+                  << m.correlation_id
+                  << (m.correlation_id == quiet ? " (the NoReply request)" : "");
   }
 }
 
@@ -498,8 +501,8 @@ TEST(Hostile, ShortLivedCallerThreadsDoNotLeakSockets) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_TRUE(test::wait_until([&] { return server->stats().handled >= 301; }, 5s));
   EXPECT_TRUE(test::wait_until([&] { return test::open_fd_count() <= before + 32; }, 5s))
-      << "fds before: " << before << ", after 300 short-lived caller threads: "
-      << test::open_fd_count();
+      << "fds before: " << before
+      << ", after 300 short-lived caller threads: " << test::open_fd_count();
 }
 
 // ---------------------------------------------------------------- 7: calls racing stop()
@@ -507,13 +510,7 @@ TEST(Hostile, ShortLivedCallerThreadsDoNotLeakSockets) {
 TEST(Hostile, CallsRacingStopAreSafe) {
   auto server = started(test_options("server"));
   auto echo = server->on("Echo", [](const Message& m) { return std::string(m.text()); });
-  auto client = started(test_options("client"));
-  auto connected = client->connect(server->endpoint());
-  ASSERT_EQ(connected.wait_for(5s), std::future_status::ready);
-  const PeerId id = connected.get();
 
-  std::atomic<bool> quit{false};
-  std::atomic<int> calls{0};
   std::mutex mu;
   std::vector<std::string> problems;  // guarded by mu
   auto note = [&](const std::string& what) {
@@ -534,38 +531,51 @@ TEST(Hostile, CallsRacingStopAreSafe) {
       note(std::string("request future: ") + e.what());
     }
   };
-  std::vector<std::thread> callers;
-  for (int t = 0; t < 4; ++t) {
-    callers.emplace_back([&] {
-      std::deque<std::future<Response>> futures;
-      while (!quit.load()) {
-        try {
-          client->send(id, "Echo", "m");
-        } catch (const Error& e) {
-          if (!allowed(e.kind())) note(std::string("send: ") + e.what());
+
+  // A few rounds: each a fresh client, four threads calling it, and stop() among them.
+  for (int round = 0; round < 5; ++round) {
+    auto client = started(test_options("client"));
+    auto connected = client->connect(server->endpoint());
+    ASSERT_EQ(connected.wait_for(5s), std::future_status::ready);
+    const PeerId id = connected.get();
+    Peer* peer = client.get();  // stays valid even if stop_bounded must leak the Peer
+    std::atomic<bool> quit{false};
+    std::atomic<int> calls{0};
+    std::vector<std::thread> callers;
+    for (int t = 0; t < 4; ++t) {
+      callers.emplace_back([&, peer, id] {
+        std::deque<std::future<Response>> futures;
+        while (!quit.load()) {
+          try {
+            peer->send(id, "Echo", "m");
+          } catch (const Error& e) {
+            if (!allowed(e.kind())) note(std::string("send: ") + e.what());
+          }
+          try {
+            futures.push_back(peer->request(id, "Echo", "r", 2s));
+          } catch (const Error& e) {
+            if (!allowed(e.kind())) note(std::string("request: ") + e.what());
+          }
+          (void)peer->stats();
+          calls.fetch_add(1);
+          if (futures.size() > 64) {
+            settle(futures.front());
+            futures.pop_front();
+          }
         }
-        try {
-          futures.push_back(client->request(id, "Echo", "r", 2s));
-        } catch (const Error& e) {
-          if (!allowed(e.kind())) note(std::string("request: ") + e.what());
-        }
-        (void)client->stats();
-        calls.fetch_add(1);
-        if (futures.size() > 64) {
-          settle(futures.front());
-          futures.pop_front();
-        }
-      }
-      for (auto& f : futures) settle(f);
-    });
+        for (auto& f : futures) settle(f);
+      });
+    }
+    // Stop at a different moment each round: as the callers start, then later and later.
+    const bool busy = test::wait_until([&] { return calls.load() >= 50 * round; }, 5s);
+    const auto out = stop_bounded(client, 1s, 10s);
+    const int at_stop = calls.load();
+    (void)test::wait_until([&] { return calls.load() >= at_stop + 200; }, 2s);
+    quit.store(true);
+    for (auto& t : callers) t.join();
+    EXPECT_TRUE(busy) << "round " << round << ": callers made only " << calls.load() << " calls";
+    EXPECT_TRUE(out.returned) << "round " << round << ": stop() racing callers did not return";
   }
-  ASSERT_TRUE(test::wait_until([&] { return calls.load() >= 200; }, 5s));
-  const auto out = stop_bounded(client, 1s, 10s);
-  EXPECT_TRUE(out.returned) << "stop() racing callers did not return within 10 s";
-  const int at_stop = calls.load();
-  (void)test::wait_until([&] { return calls.load() >= at_stop + 200; }, 2s);
-  quit.store(true);
-  for (auto& t : callers) t.join();
   std::lock_guard lock(mu);
   for (const auto& p : problems) ADD_FAILURE() << p;
 }
