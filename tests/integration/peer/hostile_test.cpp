@@ -4,8 +4,9 @@
 //
 // Each test is bounded in time: a victim that wedges makes the test fail, not hang. A
 // victim whose stop() may not return is stopped on a helper thread and, past the bound,
-// leaked on purpose (a wedged Peer cannot be destroyed); the process variant runs the
-// victim as a child and kills it.
+// leaked on purpose (a wedged Peer cannot be destroyed). An in-process victim known to
+// abort runs inside an isolated child (run_isolated, a gtest death test), and the process
+// variants run echo_responder as a child and kill it if it does not exit.
 #include <sys/wait.h>
 
 #include <atomic>
