@@ -1,6 +1,8 @@
 // Test helper: a responder Peer in its own process, so tests can SIGKILL it.
 //   echo_responder [--bind EP] [--workers N] [--id HEX] [--name N] [--broker EP] [--service S]
-// Handlers: "Echo" (returns the payload), "Slow" (sleeps the payload's ms, then echoes),
+//                  [--announce-slow 1]
+// Handlers: "Echo" (returns the payload), "Slow" (sleeps the payload's ms, then echoes;
+// with --announce-slow 1 it first prints "SLOW <ms>", so a test knows it is running),
 // "Who" (returns its peer id in hex).
 // Prints "READY <endpoint> <peer-id-hex>" once serving; exits on SIGTERM/SIGINT.
 #include <csignal>
@@ -17,6 +19,7 @@ volatile std::sig_atomic_t g_stop = 0;
 
 int main(int argc, char** argv) {
   zmesh::PeerOptions opts;
+  bool announce_slow = false;
   opts.name = "echo-responder";
   opts.heartbeat_interval = std::chrono::milliseconds(100);
   opts.heartbeat_timeout = std::chrono::milliseconds(2000);
@@ -28,12 +31,17 @@ int main(int argc, char** argv) {
     if (flag == "--name") opts.name = argv[i + 1];
     if (flag == "--broker") opts.broker = argv[i + 1];
     if (flag == "--service") opts.services.push_back(argv[i + 1]);
+    if (flag == "--announce-slow") announce_slow = std::string(argv[i + 1]) == "1";
   }
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   std::signal(SIGINT, [](int) { g_stop = 1; });
   zmesh::Peer peer(opts);
   auto echo = peer.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
-  auto slow = peer.on("Slow", [](const zmesh::Message& m) {
+  auto slow = peer.on("Slow", [announce_slow](const zmesh::Message& m) {
+    if (announce_slow) {
+      std::printf("SLOW %s\n", std::string(m.text()).c_str());
+      std::fflush(stdout);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(std::string(m.text()))));
     return std::string(m.text());
   });
