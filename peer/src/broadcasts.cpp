@@ -297,8 +297,7 @@ void Broadcasts::next_sync_round(const std::string& marker) {
 void Broadcasts::on_timers(SteadyClock::time_point now) {
   if (!xpub_ && !xpub_endpoint_.empty() && now >= xpub_retry_) {
     try {
-      zmq::socket_t s =
-          make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm));
+      zmq::socket_t s = make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm));
       s.bind(xpub_endpoint_);
       xpub_.emplace(std::move(s));
     } catch (const zmq::error_t&) {

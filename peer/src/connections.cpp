@@ -12,8 +12,8 @@ using std::chrono::milliseconds;
 
 /// Recent departures remembered for clear errors ("peer 'x' gone: ...").
 constexpr std::size_t kGoneMemory = 1024;
-/// Room beyond max_queued_bytes for the Overloaded errors that refuse a slow consumer's
-/// requests; past it they are dropped (and still counted).
+/// Bytes of Overloaded errors queued for a slow consumer beyond max_queued_bytes (and
+/// the replies it was owed already); past it they are dropped (and still counted).
 constexpr std::size_t kRefusalSlack = 64 * 1024;
 
 Route route_via(const Connection& c, std::string_view identity) {
@@ -272,6 +272,7 @@ int Connections::flush() {
       ++n;
       if (r == Sent::unroutable && drop_if_unreachable(*c)) c = nullptr;
     }
+    if (c != nullptr && c->backlog.empty()) c->refusal_bytes = 0;
     if (c == nullptr || c->backlog.empty()) backlogged_.erase(key);
   }
   return n;
@@ -387,22 +388,24 @@ void Connections::on_request(Connection& c, const Route& route, FrameSet& frames
     return;
   }
   const bool wants_reply = h.kind == Kind::request && (h.flags & kFlagNoReply) == 0;
-  auto refuse = [&](WireError code, const std::string& text, std::size_t room) {
+  auto refuse = [&](WireError code, const std::string& text) {
     if (!wants_reply) return;
-    if (c.backlog_bytes >= room) return;  // it reads nothing: do not grow for it
-    enqueue(c, route, ctx_.encode(ctx_.header(Kind::error, h.correlation_id)),
-            encode(ErrorReply{code, text}));
+    // Refusals have a small allowance of their own: the first ones reach a peer that
+    // reads again; past the allowance they are dropped (and still counted).
+    if (c.refusal_bytes >= kRefusalSlack) return;
+    zmq::message_t payload = encode(ErrorReply{code, text});
+    c.refusal_bytes += payload.size();
+    enqueue(c, route, ctx_.encode(ctx_.header(Kind::error, h.correlation_id)), std::move(payload));
   };
   if (ctx_.stopping) {
-    refuse(WireError::shutting_down, "peer is shutting down", ctx_.opts.max_queued_bytes);
+    refuse(WireError::shutting_down, "peer is shutting down");
     return;
   }
   if (h.kind == Kind::request && over_bound(c)) {
     // A slow consumer: it does not read what we already owe it. Refuse more work.
     bump(ctx_.counters().overloaded);
     refuse(WireError::overloaded,
-           std::to_string(c.backlog_bytes) + " bytes of replies wait for you to read them",
-           ctx_.opts.max_queued_bytes + kRefusalSlack);
+           std::to_string(c.backlog_bytes) + " bytes of replies wait for you to read them");
     return;
   }
   events_.inbound(c, route, env, frames);

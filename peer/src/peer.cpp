@@ -295,7 +295,6 @@ void Peer::send(PeerId to, std::string_view type, std::string_view payload,
                                            zmq::message_t(payload.data(), payload.size()), wait);
 }
 
-
 std::future<Response> Peer::request(PeerId to, std::string_view type, std::string_view payload,
                                     std::chrono::milliseconds timeout) {
   auto done = std::make_unique<detail::RequestCompletion>();
