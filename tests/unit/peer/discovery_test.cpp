@@ -1,0 +1,165 @@
+#include "discovery.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <vector>
+
+#include "unit_harness.hpp"
+#include "zmesh/core/control.hpp"
+
+namespace zmesh::detail {
+namespace {
+
+using namespace std::chrono_literals;
+using test::ComponentEnv;
+
+/// A raw ROUTER playing the broker (docs/protocol.md, broker protocol).
+struct FakeBroker {
+  explicit FakeBroker(zmq::context_t& zctx) : router(zctx, zmq::socket_type::router) {
+    router.set(zmq::sockopt::linger, 0);
+    router.bind("tcp://127.0.0.1:*");
+    endpoint = router.get(zmq::sockopt::last_endpoint);
+  }
+  struct Got {
+    Kind kind = Kind::invalid;
+    std::uint64_t correlation = 0;
+    std::vector<std::byte> payload;
+  };
+  /// Next message from the client, pumping `step` meanwhile; kind invalid if none.
+  Got next(const std::function<void()>& step, std::chrono::milliseconds timeout = 2s) {
+    Got got;
+    (void)test::pump_until(
+        [&] {
+          if (!frames.recv(router, zmq::recv_flags::dontwait)) return false;
+          auto env = dec.decode(Layout::router, frames);
+          if (!env) return false;
+          identity = std::string(env->identity);
+          got.kind = env->header.kind;
+          got.correlation = env->header.correlation_id;
+          got.payload.assign(env->payload.begin(), env->payload.end());
+          return true;
+        },
+        step, timeout);
+    return got;
+  }
+  /// The next message of `kind`, skipping others.
+  Got next_of(Kind kind, const std::function<void()>& step) {
+    const auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Got g = next(step, 200ms);
+      if (g.kind == kind) return g;
+    }
+    return {};
+  }
+  void send(Kind kind, std::uint64_t correlation, zmq::message_t payload) {
+    router.send(zmq::buffer(identity), zmq::send_flags::sndmore);
+    router.send(enc.encode(test::make_header(kind, correlation, kId, 1)), zmq::send_flags::sndmore);
+    router.send(payload, zmq::send_flags::none);
+  }
+  static constexpr PeerId kId = 0xB0B;
+  zmq::socket_t router;
+  std::string endpoint;
+  std::string identity;
+  FrameSet frames;
+  EnvelopeEncoder enc;
+  EnvelopeDecoder dec;
+};
+
+PeerInfo member(PeerId id, std::string name) {
+  PeerInfo p;
+  p.id = id;
+  p.session = id + 1;
+  p.name = std::move(name);
+  p.endpoints = {"tcp://127.0.0.1:" + std::to_string(20000 + id % 1000)};
+  return p;
+}
+
+struct DiscoveryTest : ::testing::Test {
+  DiscoveryTest()
+      : broker(zctx),
+        env(zctx,
+            [&] {
+              PeerOptions o;
+              o.name = "me";
+              o.broker = broker.endpoint;
+              return o;
+            }()),
+        discovery(*env.ctx,
+                  Discovery::Events{
+                      .joined = [this](const PeerInfo& p) { joined.push_back(p.id); },
+                      .left = [this](const PeerInfo& p) { left.push_back(p.id); },
+                      .connect = [](const PeerInfo&,
+                                    std::unique_ptr<ConnectCompletion>&) { return false; },
+                  }) {
+    discovery.open();
+  }
+  ~DiscoveryTest() override { discovery.close(); }
+
+  void step() {
+    discovery.on_timers(SteadyClock::now());
+    (void)discovery.read();
+  }
+  /// Register, ack with `epoch`, answer the full listing with `peers`.
+  void register_with(std::uint64_t epoch, std::vector<PeerInfo> peers) {
+    auto reg = broker.next_of(Kind::reg, [&] { step(); });
+    ASSERT_EQ(reg.kind, Kind::reg) << "no Register within 2 s";
+    auto r = decode_control<Register>(reg.payload, Limits{});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->peer.id, env.shared.id);
+    EXPECT_EQ(r->peer.name, "me");
+    broker.send(Kind::register_ack, reg.correlation, encode(RegisterAck{epoch, 3000, 1000}));
+    auto lookup = broker.next_of(Kind::lookup, [&] { (void)discovery.read(); });
+    ASSERT_EQ(lookup.kind, Kind::lookup) << "no full listing asked after the ack";
+    EXPECT_TRUE(env.shared.registered.load());
+    PeerList list{epoch, {}};
+    for (auto& p : peers) list.peers.push_back(PeerRecord{std::move(p), 5});
+    broker.send(Kind::peer_list, lookup.correlation, encode(list));
+  }
+
+  zmq::context_t zctx;
+  FakeBroker broker;
+  ComponentEnv env;
+  std::vector<PeerId> joined, left;
+  Discovery discovery;
+};
+
+TEST_F(DiscoveryTest, RegistersThenListingPopulatesMembers) {
+  PeerInfo self = member(env.shared.id, "me");
+  register_with(7, {member(0x10, "x"), member(0x20, "y"), self});
+  ASSERT_TRUE(test::pump_until([&] { return joined.size() >= 2; }, [&] { step(); }));
+  EXPECT_EQ(joined, (std::vector<PeerId>{0x10, 0x20}));  // never ourselves
+  const auto members = discovery.members();
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0].name, "x");
+  EXPECT_EQ(members[1].name, "y");
+  EXPECT_TRUE(left.empty());
+}
+
+TEST_F(DiscoveryTest, LeaveAndJoinEventsUpdateMembers) {
+  register_with(7, {member(0x10, "x"), member(0x20, "y")});
+  ASSERT_TRUE(test::pump_until([&] { return joined.size() >= 2; }, [&] { step(); }));
+
+  broker.send(Kind::event, 0, encode(Event{7, EventType::leave, member(0x10, "x"), "bye"}));
+  ASSERT_TRUE(test::pump_until([&] { return !left.empty(); }, [&] { step(); }));
+  EXPECT_EQ(left, std::vector<PeerId>{0x10});
+  ASSERT_EQ(discovery.members().size(), 1u);
+  EXPECT_EQ(discovery.members()[0].id, 0x20u);
+
+  broker.send(Kind::event, 0, encode(Event{7, EventType::join, member(0x30, "z"), ""}));
+  ASSERT_TRUE(test::pump_until([&] { return joined.size() == 3; }, [&] { step(); }));
+  EXPECT_EQ(joined.back(), 0x30u);
+  EXPECT_EQ(discovery.members().size(), 2u);
+}
+
+TEST_F(DiscoveryTest, EventFromAnotherBrokerRunRegistersAgain) {
+  register_with(7, {});
+  broker.send(Kind::event, 0, encode(Event{8, EventType::join, member(0x30, "z"), ""}));
+  auto reg = broker.next_of(Kind::reg, [&] { (void)discovery.read(); });
+  EXPECT_EQ(reg.kind, Kind::reg) << "no new Register after an event of epoch 8";
+  EXPECT_TRUE(joined.empty()) << "took a member from a broker run we are not registered with";
+  EXPECT_FALSE(env.shared.registered.load());
+}
+
+}  // namespace
+}  // namespace zmesh::detail
