@@ -62,7 +62,8 @@ void Dispatcher::gap(PeerId publisher, std::string_view topic, std::uint64_t mis
 
 void Dispatcher::complete(std::unique_ptr<RequestCompletion> done, PeerId from, errc error,
                           std::string_view body) {
-  if (all_stopped()) {
+  if (stopping_) {
+    // Behind a stop marker it would never run: whoever stops the Peer runs it.
     orphans_.push_back({std::move(done),
                         error == errc::ok ? std::error_code{} : make_error_code(error),
                         Response{from, std::string(body)}});
@@ -82,6 +83,7 @@ void Dispatcher::departed(std::uint64_t connection_key) noexcept {
 }
 
 void Dispatcher::stop_workers() {
+  stopping_ = true;
   for (std::size_t i = 0; i < pipes_.size(); ++i) {
     push(Item{i, WorkMeta{.op = WorkOp::stop}, zmq::message_t(), zmq::message_t(),
               zmq::message_t()});

@@ -94,6 +94,7 @@ class Dispatcher {
   // engine thread only
   std::vector<zmq::socket_t> pipes_;
   std::deque<Item> waiting_;
+  bool stopping_ = false;  // stop markers are queued: completions become orphans
   std::size_t stopped_ = 0;
   std::vector<Orphan> orphans_;
 };
