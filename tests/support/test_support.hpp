@@ -14,6 +14,16 @@
 
 namespace zmesh::test {
 
+/// Memory bounds in tests are stated for a plain build; sanitizers add shadow memory and
+/// quarantines to every allocation, so RSS bounds are multiplied by this under them.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr long kRssScale = 3;
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr long kRssScale = 1;
+inline constexpr bool kSanitized = false;
+#endif
+
 /// Polls `pred` until it holds or `timeout` passes; returns its last value.
 inline bool wait_until(const std::function<bool()>& pred,
                        std::chrono::milliseconds timeout = std::chrono::seconds(10)) {

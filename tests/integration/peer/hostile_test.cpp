@@ -288,7 +288,7 @@ TEST(Hostile, StopThatOverrunsItsDrainLetsTheProcessExit) {
 TEST(Hostile, RequesterThatNeverReadsIsBoundedAndDoesNotStallOthers) {
   constexpr int kAttack = 8000;
   constexpr std::size_t kPayload = 10 * 1024;  // 8000 x 10 KiB = 80 MiB of requests
-  constexpr long kMaxGrowthMiB = 48;
+  constexpr long kMaxGrowthMiB = 48 * test::kRssScale;
   constexpr int kGood = 200;
 
   auto opts = test_options("victim", 2);
