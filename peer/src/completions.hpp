@@ -1,12 +1,13 @@
-// What an API call leaves with the engine to be completed later. Each travels through
-// the command pipeline as a pointer released from a unique_ptr; the receiving side adopts
-// it back into a unique_ptr at once, so exactly one owner exists at any time.
+// What an API call leaves with the engine to be completed later, and how it travels:
+// a Handoff in the command record, taken back into a unique_ptr by the engine at once,
+// so exactly one owner exists at any time.
 #pragma once
 
 #include <cstdint>
 #include <future>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zmesh/core/errors.hpp"
@@ -14,44 +15,50 @@
 
 namespace zmesh::detail {
 
+/// A result the engine owes an API call: the promise behind the caller's future.
+template <class T>
+struct Completion {
+  std::promise<T> promise;
+};
+
+/// A request's result: the future's promise, or (when set) a callback run on a worker.
 struct RequestCompletion {
   std::promise<Response> promise;  // used when callback is empty
   ResponseCallback callback;       // run on a worker, never on the engine
 };
 
-struct ConnectCompletion {
-  std::promise<PeerId> promise;
-};
-
-struct ConnectionsCompletion {
-  std::promise<std::vector<ConnectionStats>> promise;
-};
-
-struct StopCompletion {
-  std::promise<void> done;
-};
+using ConnectCompletion = Completion<PeerId>;
+using ConnectionsCompletion = Completion<std::vector<ConnectionStats>>;
+using StopCompletion = Completion<void>;
+using MembersCompletion = Completion<std::vector<MemberInfo>>;
+using PublishersCompletion = Completion<std::vector<PublisherStats>>;
 
 struct SyncCompletion {
   std::promise<void> done;
 };
 
-struct MembersCompletion {
-  std::promise<std::vector<MemberInfo>> promise;
+/// An owning pointer crossing an inproc pipeline inside a trivially copyable record
+/// (CommandMeta, WorkMeta): given from a unique_ptr on one side, taken back into one on
+/// the other. Exactly one side takes it; a record that is never sent is taken back by
+/// its sender.
+class Handoff {
+ public:
+  Handoff() = default;
+  template <class T>
+  [[nodiscard]] static Handoff give(std::unique_ptr<T> owned) noexcept {
+    Handoff h;
+    h.raw_ = owned.release();
+    return h;
+  }
+  template <class T>
+  [[nodiscard]] std::unique_ptr<T> take() noexcept {
+    return std::unique_ptr<T>(static_cast<T*>(std::exchange(raw_, nullptr)));
+  }
+  [[nodiscard]] explicit operator bool() const noexcept { return raw_ != nullptr; }
+
+ private:
+  void* raw_ = nullptr;
 };
-
-struct PublishersCompletion {
-  std::promise<std::vector<PublisherStats>> promise;
-};
-
-template <class T>
-std::uintptr_t release_ptr(std::unique_ptr<T> p) noexcept {
-  return reinterpret_cast<std::uintptr_t>(p.release());
-}
-
-template <class T>
-std::unique_ptr<T> adopt_ptr(std::uintptr_t raw) noexcept {
-  return std::unique_ptr<T>(reinterpret_cast<T*>(raw));
-}
 
 /// The exception a failed future carries.
 inline std::exception_ptr error_ptr(errc code, const std::string& what) {

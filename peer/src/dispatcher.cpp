@@ -73,7 +73,7 @@ void Dispatcher::complete(std::unique_ptr<RequestCompletion> done, PeerId from, 
             WorkMeta{.op = WorkOp::complete,
                      .kind = error == errc::ok ? Kind::reply : Kind::error,
                      .sender = from,
-                     .completion = release_ptr(std::move(done)),
+                     .completion = Handoff::give(std::move(done)),
                      .error = static_cast<int>(error)},
             zmq::message_t(), zmq::message_t(), zmq::message_t(body.data(), body.size())});
 }
@@ -96,7 +96,7 @@ std::vector<Orphan> Dispatcher::take_orphans() {
     const std::error_code ec = item.meta.error == 0
                                    ? std::error_code{}
                                    : make_error_code(static_cast<errc>(item.meta.error));
-    orphans_.push_back({adopt_ptr<RequestCompletion>(item.meta.completion), ec,
+    orphans_.push_back({item.meta.completion.take<RequestCompletion>(), ec,
                         Response{item.meta.sender, std::string(view_of(item.payload))}});
   }
   waiting_.clear();

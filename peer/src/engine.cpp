@@ -150,7 +150,7 @@ void Engine::run(std::promise<Endpoints> ready) noexcept {
     }
   }
   close_all();
-  if (stop_done_) stop_done_->done.set_value();
+  if (stop_done_) stop_done_->promise.set_value();
 }
 
 void Engine::open() {
@@ -290,7 +290,7 @@ void Engine::retry_parked() {
 }
 
 void Engine::on_command(FrameSet& frames) {
-  const auto meta = pod_from<CommandMeta>(frames[0]);
+  auto meta = pod_from<CommandMeta>(frames[0]);
   if (!meta || frames.size() < 3) return;  // cannot happen: the Peer wrote it
   if (!ctx_.stopping && must_wait(*meta)) {
     parked_.emplace(std::move(frames));
@@ -300,18 +300,17 @@ void Engine::on_command(FrameSet& frames) {
   const Deadline deadline = Deadline::from(meta->deadline_us, meta->deadline_unix_ms);
   switch (meta->op) {
     case CommandOp::connect:
-      connections_.connect(text(1), adopt_ptr<ConnectCompletion>(meta->completion));
+      connections_.connect(text(1), meta->completion.take<ConnectCompletion>());
       break;
     case CommandOp::disconnect: connections_.disconnect(meta->to); break;
     case CommandOp::send: send_message(*meta, frames); break;
     case CommandOp::request:
       requests_.request(meta->to, deadline, view_of(frames[1]), std::move(frames[2]),
-                        adopt_ptr<RequestCompletion>(meta->completion));
+                        meta->completion.take<RequestCompletion>());
       break;
     case CommandOp::connections:
-      adopt_ptr<ConnectionsCompletion>(meta->completion)
-          ->promise.set_value(
-              connections_.snapshot([this](PeerId p) { return requests_.count_for(p); }));
+      meta->completion.take<ConnectionsCompletion>()->promise.set_value(
+          connections_.snapshot([this](PeerId p) { return requests_.count_for(p); }));
       break;
     case CommandOp::stop: begin_stop(*meta); break;
     case CommandOp::publish:
@@ -324,25 +323,24 @@ void Engine::on_command(FrameSet& frames) {
     case CommandOp::unsubscribe: broadcasts_.unsubscribe(text(1)); break;
     case CommandOp::subscribe_to: broadcasts_.follow(text(1)); break;
     case CommandOp::sync:
-      broadcasts_.sync(deadline, adopt_ptr<SyncCompletion>(meta->completion));
+      broadcasts_.sync(deadline, meta->completion.take<SyncCompletion>());
       break;
     case CommandOp::publishers:
-      adopt_ptr<PublishersCompletion>(meta->completion)
-          ->promise.set_value(broadcasts_.publishers());
+      meta->completion.take<PublishersCompletion>()->promise.set_value(broadcasts_.publishers());
       break;
     case CommandOp::members:
-      adopt_ptr<MembersCompletion>(meta->completion)->promise.set_value(discovery_.members());
+      meta->completion.take<MembersCompletion>()->promise.set_value(discovery_.members());
       break;
     case CommandOp::lookup:
-      discovery_.lookup(text(1), text(2), deadline, adopt_ptr<MembersCompletion>(meta->completion));
+      discovery_.lookup(text(1), text(2), deadline, meta->completion.take<MembersCompletion>());
       break;
     case CommandOp::connect_name:
-      discovery_.connect_name(text(1), deadline, adopt_ptr<ConnectCompletion>(meta->completion));
+      discovery_.connect_name(text(1), deadline, meta->completion.take<ConnectCompletion>());
       break;
     case CommandOp::request_service:
       if (frames.size() == 4) {
         requests_.request_service(text(3), deadline, view_of(frames[1]), std::move(frames[2]),
-                                  adopt_ptr<RequestCompletion>(meta->completion));
+                                  meta->completion.take<RequestCompletion>());
       }
       break;
   }
@@ -361,8 +359,8 @@ void Engine::send_message(const CommandMeta& meta, FrameSet& frames) {
 
 // ------------------------------------------------------------------ stop
 
-void Engine::begin_stop(const CommandMeta& meta) {
-  stop_done_ = adopt_ptr<StopCompletion>(meta.completion);
+void Engine::begin_stop(CommandMeta& meta) {
+  stop_done_ = meta.completion.take<StopCompletion>();
   ctx_.stopping = true;
   stop_deadline_ = Deadline::from(meta.deadline_us, 0).steady;
   // Behind whatever each worker has queued: it answers once that is done.

@@ -70,7 +70,7 @@ class Engine {
   [[nodiscard]] bool must_wait(const CommandMeta& meta);
   void retry_parked();
   void send_message(const CommandMeta& meta, FrameSet& frames);
-  void begin_stop(const CommandMeta& meta);
+  void begin_stop(CommandMeta& meta);
   void finish_stop();
   void close_all() noexcept;
 

@@ -78,7 +78,7 @@ class Peer::Impl {
       if (!accepting_.load()) return;  // not started: the engine subscribes at start
       Call call(*this);
       submit<detail::SyncCompletion>(
-          CommandMeta{subscribe ? CommandOp::subscribe : CommandOp::unsubscribe, 0, 0, 0, 0},
+          CommandMeta{.op = subscribe ? CommandOp::subscribe : CommandOp::unsubscribe},
           zmq::message_t(prefix.data(), prefix.size()), zmq::message_t(),
           shared_.options.send_timeout);
     });
@@ -130,13 +130,14 @@ class Peer::Impl {
         static_cast<std::int64_t>(steady_now_us()) +
         std::chrono::duration_cast<std::chrono::microseconds>(drain).count());
     auto done = std::make_unique<detail::StopCompletion>();
-    auto stopped = done->done.get_future();
-    CommandMeta meta{CommandOp::stop, 0, deadline_us(drain), 0,
-                     detail::release_ptr(std::move(done))};
+    auto stopped = done->promise.get_future();
+    CommandMeta meta{.op = CommandOp::stop,
+                     .deadline_us = deadline_us(drain),
+                     .completion = detail::Handoff::give(std::move(done))};
     std::array<zmq::message_t, 3> frames{detail::pod_frame(meta), zmq::message_t(),
                                          zmq::message_t()};
     if (!channels_->send(frames, drain + std::chrono::seconds(1))) {
-      detail::adopt_ptr<detail::StopCompletion>(meta.completion);
+      (void)meta.completion.take<detail::StopCompletion>();
     } else {
       stopped.wait_for(drain + std::chrono::seconds(2));
     }
@@ -187,7 +188,7 @@ class Peer::Impl {
     Call call(*this);
     auto done = std::make_unique<Completion>();
     auto future = done->promise.get_future();
-    CommandMeta meta{op, 0, 0, 0, detail::release_ptr(std::move(done))};
+    CommandMeta meta{.op = op, .completion = detail::Handoff::give(std::move(done))};
     submit<Completion>(meta, zmq::message_t(), zmq::message_t(), shared_.options.send_timeout);
     if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
       throw Error(errc::timeout, "engine did not answer within a second");
@@ -213,7 +214,8 @@ class Peer::Impl {
   void submit_frames(const CommandMeta& meta, std::span<zmq::message_t> frames,
                      std::chrono::milliseconds wait) {
     if (!channels_->send(frames, wait)) {
-      if (meta.completion != 0) detail::adopt_ptr<Completion>(meta.completion);
+      CommandMeta unsent = meta;  // nobody else holds it now: take it back
+      (void)unsent.completion.take<Completion>();
       throw Error(errc::queue_full, "command queue full: the engine is pushing back");
     }
   }
@@ -268,7 +270,7 @@ std::future<PeerId> Peer::connect(const std::string& endpoint) {
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::ConnectCompletion>();
   auto future = done->promise.get_future();
-  CommandMeta meta{CommandOp::connect, 0, 0, 0, detail::release_ptr(std::move(done))};
+  CommandMeta meta{.op = CommandOp::connect, .completion = detail::Handoff::give(std::move(done))};
   impl_->submit<detail::ConnectCompletion>(meta, zmq::message_t(endpoint.data(), endpoint.size()),
                                            zmq::message_t(), impl_->shared_.options.send_timeout);
   return future;
@@ -276,7 +278,7 @@ std::future<PeerId> Peer::connect(const std::string& endpoint) {
 
 void Peer::disconnect(PeerId peer) {
   Impl::Call call(*impl_);
-  CommandMeta meta{CommandOp::disconnect, peer, 0, 0, 0};
+  CommandMeta meta{.op = CommandOp::disconnect, .to = peer};
   impl_->submit<detail::ConnectCompletion>(meta, zmq::message_t(), zmq::message_t(),
                                            impl_->shared_.options.send_timeout);
 }
@@ -290,7 +292,7 @@ void Peer::send(PeerId to, std::string_view type, std::string_view payload,
   check_type(impl_->shared_.options, type);
   check_payload(impl_->shared_.options, payload);
   Impl::Call call(*impl_);
-  CommandMeta meta{CommandOp::send, to, 0, 0, 0};
+  CommandMeta meta{.op = CommandOp::send, .to = to};
   impl_->submit<detail::RequestCompletion>(meta, zmq::message_t(type.data(), type.size()),
                                            zmq::message_t(payload.data(), payload.size()), wait);
 }
@@ -320,8 +322,11 @@ void Peer::request_impl(PeerId to, std::string_view type, std::string_view paylo
   if (timeout.count() <= 0) timeout = o.request_timeout;
   Impl::Call call(*impl_);
   const auto deadline_ms = unix_now_ms() + static_cast<std::uint64_t>(timeout.count());
-  CommandMeta meta{CommandOp::request, to, Impl::deadline_us(timeout), deadline_ms,
-                   detail::release_ptr(std::move(done))};
+  CommandMeta meta{.op = CommandOp::request,
+                   .to = to,
+                   .deadline_us = Impl::deadline_us(timeout),
+                   .deadline_unix_ms = deadline_ms,
+                   .completion = detail::Handoff::give(std::move(done))};
   impl_->submit<detail::RequestCompletion>(meta, zmq::message_t(type.data(), type.size()),
                                            zmq::message_t(payload.data(), payload.size()),
                                            std::min(timeout, o.send_timeout));
@@ -336,7 +341,7 @@ void Peer::publish(std::string_view topic, std::string_view type, std::string_vi
   if (topic.size() > o.limits.max_topic_bytes) throw Error(errc::too_large, "topic too long");
   check_payload(o, payload);
   Impl::Call call(*impl_);
-  CommandMeta meta{CommandOp::publish, 0, 0, 0, 0};
+  CommandMeta meta{.op = CommandOp::publish};
   std::array<zmq::message_t, 4> frames{
       detail::pod_frame(meta), zmq::message_t(type.data(), type.size()),
       zmq::message_t(payload.data(), payload.size()), zmq::message_t(topic.data(), topic.size())};
@@ -350,7 +355,7 @@ Registration Peer::subscribe(std::string prefix, BroadcastHandler handler) {
 
 void Peer::subscribe_to(const std::string& pub_endpoint) {
   Impl::Call call(*impl_);
-  impl_->submit<detail::SyncCompletion>(CommandMeta{CommandOp::subscribe_to, 0, 0, 0, 0},
+  impl_->submit<detail::SyncCompletion>(CommandMeta{.op = CommandOp::subscribe_to},
                                         zmq::message_t(pub_endpoint.data(), pub_endpoint.size()),
                                         zmq::message_t(), impl_->shared_.options.send_timeout);
 }
@@ -359,8 +364,9 @@ std::future<void> Peer::sync_subscriptions(std::chrono::milliseconds timeout) {
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::SyncCompletion>();
   auto future = done->done.get_future();
-  CommandMeta meta{CommandOp::sync, 0, Impl::deadline_us(timeout), 0,
-                   detail::release_ptr(std::move(done))};
+  CommandMeta meta{.op = CommandOp::sync,
+                   .deadline_us = Impl::deadline_us(timeout),
+                   .completion = detail::Handoff::give(std::move(done))};
   impl_->submit<detail::SyncCompletion>(meta, zmq::message_t(), zmq::message_t(),
                                         impl_->shared_.options.send_timeout);
   return future;
@@ -388,8 +394,9 @@ std::future<std::vector<MemberInfo>> Peer::lookup(std::string name, std::string 
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::MembersCompletion>();
   auto future = done->promise.get_future();
-  CommandMeta meta{CommandOp::lookup, 0, Impl::deadline_us(timeout), 0,
-                   detail::release_ptr(std::move(done))};
+  CommandMeta meta{.op = CommandOp::lookup,
+                   .deadline_us = Impl::deadline_us(timeout),
+                   .completion = detail::Handoff::give(std::move(done))};
   impl_->submit<detail::MembersCompletion>(meta, zmq::message_t(name.data(), name.size()),
                                            zmq::message_t(service.data(), service.size()),
                                            impl_->shared_.options.send_timeout);
@@ -400,9 +407,9 @@ std::future<PeerId> Peer::connect_by_name(const std::string& name) {
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::ConnectCompletion>();
   auto future = done->promise.get_future();
-  CommandMeta meta{CommandOp::connect_name, 0,
-                   Impl::deadline_us(impl_->shared_.options.connect_timeout), 0,
-                   detail::release_ptr(std::move(done))};
+  CommandMeta meta{.op = CommandOp::connect_name,
+                   .deadline_us = Impl::deadline_us(impl_->shared_.options.connect_timeout),
+                   .completion = detail::Handoff::give(std::move(done))};
   impl_->submit<detail::ConnectCompletion>(meta, zmq::message_t(name.data(), name.size()),
                                            zmq::message_t(), impl_->shared_.options.send_timeout);
   return future;
@@ -419,9 +426,10 @@ std::future<Response> Peer::request_service(std::string_view service, std::strin
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::RequestCompletion>();
   auto future = done->promise.get_future();
-  CommandMeta meta{CommandOp::request_service, 0, Impl::deadline_us(timeout),
-                   unix_now_ms() + static_cast<std::uint64_t>(timeout.count()),
-                   detail::release_ptr(std::move(done))};
+  CommandMeta meta{.op = CommandOp::request_service,
+                   .deadline_us = Impl::deadline_us(timeout),
+                   .deadline_unix_ms = unix_now_ms() + static_cast<std::uint64_t>(timeout.count()),
+                   .completion = detail::Handoff::give(std::move(done))};
   std::array<zmq::message_t, 4> frames{detail::pod_frame(meta),
                                        zmq::message_t(type.data(), type.size()),
                                        zmq::message_t(payload.data(), payload.size()),

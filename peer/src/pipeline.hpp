@@ -14,6 +14,7 @@
 
 #include <zmq.hpp>
 
+#include "completions.hpp"
 #include "zmesh/core/header.hpp"
 #include "zmesh/peer/message.hpp"
 
@@ -48,10 +49,10 @@ enum class CommandOp : std::uint8_t {
 
 struct CommandMeta {
   CommandOp op;
-  PeerId to;                       // send/request/disconnect; connect: expected id or 0
-  std::int64_t deadline_us;        // steady clock: request timeout, connect timeout, stop drain
-  std::uint64_t deadline_unix_ms;  // request deadline carried on the wire
-  std::uintptr_t completion;       // owning pointer released from a unique_ptr, or 0
+  PeerId to = 0;                       // send/request/disconnect
+  std::int64_t deadline_us = 0;        // steady clock: request timeout, connect timeout, stop drain
+  std::uint64_t deadline_unix_ms = 0;  // request deadline carried on the wire
+  Handoff completion{};                // what the engine completes, if anything
 };
 
 // Work frames: [WorkMeta][type][topic][payload].
@@ -80,9 +81,9 @@ struct WorkMeta {
   Route route{};
   std::uint64_t correlation_id = 0;  // deliver; broadcast: sequence; gap: how many missed
   std::uint64_t deadline_unix_ms = 0;
-  std::uintptr_t completion = 0;  // complete: owning pointer to a RequestCompletion
-  int error = 0;                  // complete: errc value, 0 = success
-  std::uint32_t flags = 0;        // deliver: header flags (NoReply)
+  Handoff completion{};     // complete: the RequestCompletion
+  int error = 0;            // complete: errc value, 0 = success
+  std::uint32_t flags = 0;  // deliver: header flags (NoReply)
 };
 
 enum class ResultOp : std::uint8_t { reply, error, stopped };

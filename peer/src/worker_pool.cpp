@@ -36,8 +36,8 @@ void send_error(zmq::socket_t& pipe, const WorkMeta& work, WireError code,
 }
 
 // Runs a callback-style request's completion (user code, so here and not on the engine).
-void complete(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
-  auto done = adopt_ptr<RequestCompletion>(meta.completion);
+void complete(PeerShared& shared, WorkMeta meta, FrameSet& frames) {
+  auto done = meta.completion.take<RequestCompletion>();
   const auto body = view_of(frames[3]);
   Response response{meta.sender, std::string(body)};
   const std::error_code ec =
