@@ -8,9 +8,12 @@ namespace zmesh::detail {
 namespace {
 
 constexpr std::string_view kMarkerPrefix{"\0zmesh.sync.", 12};
-/// Subscriptions a subscriber may have in flight to our XPUB. libzmq files each one in
-/// its table as soon as it arrives, so this bounds how far past max_subscriptions a
-/// flood gets before we see it.
+/// Subscriptions a subscriber may have in flight to our XPUB (in libzmq's pipe, not yet
+/// in its table). It does not bound a flood: each call we make into the XPUB files all
+/// that arrives meanwhile in libzmq's table (xpub_t::xread_activated reads the pipe
+/// until it is empty, and the pipe lets the sender refill it every 500 it reads), about
+/// 32 bytes per topic byte. What keeps a flood small is that it arrives slower than
+/// that loop runs: make_xpub gives every connection the smallest TCP receive window.
 constexpr int kXpubRecvHwm = 1000;
 
 SocketTuning tuning_for(const PeerOptions& o, int send_hwm, int recv_hwm) {
@@ -70,7 +73,8 @@ void Broadcasts::publish(std::string_view topic, std::string_view type, zmq::mes
 
 int Broadcasts::read_xpub() {
   // Read past the usual burst, up to the bound: a flood must meet the bound before
-  // libzmq has filed much more of it. Still bounded work per round.
+  // libzmq has filed much more of it, so the count is checked after every message.
+  // Still bounded work per round.
   const std::size_t most = std::max<std::size_t>(kBurst, ctx_.opts.max_subscriptions + 1);
   std::size_t n = 0;
   zmq::message_t event;
