@@ -238,7 +238,7 @@ TEST(HostilePubSub, SubscriptionFloodKeepsRealSubscribersServed) {
   // libzmq files each subscription in its table (~32 bytes per topic byte) before we
   // see it, and one call into the XPUB files all that arrives while it runs; the XPUB's
   // small TCP receive window keeps the flood slower than that. Measured: a peak of
-  // +6..7 MiB (1000 subscriptions are ~4 MiB); without the small window, 460..810 MiB.
+  // +5..10 MiB (1000 subscriptions are ~4 MiB); without the small window, 460..810 MiB.
   // 128 MiB is ~30 times max_subscriptions' worth: room for a loaded machine.
   const long long peak = pub.peak_rss();
   std::cout << "[ figures  ] publisher RSS from " << base / kMiB << " MiB to a peak of "
