@@ -32,12 +32,13 @@ std::string ms_text(SteadyClock::duration d) {
 }  // namespace
 
 Connections::Connections(EngineContext& ctx, Events events)
-    : ctx_(ctx), events_(std::move(events)), decoder_(ctx.opts.limits) {}
+    : ctx_(ctx), events_(std::move(events)), decoder_(ctx.opts.limits), outbox_(ctx, registry_) {}
 
 std::string Connections::open() {
   next_heartbeat_ = SteadyClock::now() + ctx_.opts.heartbeat_interval;
   if (ctx_.opts.bind.empty()) return {};
   router_.emplace(make_router(ctx_.zmq, ctx_.tuning));
+  outbox_.set_router(&*router_);
   try {
     const std::string bound = bind_resolved(*router_, ctx_.opts.bind);
     return ctx_.opts.advertise.empty() ? bound : ctx_.opts.advertise;
@@ -56,8 +57,9 @@ void Connections::close(milliseconds linger) noexcept {
   } catch (const zmq::error_t&) {
     // The context is shutting down under us: the sockets close all the same.
   }
+  outbox_.set_router(nullptr);
   router_.reset();
-  backlogged_.clear();
+  outbox_.clear();
 }
 
 // ------------------------------------------------------------------ commands
@@ -148,7 +150,7 @@ Connections::Admit Connections::send_app(Connection& c, AppSend s) {
   h.type = s.type;
   h.deadline_unix_ms = s.deadline_unix_ms;
   h.flags = s.flags;
-  enqueue(c, Route{c.key}, ctx_.encode(h), std::move(s.payload));
+  outbox_.enqueue(c, Route{c.key}, ctx_.encode(h), std::move(s.payload));
   return Admit::accepted;
 }
 
@@ -159,7 +161,7 @@ void Connections::send_answer(const Route& route, Kind kind, std::uint64_t corre
     bump(ctx_.counters().errors);  // its requester went away meanwhile: nobody to answer
     return;
   }
-  enqueue(*c, route, ctx_.encode(ctx_.header(kind, correlation_id)), std::move(payload));
+  outbox_.enqueue(*c, route, ctx_.encode(ctx_.header(kind, correlation_id)), std::move(payload));
 }
 
 void Connections::remove(Connection& c, errc code, const std::string& text) {
@@ -172,114 +174,27 @@ void Connections::remove(Connection& c, errc code, const std::string& text) {
   if (c.ready()) detail::drop(ctx_.counters().connections);
   c.state = ConnectionState::gone;
   events_.closing(c);
-  backlogged_.erase(c.key);
+  outbox_.forget(c.key);
   registry_.erase(c.key);
 }
 
 // ------------------------------------------------------------------ sending
 
-Connections::Sent Connections::send_router(std::string_view identity, zmq::message_t& header,
-                                           zmq::message_t& payload) {
-  if (!router_) return Sent::unroutable;
-  try {
-    // ROUTER_MANDATORY: a full pipe gives EAGAIN, a vanished identity EHOSTUNREACH.
-    if (!router_->send(zmq::buffer(identity.data(), identity.size()),
-                       zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      return Sent::would_block;
-    }
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EHOSTUNREACH) return Sent::unroutable;
-    throw;
-  }
-  router_->send(header, zmq::send_flags::sndmore);
-  router_->send(payload, zmq::send_flags::none);
-  return Sent::sent;
-}
-
-Connections::Sent Connections::send_now(Connection& c, const Route& route, zmq::message_t& header,
-                                        zmq::message_t& payload) {
-  Sent r = Sent::unroutable;
-  if (route.identity_size > 0) {
-    const std::string_view identity{route.identity, route.identity_size};
-    r = send_router(identity, header, payload);
-    // That DEALER of the peer is gone; another route to it may still work.
-    if (r == Sent::unroutable) registry_.remove_identity(c, identity);
-  }
-  if (r == Sent::unroutable && c.dealer) {
-    r = c.dealer->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)
-            ? Sent::sent
-            : Sent::would_block;
-    if (r == Sent::sent) c.dealer->send(payload, zmq::send_flags::none);
-  }
-  // Inbound-only: its DEALERs' identities on our ROUTER, newest first. Each try removes
-  // one identity or ends the loop, so it ends.
-  while (r == Sent::unroutable && !c.dealer && !c.identities.empty()) {
-    const std::string identity = c.identities.back();
-    r = send_router(identity, header, payload);
-    if (r == Sent::unroutable) registry_.remove_identity(c, identity);
-  }
-  if (r == Sent::sent) {
-    ++c.sent;
-    bump(ctx_.counters().sent);
-  }
-  return r;
-}
-
 void Connections::send_control(Connection& c, const Route& route, const Header& h,
                                zmq::message_t payload) {
   zmq::message_t header = ctx_.encode(h);
-  if (send_now(c, route, header, payload) == Sent::unroutable) note_unroutable(c);
-}
-
-void Connections::enqueue(Connection& c, const Route& route, zmq::message_t header,
-                          zmq::message_t payload) {
-  // Keep order: once something waits on this connection, everything after it waits too.
-  if (c.backlog.empty()) {
-    const Sent r = send_now(c, route, header, payload);
-    if (r == Sent::sent) return;
-    if (r == Sent::unroutable) {
-      bump(ctx_.counters().errors);
-      note_unroutable(c);
-      return;
-    }
-  }
-  Outgoing o{route, std::move(header), std::move(payload)};
-  c.backlog_bytes += o.bytes();
-  c.backlog.push_back(std::move(o));
-  backlogged_.insert(c.key);
+  (void)outbox_.send_now(c, route, header, payload);
 }
 
 int Connections::flush() {
   // Connections left with no route (their DEALERs vanished from our ROUTER) are gone.
-  // Checked here, outside any handler that may still hold a reference to them.
-  for (const auto key : unroutable_) {
+  // Dropped here, outside any handler that may still hold a reference to them.
+  no_route_.clear();
+  const int n = outbox_.flush(no_route_);
+  for (const auto key : no_route_) {
     if (Connection* c = registry_.by_key(key)) drop_if_unreachable(*c);
   }
-  unroutable_.clear();
-  int n = 0;
-  if (backlogged_.empty()) return n;
-  const std::vector<std::uint64_t> keys(backlogged_.begin(), backlogged_.end());
-  for (const auto key : keys) {
-    Connection* c = registry_.by_key(key);
-    while (c != nullptr && !c->backlog.empty()) {
-      Outgoing& o = c->backlog.front();
-      const std::size_t bytes = o.bytes();  // sending empties the frames
-      const Sent r = send_now(*c, o.route, o.header, o.payload);
-      if (r == Sent::would_block) break;
-      if (r == Sent::unroutable) bump(ctx_.counters().errors);
-      c->backlog_bytes -= bytes;
-      c->backlog.pop_front();
-      ++n;
-      if (r == Sent::unroutable && drop_if_unreachable(*c)) c = nullptr;
-    }
-    if (c != nullptr && c->backlog.empty()) c->refusal_bytes = 0;
-    if (c == nullptr || c->backlog.empty()) backlogged_.erase(key);
-  }
   return n;
-}
-
-void Connections::note_unroutable(const Connection& c) {
-  if (!c.dealer && c.identities.empty()) unroutable_.push_back(c.key);
 }
 
 bool Connections::drop_if_unreachable(Connection& c) {
@@ -395,7 +310,8 @@ void Connections::on_request(Connection& c, const Route& route, FrameSet& frames
     if (c.refusal_bytes >= kRefusalSlack) return;
     zmq::message_t payload = encode(ErrorReply{code, text});
     c.refusal_bytes += payload.size();
-    enqueue(c, route, ctx_.encode(ctx_.header(Kind::error, h.correlation_id)), std::move(payload));
+    outbox_.enqueue(c, route, ctx_.encode(ctx_.header(Kind::error, h.correlation_id)),
+                    std::move(payload));
   };
   if (ctx_.stopping) {
     refuse(WireError::shutting_down, "peer is shutting down");
@@ -419,7 +335,7 @@ void Connections::answer_unknown(std::string_view identity, const Envelope& env)
   zmq::message_t header = ctx_.encode(ctx_.header(Kind::error, env.header.correlation_id));
   zmq::message_t payload =
       encode(ErrorReply{WireError::unknown_peer, "not greeted: send HELLO first"});
-  (void)send_router(identity, header, payload);
+  (void)outbox_.send_to(identity, header, payload);
 }
 
 void Connections::send_hello(Connection& c) {
@@ -441,7 +357,7 @@ void Connections::on_hello(std::string_view identity, const Envelope& env) {
   auto reject = [&](WireError code, const std::string& reason) {
     zmq::message_t header = ctx_.encode(ctx_.header(Kind::reject, env.header.correlation_id));
     zmq::message_t payload = encode(Reject{code, reason});
-    (void)send_router(identity, header, payload);
+    (void)outbox_.send_to(identity, header, payload);
   };
   auto hello = decode_control<Hello>(env.payload, ctx_.opts.limits);
   if (!hello) {
@@ -494,7 +410,7 @@ void Connections::on_hello(std::string_view identity, const Envelope& env) {
   zmq::message_t payload =
       encode(Welcome{kProtocolVersion, ctx_.self,
                      static_cast<std::uint32_t>(ctx_.opts.heartbeat_interval.count())});
-  (void)send_router(identity, header, payload);
+  (void)outbox_.send_to(identity, header, payload);
   for (auto& w : c->waiters) w->promise.set_value(c->info.id);
   c->waiters.clear();
 }
@@ -592,7 +508,7 @@ void Connections::mark_ready(Connection& c) {
     h.type = q.type;
     h.deadline_unix_ms = q.deadline_unix_ms;
     h.flags = q.flags;
-    enqueue(c, Route{c.key}, ctx_.encode(h), std::move(q.payload));
+    outbox_.enqueue(c, Route{c.key}, ctx_.encode(h), std::move(q.payload));
   }
 }
 
@@ -646,7 +562,7 @@ void Connections::goodbye(const std::string& text) {
     if (c->ready()) {
       zmq::message_t header = ctx_.encode(ctx_.header(Kind::bye, 0));
       zmq::message_t payload;
-      (void)send_now(*c, Route{c->key}, header, payload);
+      (void)outbox_.send_now(*c, Route{c->key}, header, payload);
     }
   }
 }

@@ -24,6 +24,7 @@
 
 #include "connection_registry.hpp"
 #include "engine_context.hpp"
+#include "outbox.hpp"
 #include "zmesh/core/frame_set.hpp"
 
 namespace zmesh::detail {
@@ -95,9 +96,7 @@ class Connections {
   int read_dealer(std::uint64_t key);
   /// Sends what waits in the per-connection queues while their pipes take it.
   int flush();
-  [[nodiscard]] bool backlogged() const noexcept {
-    return !backlogged_.empty() || !unroutable_.empty();
-  }
+  [[nodiscard]] bool backlogged() const noexcept { return outbox_.busy(); }
   /// Keys of the connections that have a DEALER (for the poll set / a sweep).
   void dealer_keys(std::vector<std::uint64_t>& out);
   [[nodiscard]] zmq::socket_t* dealer(std::uint64_t key);
@@ -122,7 +121,6 @@ class Connections {
   }
 
  private:
-  enum class Sent { sent, would_block, unroutable };
   void on_envelope(Connection* via_dealer, FrameSet& frames, const Envelope& env);
   void on_hello(std::string_view identity, const Envelope& env);
   void on_welcome(Connection& c, const Envelope& env);
@@ -136,15 +134,8 @@ class Connections {
   void heartbeat(SteadyClock::time_point now, bool paused);
   /// Sends if there is room now, else drops (pings, byes, greeting answers).
   void send_control(Connection& c, const Route& route, const Header& h, zmq::message_t payload);
-  /// Sends or queues behind what already waits on `c`.
-  void enqueue(Connection& c, const Route& route, zmq::message_t header, zmq::message_t payload);
-  Sent send_now(Connection& c, const Route& route, zmq::message_t& header, zmq::message_t& payload);
-  Sent send_router(std::string_view identity, zmq::message_t& header, zmq::message_t& payload);
-  /// After an identity vanished: a connection with no way left to reach it is gone.
+  /// After its DEALERs vanished: a connection with no way left to reach it is gone.
   bool drop_if_unreachable(Connection& c);
-  /// Remembers `c` for that check at the next flush() (never removes it right away: the
-  /// caller may still hold it).
-  void note_unroutable(const Connection& c);
   void remember_gone(PeerId peer, const std::string& text);
 
   EngineContext& ctx_;
@@ -154,8 +145,8 @@ class Connections {
   // engine thread only
   std::optional<zmq::socket_t> router_;
   ConnectionRegistry registry_;
-  std::set<std::uint64_t> backlogged_;     // keys of connections with a non-empty backlog
-  std::vector<std::uint64_t> unroutable_;  // keys to check for a route left (flush())
+  Outbox outbox_;                        // after registry_: it refers to it
+  std::vector<std::uint64_t> no_route_;  // reused by flush()
   SteadyClock::time_point next_heartbeat_{};
   // Recent departures, for clear errors; bounded, oldest forgotten first.
   std::unordered_map<PeerId, std::string> gone_;
