@@ -6,6 +6,7 @@
 
 #include "command_channels.hpp"
 #include "completions.hpp"
+#include "deadline.hpp"
 #include "engine.hpp"
 #include "peer_shared.hpp"
 #include "pipeline.hpp"
@@ -197,8 +198,7 @@ class Peer::Impl {
   }
 
   static std::int64_t deadline_us(std::chrono::milliseconds timeout) {
-    return static_cast<std::int64_t>(steady_now_us()) +
-           std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+    return detail::Deadline::after(timeout).steady_us();
   }
 
   /// Sends a command; on failure the completion (if any) is adopted back and destroyed.
@@ -321,11 +321,11 @@ void Peer::request_impl(PeerId to, std::string_view type, std::string_view paylo
   check_payload(o, payload);
   if (timeout.count() <= 0) timeout = o.request_timeout;
   Impl::Call call(*impl_);
-  const auto deadline_ms = unix_now_ms() + static_cast<std::uint64_t>(timeout.count());
+  const auto deadline = detail::Deadline::after(timeout);
   CommandMeta meta{.op = CommandOp::request,
                    .to = to,
-                   .deadline_us = Impl::deadline_us(timeout),
-                   .deadline_unix_ms = deadline_ms,
+                   .deadline_us = deadline.steady_us(),
+                   .deadline_unix_ms = deadline.unix_ms,
                    .completion = detail::Handoff::give(std::move(done))};
   impl_->submit<detail::RequestCompletion>(meta, zmq::message_t(type.data(), type.size()),
                                            zmq::message_t(payload.data(), payload.size()),
@@ -426,9 +426,10 @@ std::future<Response> Peer::request_service(std::string_view service, std::strin
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::RequestCompletion>();
   auto future = done->promise.get_future();
+  const auto deadline = detail::Deadline::after(timeout);
   CommandMeta meta{.op = CommandOp::request_service,
-                   .deadline_us = Impl::deadline_us(timeout),
-                   .deadline_unix_ms = unix_now_ms() + static_cast<std::uint64_t>(timeout.count()),
+                   .deadline_us = deadline.steady_us(),
+                   .deadline_unix_ms = deadline.unix_ms,
                    .completion = detail::Handoff::give(std::move(done))};
   std::array<zmq::message_t, 4> frames{detail::pod_frame(meta),
                                        zmq::message_t(type.data(), type.size()),

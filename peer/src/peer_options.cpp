@@ -10,8 +10,10 @@ void PeerOptions::validate() const {
   auto require = [](bool ok, const std::string& what) {
     if (!ok) throw Error(errc::invalid_argument, "invalid peer options: " + what);
   };
-  require(!name.empty() && name.size() <= 128, "name must be 1..128 bytes");
-  require(workers >= 1 && workers <= 256, "workers must be in 1..256");
+  require(!name.empty() && name.size() <= kMaxNameBytes,
+          "name must be 1.." + std::to_string(kMaxNameBytes) + " bytes");
+  require(workers >= 1 && workers <= kMaxWorkers,
+          "workers must be in 1.." + std::to_string(kMaxWorkers));
   require(heartbeat_interval.count() >= 10, "heartbeat_interval must be at least 10 ms");
   require(heartbeat_timeout > 2 * heartbeat_interval,
           "heartbeat_timeout must exceed twice heartbeat_interval");

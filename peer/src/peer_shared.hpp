@@ -94,8 +94,8 @@ struct PeerShared {
   // Addresses that stand for the inproc pipelines in ThreadSanitizer's eyes
   // (tsan_annotations.hpp): commands, and per worker the way there and back.
   char command_sync = 0;
-  std::unique_ptr<char[]> to_worker_sync = std::make_unique<char[]>(256);
-  std::unique_ptr<char[]> from_worker_sync = std::make_unique<char[]>(256);
+  std::unique_ptr<char[]> to_worker_sync = std::make_unique<char[]>(PeerOptions::kMaxWorkers);
+  std::unique_ptr<char[]> from_worker_sync = std::make_unique<char[]>(PeerOptions::kMaxWorkers);
 };
 
 }  // namespace zmesh::detail

@@ -13,7 +13,10 @@
 namespace zmesh {
 
 struct PeerOptions {
-  std::string name = "zmesh";  ///< human-readable name, 1..128 bytes
+  static constexpr std::size_t kMaxNameBytes = 128;  ///< longest `name`
+  static constexpr std::size_t kMaxWorkers = 256;    ///< most `workers`
+
+  std::string name = "zmesh";  ///< human-readable name, 1..kMaxNameBytes bytes
   std::uint64_t id = 0;        ///< peer id; 0 = a random one at construction
   /// ROUTER endpoint for requests; "" = none (a client only).
   std::string bind = "tcp://127.0.0.1:*";
@@ -28,7 +31,7 @@ struct PeerOptions {
   std::string broker{};
   /// TTL asked of the broker; 0 = its default.
   std::chrono::milliseconds registration_ttl{0};
-  std::size_t workers = 4;  ///< handler worker threads, 1..256
+  std::size_t workers = 4;  ///< handler worker threads, 1..kMaxWorkers
 
   std::chrono::milliseconds heartbeat_interval{500};  ///< ping period per connection
   std::chrono::milliseconds heartbeat_timeout{3000};  ///< silence after which a peer is gone

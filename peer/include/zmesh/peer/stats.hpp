@@ -33,9 +33,9 @@ struct PeerStats {
   std::uint64_t broadcasts_filtered = 0;  ///< received but matching no subscription now
   std::uint64_t gaps = 0;                 ///< broadcasts missed, all publishers
   std::uint64_t subscriptions_seen =
-      0;  ///< topic subscriptions our PUB received (markers excluded)
-  std::uint64_t overloaded = 0;  ///< requests refused: their sender was over max_queued_bytes
-  std::uint64_t departed_skipped = 0;       ///< requests skipped: their sender had gone
+      0;                               ///< topic subscriptions our PUB received (markers excluded)
+  std::uint64_t overloaded = 0;        ///< requests refused: their sender was over max_queued_bytes
+  std::uint64_t departed_skipped = 0;  ///< requests skipped: their sender had gone
   std::uint64_t subscriptions_refused = 0;  ///< subscriptions our PUB refused (over a bound)
   std::uint64_t publishers_refused = 0;     ///< PUB endpoints not followed (over a bound)
 };
