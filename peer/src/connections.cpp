@@ -205,9 +205,9 @@ bool Connections::drop_if_unreachable(Connection& c) {
 
 // ------------------------------------------------------------------ receiving
 
-int Connections::read_router() {
+int Connections::read_router(const std::function<bool()>& stop) {
   int n = 0;
-  for (; n < kBurst; ++n) {
+  for (; n < kBurst && !(stop && stop()); ++n) {
     if (!frames_.recv(*router_, zmq::recv_flags::dontwait)) break;
     auto env = decoder_.decode(Layout::router, frames_);
     if (!env) {
@@ -219,9 +219,9 @@ int Connections::read_router() {
   return n;
 }
 
-int Connections::read_dealer(std::uint64_t key) {
+int Connections::read_dealer(std::uint64_t key, const std::function<bool()>& stop) {
   int n = 0;
-  for (; n < kBurst; ++n) {
+  for (; n < kBurst && !(stop && stop()); ++n) {
     Connection* c = registry_.by_key(key);
     if (c == nullptr || !c->dealer) break;
     if (!frames_.recv(*c->dealer, zmq::recv_flags::dontwait)) break;
@@ -504,6 +504,10 @@ void Connections::mark_ready(Connection& c) {
   while (!c.held.empty()) {
     HeldSend q = std::move(c.held.front());
     c.held.pop_front();
+    // A request that timed out while it waited has failed already: do not send it.
+    if (q.kind == Kind::request && q.deadline_unix_ms != 0 && unix_now_ms() > q.deadline_unix_ms) {
+      continue;
+    }
     Header h = ctx_.header(q.kind, q.correlation_id);
     h.type = q.type;
     h.deadline_unix_ms = q.deadline_unix_ms;

@@ -92,8 +92,9 @@ class Connections {
 
   // --- I/O (each returns how many messages it handled)
   [[nodiscard]] zmq::socket_t* router() noexcept { return router_ ? &*router_ : nullptr; }
-  int read_router();
-  int read_dealer(std::uint64_t key);
+  /// Reads until nothing waits, a burst is done, or `stop` says so (the workers are full).
+  int read_router(const std::function<bool()>& stop = {});
+  int read_dealer(std::uint64_t key, const std::function<bool()>& stop = {});
   /// Sends what waits in the per-connection queues while their pipes take it.
   int flush();
   [[nodiscard]] bool backlogged() const noexcept { return outbox_.busy(); }

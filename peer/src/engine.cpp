@@ -220,12 +220,13 @@ bool Engine::sweep() {
   done += connections_.flush();
   broadcasts_.set_paused(paused());
   if (!paused()) {
-    if (connections_.router() != nullptr) done += connections_.read_router();
+    const std::function<bool()> full = [this] { return paused(); };
+    if (connections_.router() != nullptr) done += connections_.read_router(full);
     dealer_keys_.clear();
     connections_.dealer_keys(dealer_keys_);
     for (const auto key : dealer_keys_) {
       if (paused()) break;
-      done += connections_.read_dealer(key);
+      done += connections_.read_dealer(key, full);
     }
     done += broadcasts_.read_sub();
   }
