@@ -106,15 +106,18 @@ stage_tidy() {
   local rc=0
   # Headers are reported when they are ours and in a check dir (never the build tree).
   "$run_tidy" -p build -j "$jobs" -quiet -header-filter="$dirs_re" "$dirs_re" >"$log" 2>&1 || rc=$?
-  # Drop the per-file command lines and "N warnings generated"; keep diagnostics.
+  # Drop the per-file command lines and "N warnings generated"; keep diagnostics, each once
+  # (a finding in a header comes back from every file that includes it).
+  local diag='^/.*:[0-9]+:[0-9]+: (error|warning): '
   sed -r 's/\x1b\[[0-9;]*m//g' "$log" |
-    grep -vE '^(clang-tidy(-[0-9]+)? |[0-9]+ warnings? (and [0-9]+ errors? )?generated|Suppressed [0-9]+ warnings|Use -header-filter|$)' || true
+    grep -vE '^(clang-tidy(-[0-9]+)? |[0-9]+ warnings? (and [0-9]+ errors? )?generated|Suppressed [0-9]+ warnings|Use -header-filter|$)' |
+    awk -v re="$diag" '$0 ~ re { skip = seen[$0]++ } !skip' || true
   local n
-  n="$(sed -r 's/\x1b\[[0-9;]*m//g' "$log" | grep -cE '^/.*:[0-9]+:[0-9]+: (error|warning):' || true)"
+  n="$(sed -r 's/\x1b\[[0-9;]*m//g' "$log" | grep -E "$diag" | sort -u | wc -l)"
   if [ "$rc" -ne 0 ] || [ "$n" -ne 0 ]; then
     echo
     echo "clang-tidy: $n findings (full log: $log). Per check:"
-    sed -r 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^/.*:[0-9]+:[0-9]+: (error|warning):' | sort -u |
+    sed -r 's/\x1b\[[0-9;]*m//g' "$log" | grep -E "$diag" | sort -u |
       grep -oE '\[[a-z0-9.-]+' | tr -d '[' | sort | uniq -c | sort -rn
     echo "Fix them, or for one check that is wrong for us, turn it off in .clang-tidy with its reason."
     return 1
