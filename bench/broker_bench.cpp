@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -100,6 +101,7 @@ class Process {
  public:
   explicit Process(std::vector<std::string> args) {
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& s : args) argv.push_back(s.data());
     argv.push_back(nullptr);
     if (posix_spawn(&pid_, args[0].c_str(), nullptr, nullptr, argv.data(), environ) != 0) {
@@ -497,7 +499,7 @@ class RawServer {
     stop_ = true;
     thread_.join();
   }
-  const std::string& endpoint() const { return endpoint_; }
+  [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
 
  private:
   void run() {
@@ -657,9 +659,7 @@ void ensure_fd_limit(long needed) {
   std::exit(1);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--raw-server") == 0)
     return raw_server_main(std::atoi(argv[2]));
   const Args args = parse_args(argc, argv);
@@ -740,7 +740,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "\n");
   const double idle_wall = us_since(t0) / 1e6;
   const double cpu_idle_pct = 100 * (broker.cpu_seconds() - cpu0) / idle_wall;
-  const double renews_per_s = (counters.renew_acks - renews_before_idle) / idle_wall;
+  const double renews_per_s =
+      static_cast<double>(counters.renew_acks - renews_before_idle) / idle_wall;
 
   // Phase 2: renews + lookups, paced: a name, a service and a full listing every ~5 ms.
   std::fprintf(stderr, "[bench] renews + lookups for %d s\n", args.duration_s);
@@ -752,7 +753,7 @@ int main(int argc, char** argv) {
   long size_name = 0;
   long size_service = 0;
   long size_all = 0;
-  const std::size_t expect_service = static_cast<std::size_t>((args.clients + 9) / 10);
+  const auto expect_service = static_cast<std::size_t>((args.clients + 9) / 10);
   std::mt19937 rng(42);
   std::vector<std::byte> bytes;
   auto check = [&](std::size_t want) {
@@ -894,7 +895,7 @@ int main(int argc, char** argv) {
   const Latency ls = percentiles(by_service);
   const Latency la = percentiles(everyone);
   const Latency lr = percentiles(renew_rtts);
-  auto mb = [](long kb) { return kb / 1024.0; };
+  auto mb = [](long kb) { return static_cast<double>(kb) / 1024.0; };
 
   std::printf(
       "zmesh-broker, %d clients (%d client threads), renew-ms %d, ttl-ms %d, "
@@ -962,4 +963,15 @@ int main(int argc, char** argv) {
                   raw_steady_kb > 0 && lost_answers == 0 && wrong_answers == 0 &&
                   counters.undecodable == 0;
   return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_broker: %s\n", e.what());
+    return 1;
+  }
 }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <future>
 #include <string>
 #include <thread>
@@ -52,7 +53,7 @@ class RawServer {
     stop_ = true;
     thread_.join();
   }
-  const std::string& endpoint() const { return endpoint_; }
+  [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
 
  private:
   void run() {
@@ -173,9 +174,7 @@ double zmesh_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& pay
   return n / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const int lat_n = quick ? 2000 : 20000;
   const int tput_n = quick ? 5000 : 100000;
@@ -227,4 +226,15 @@ int main(int argc, char** argv) {
   std::sort(stop_ms.begin(), stop_ms.end());
   std::printf("\nidle stop(): median %.2f ms, max %.2f ms (10 runs)\n", stop_ms[5], stop_ms[9]);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_peer: %s\n", e.what());
+    return 1;
+  }
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <thread>
 
@@ -98,7 +99,7 @@ Result raw_run(std::size_t size, long n) {
   stop = true;
   subscriber.join();
   const double secs = std::chrono::duration<double>(t1 - t0).count();
-  const double got = static_cast<double>(received.load());
+  const auto got = static_cast<double>(received.load());
   return {got / secs, got * static_cast<double>(size) / secs / 1e6, got / static_cast<double>(n)};
 }
 
@@ -128,15 +129,13 @@ Result zmesh_run(std::size_t size, long n) {
   for (long i = 0; i < n; ++i) pub.publish("bench.topic", "Tick", payload);
   const auto t1 = settle(received, n, last_ns);
   const double secs = std::chrono::duration<double>(t1 - t0).count();
-  const double got = static_cast<double>(received.load());
+  const auto got = static_cast<double>(received.load());
   sub.stop();
   pub.stop();
   return {got / secs, got * static_cast<double>(size) / secs / 1e6, got / static_cast<double>(n)};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   std::printf(
       "| payload | raw msgs/s | raw MB/s | raw recv/sent | zmesh msgs/s | zmesh MB/s | "
@@ -151,4 +150,15 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_pubsub: %s\n", e.what());
+    return 1;
+  }
 }

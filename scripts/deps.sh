@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs zmesh's build and test dependencies from Debian 12 packages. Idempotent: it
 # runs apt-get only for packages that are missing. Needs root (or sudo) when it installs.
+#   scripts/deps.sh            build and test
+#   scripts/deps.sh --checks   also clang-format-14 and clang-tidy-14 (scripts/test.sh --all)
 set -euo pipefail
 
 packages=(
@@ -11,6 +13,8 @@ packages=(
   libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+# Pinned to 14: another clang-format version formats some lines differently.
+[ "${1:-}" = "--checks" ] && packages+=(clang-format-14 clang-tidy-14)
 
 missing=()
 for p in "${packages[@]}"; do

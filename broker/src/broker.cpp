@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -375,7 +377,14 @@ class Broker::Impl {
 
 Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Broker::~Broker() {
-  impl_->stop();
+  // A broker thread we cannot stop would outlive what it uses: terminate, as an exception
+  // leaving this (noexcept) destructor would, but say why first.
+  try {
+    impl_->stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "zmesh::Broker: cannot stop the broker thread: %s\n", e.what());
+    std::terminate();
+  }
 }
 void Broker::start() {
   impl_->start();

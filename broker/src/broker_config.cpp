@@ -41,7 +41,7 @@ po::options_description settings(bool with_config) {
       "renew-ms", po::value<long>()->default_value(3000),
       "how often peers are told to renew, in milliseconds (at most ttl-ms / 2)")(
       "max-peers", po::value<long>()->default_value(100000), "registrations refused beyond this")(
-      "max-payload-bytes", po::value<long>()->default_value(16 * 1024 * 1024),
+      "max-payload-bytes", po::value<long>()->default_value(16L * 1024 * 1024),
       "largest payload frame accepted")("log-level",
                                         po::value<std::string>()->default_value("info"),
                                         "trace, debug, info, warn, error or off")(
@@ -93,7 +93,10 @@ class Checker {
         source = "config file '" + sources_.config_file + "'";
         env_or_file = true;
       }
-      from += (from.empty() ? "" : ", ") + key + " from " + source;
+      if (!from.empty()) from += ", ";
+      from += key;
+      from += " from ";
+      from += source;
     }
     throw ConfigError(env_or_file ? kExitConfig : kExitUsage, what + " [" + from + "]");
   }
@@ -140,9 +143,10 @@ void fill(Config& c, const po::variables_map& vm, const Checker& check) {
   c.options.limits.max_payload_bytes = static_cast<std::size_t>(max_payload);
   c.log_level = vm["log-level"].as<std::string>();
   c.log_format = vm["log-format"].as<std::string>();
-  static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "off"};
+  static const std::vector<std::string> kLevels = {"trace", "debug", "info",
+                                                   "warn",  "error", "off"};
   check.require(
-      std::find(levels.begin(), levels.end(), c.log_level) != levels.end(), {"log-level"},
+      std::find(kLevels.begin(), kLevels.end(), c.log_level) != kLevels.end(), {"log-level"},
       "log-level must be one of trace, debug, info, warn, error, off (got '" + c.log_level + "')");
   check.require(c.log_format == "text" || c.log_format == "json", {"log-format"},
                 "log-format must be text or json (got '" + c.log_format + "')");
@@ -168,8 +172,9 @@ std::set<std::string> store_environment(char** env, const po::options_descriptio
     const std::string key = env_to_option(name);
     if (key.empty()) continue;
     if (desc.find_nothrow(key, /*approx=*/false) == nullptr) {
-      throw ConfigError(kExitConfig, "unknown environment variable " + name + " (no setting '" +
-                                         key + "'; see --help)");
+      std::string what = "unknown environment variable " + name;
+      what += " (no setting '" + key + "'; see --help)";
+      throw ConfigError(kExitConfig, what);
     }
     po::parsed_options parsed(&desc);
     po::option opt;
@@ -189,7 +194,7 @@ std::set<std::string> store_environment(char** env, const po::options_descriptio
 
 }  // namespace
 
-Config parse(const std::vector<std::string>& args, char** environ_) {
+Config parse(const std::vector<std::string>& args, char** environment) {
   Config c;
   po::options_description all;
   all.add(commands()).add(settings(/*with_config=*/true));
@@ -226,7 +231,7 @@ Config parse(const std::vector<std::string>& args, char** environ_) {
   // --help and --version answer whatever the environment or the file hold.
   if (c.help || c.version) return c;
 
-  sources.env = store_environment(environ_, settings(/*with_config=*/true), vm);
+  sources.env = store_environment(environment, settings(/*with_config=*/true), vm);
   if (vm.count("config") != 0) {
     c.config_file = vm["config"].as<std::string>();
     sources.config_file = c.config_file;

@@ -42,11 +42,11 @@ class ConfigError : public std::runtime_error {
   int exit_code_;
 };
 
-/// Parses flags, the ZMESH_BROKER_* variables of `environ` (NAME=value entries, null
-/// terminated; nullptr = none) and the config file; validates. --help and --version
+/// Parses flags, the ZMESH_BROKER_* variables of `environment` (NAME=value entries, null
+/// terminated, like ::environ; nullptr = none) and the config file; validates. --help and --version
 /// return before the environment and the file are read.
 /// Throws ConfigError.
-Config parse(const std::vector<std::string>& args, char** environ);
+Config parse(const std::vector<std::string>& args, char** environment);
 
 /// The effective configuration, one "key = value" per line (the config file format).
 void print_config(std::ostream& out, const Config& config);

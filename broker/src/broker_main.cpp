@@ -26,7 +26,7 @@ class JsonMessage : public spdlog::custom_flag_formatter {
         nlohmann::json(std::string(msg.payload.data(), msg.payload.size())).dump();
     dest.append(s.data(), s.data() + s.size());
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
+  [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<JsonMessage>();
   }
 };

@@ -5,6 +5,7 @@
 // payload) and prints every header field. Run: ./example_encode_request
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "zmesh/core/envelope_codec.hpp"
@@ -20,9 +21,7 @@ void print_hex(const char* label, const zmq::message_t& frame) {
   std::printf("\n");
 }
 
-}  // namespace
-
-int main() {
+int run() {
   using namespace std::chrono;
   const auto now = system_clock::now();
 
@@ -65,4 +64,15 @@ int main() {
               static_cast<int>(env->payload.size()),
               reinterpret_cast<const char*>(env->payload.data()));
   return h == header ? 0 : 1;
+}
+
+}  // namespace
+
+int main() {
+  try {
+    return run();
+  } catch (const std::exception& e) {  // zmesh::Error from the encoder, for one
+    std::fprintf(stderr, "encode_request: %s\n", e.what());
+    return 1;
+  }
 }

@@ -7,8 +7,8 @@ namespace {
 
 class ErrcCategory final : public std::error_category {
  public:
-  const char* name() const noexcept override { return "zmesh"; }
-  std::string message(int v) const override {
+  [[nodiscard]] const char* name() const noexcept override { return "zmesh"; }
+  [[nodiscard]] std::string message(int v) const override {
     switch (static_cast<errc>(v)) {
       case errc::ok: return "success";
       case errc::timeout: return "timed out";
@@ -36,8 +36,8 @@ class ErrcCategory final : public std::error_category {
 
 class DecodeCategory final : public std::error_category {
  public:
-  const char* name() const noexcept override { return "zmesh.decode"; }
-  std::string message(int v) const override {
+  [[nodiscard]] const char* name() const noexcept override { return "zmesh.decode"; }
+  [[nodiscard]] std::string message(int v) const override {
     switch (static_cast<DecodeError>(v)) {
       case DecodeError::missing_frames: return "missing frames";
       case DecodeError::extra_frames: return "extra frames";
@@ -61,7 +61,7 @@ class DecodeCategory final : public std::error_category {
     }
     return "unknown decode error " + std::to_string(v);
   }
-  std::error_condition default_error_condition(int v) const noexcept override {
+  [[nodiscard]] std::error_condition default_error_condition(int v) const noexcept override {
     switch (static_cast<DecodeError>(v)) {
       case DecodeError::header_too_large:
       case DecodeError::payload_too_large:
@@ -77,13 +77,13 @@ class DecodeCategory final : public std::error_category {
 }  // namespace
 
 const std::error_category& error_category() noexcept {
-  static const ErrcCategory category;
-  return category;
+  static const ErrcCategory kCategory;
+  return kCategory;
 }
 
 const std::error_category& decode_category() noexcept {
-  static const DecodeCategory category;
-  return category;
+  static const DecodeCategory kCategory;
+  return kCategory;
 }
 
 std::error_code make_error_code(errc e) noexcept {

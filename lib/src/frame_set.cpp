@@ -13,7 +13,7 @@ bool FrameSet::recv(zmq::socket_ref socket, zmq::recv_flags flags) {
     const bool more = part.more();
     push(std::move(part));
     if (!more) break;
-    part.rebuild();
+    part = zmq::message_t();  // a fresh message for the next part
     (void)socket.recv(part, zmq::recv_flags::none);
   }
   return true;
@@ -25,7 +25,8 @@ void FrameSet::push(zmq::message_t frame) {
 }
 
 void FrameSet::clear() noexcept {
-  for (std::size_t i = 0; i < kept_; ++i) frames_[i].rebuild();
+  // Move-assigning a fresh message releases the old one; unlike rebuild() it cannot throw.
+  for (std::size_t i = 0; i < kept_; ++i) frames_[i] = zmq::message_t();
   kept_ = 0;
   total_ = 0;
 }

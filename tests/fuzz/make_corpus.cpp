@@ -1,6 +1,7 @@
 // Writes the seed corpus (valid messages of every kind) for the fuzz targets:
 //   make_corpus tests/fuzz/corpus
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -20,9 +21,7 @@ std::string framed(const zmq::message_t& m) {
   return out + std::string(static_cast<const char*>(m.data()), n);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc != 2) return 2;
   const std::filesystem::path root(argv[1]);
   std::filesystem::create_directories(root / "envelope_decoder");
@@ -60,4 +59,15 @@ int main(int argc, char** argv) {
   control(9, zmesh::encode(zmesh::Event{1, zmesh::EventType::join, peer, ""}), "event");
   std::printf("corpus written to %s\n", argv[1]);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "make_corpus: %s\n", e.what());
+    return 1;
+  }
 }

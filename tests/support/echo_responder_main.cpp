@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     if (flag == "--id") opts.id = zmesh::id_from_hex(argv[i + 1]).value_or(0);
     if (flag == "--name") opts.name = argv[i + 1];
     if (flag == "--broker") opts.broker = argv[i + 1];
-    if (flag == "--service") opts.services.push_back(argv[i + 1]);
+    if (flag == "--service") opts.services.emplace_back(argv[i + 1]);
     if (flag == "--announce-slow") announce_slow = std::string(argv[i + 1]) == "1";
   }
   std::signal(SIGTERM, [](int) { g_stop = 1; });

@@ -128,13 +128,13 @@ int run(const std::vector<std::string>& args) {
 }  // namespace
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {
+  static const std::vector<Command> kAll = {
       {describe_send, run_send},           {describe_request, run_request},
       {describe_reply, run_reply},         {describe_publish, run_publish},
       {describe_subscribe, run_subscribe}, {describe_peers, run_peers},
       {describe_ping, run_ping},
   };
-  return all;
+  return kAll;
 }
 
 }  // namespace zmesh::cli

@@ -105,7 +105,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   /// Writes `name` in the directory and returns its path.
-  std::string write(const std::string& name, const std::string& text) const {
+  [[nodiscard]] std::string write(const std::string& name, const std::string& text) const {
     const fs::path p = path_ / name;
     std::ofstream(p) << text;
     return p.string();

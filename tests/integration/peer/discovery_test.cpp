@@ -133,6 +133,7 @@ TEST(Discovery, ServiceRequestsSpreadAndMoveOnWhenAPeerDies) {
   ASSERT_NE(responders[0]->wait(), -1);
   // Requests in flight or sent before anyone noticed move on to the others; none hangs.
   std::vector<std::future<Response>> fs;
+  fs.reserve(30);
   for (int i = 0; i < 30; ++i) fs.push_back(client->request_service("echo", "Slow", "10", 10s));
   std::set<std::string> after;
   for (auto& f : fs) {

@@ -66,9 +66,11 @@ TEST(Dispatch, PerSenderOrderWithParallelSenders) {
     return std::string();
   });
   std::vector<std::unique_ptr<Peer>> senders;
+  senders.reserve(kSenders);
   for (int s = 0; s < kSenders; ++s)
     senders.push_back(started(test_options("s" + std::to_string(s), 1)));
   std::vector<std::thread> threads;
+  threads.reserve(senders.size());
   for (auto& sp : senders) {
     threads.emplace_back([&, p = sp.get()] {
       const PeerId to = p->connect(receiver->endpoint()).get();
@@ -165,6 +167,7 @@ TEST(Dispatch, StopLetsQueuedWorkFinishAndRepliesArrive) {
   auto client = started(test_options("client"));
   const PeerId to = client->connect(server->endpoint()).get();
   std::vector<std::future<Response>> fs;
+  fs.reserve(20);
   for (int i = 0; i < 20; ++i) fs.push_back(client->request(to, "Work", std::to_string(i), 10s));
   ASSERT_TRUE(test::wait_until([&] { return finished.load() >= 1; }));
   server->stop(5s);  // 20 x 30 ms queued on one worker: well inside the drain

@@ -27,8 +27,8 @@ class FakePeer {
     endpoint_ = router_.get(zmq::sockopt::last_endpoint);
     info_ = PeerInfo{0xfa4e, random_id(), "fake", {endpoint_}, {}, {}};
   }
-  const std::string& endpoint() const { return endpoint_; }
-  PeerId id() const { return info_.id; }
+  [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
+  [[nodiscard]] PeerId id() const { return info_.id; }
 
   /// Receives the next message (skipping pings); false after `timeout`.
   bool next(Envelope& env, std::chrono::milliseconds timeout = 5s) {
@@ -62,7 +62,7 @@ class FakePeer {
     reply(Kind::welcome, correlation_id, encode(Welcome{kProtocolVersion, info_, 100}));
   }
 
-  std::string payload_text(const Envelope& env) const {
+  [[nodiscard]] std::string payload_text(const Envelope& env) const {
     return {reinterpret_cast<const char*>(env.payload.data()), env.payload.size()};
   }
 

@@ -39,6 +39,7 @@ TEST(PubSub, ThreePublishersFiveSubscribersOverlappingPrefixes) {
   constexpr int kPublishers = 3;
   constexpr int kTopics = 1000;
   std::vector<std::unique_ptr<Peer>> pubs;
+  pubs.reserve(kPublishers);
   for (int i = 0; i < kPublishers; ++i)
     pubs.push_back(started(test_options("pub" + std::to_string(i), 1)));
 

@@ -51,6 +51,7 @@ TEST(Registry, ConcurrentConnectsCoalesceIntoOneConnection) {
   constexpr int kThreads = 50;
   std::vector<PeerId> ids(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back(
         [&, i] { ids[static_cast<std::size_t>(i)] = client->connect(server->endpoint()).get(); });
@@ -157,6 +158,7 @@ TEST(Registry, KilledResponderFailsEveryPendingRequestAndOthersKeepWorking) {
   ASSERT_EQ(victim, ready.id);
 
   std::vector<std::future<Response>> pending;
+  pending.reserve(1000);
   for (int i = 0; i < 1000; ++i) pending.push_back(client->request(victim, "Slow", "50", 60s));
   // Every request has reached the engine (a few may be answered already).
   ASSERT_TRUE(test::wait_until([&] {

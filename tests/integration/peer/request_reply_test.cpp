@@ -56,7 +56,7 @@ TEST(RequestReply, CallbackFormRunsOnAWorker) {
   std::promise<std::pair<std::error_code, std::string>> got;
   const auto caller = std::this_thread::get_id();
   std::atomic<bool> other_thread{false};
-  client->request(id, "Echo", "cb", 2s, [&](std::error_code ec, Response r) {
+  client->request(id, "Echo", "cb", 2s, [&](std::error_code ec, const Response& r) {
     other_thread = std::this_thread::get_id() != caller;
     got.set_value({ec, r.payload});
   });
@@ -98,6 +98,7 @@ TEST(RequestReply, ManyThreadsManyRequestsInFlightAllMatch) {
   std::atomic<int> mismatches{0};
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       Peer& c = *clients[static_cast<std::size_t>(t)];
@@ -224,6 +225,7 @@ TEST(RequestErrors, PeerGoneFailsPendingAtOnce) {
   auto client = started(test_options("client"));
   const PeerId id = client->connect(server->endpoint()).get();
   std::vector<std::future<Response>> fs;
+  fs.reserve(20);
   for (int i = 0; i < 20; ++i) fs.push_back(client->request(id, "Slow", "", 30s));
   server->stop(0ms);  // says BYE: pending requests fail now, not after 30 s
   for (auto& f : fs) {

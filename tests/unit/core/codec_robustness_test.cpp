@@ -18,7 +18,10 @@ zmq::message_t mutate(const zmq::message_t& base, std::mt19937_64& rng) {
   switch (rng() % 5) {
     case 0:  // flip some bits
       for (int i = 0, n = 1 + static_cast<int>(rng() % 4); i < n && !bytes.empty(); ++i) {
-        bytes[rng() % bytes.size()] ^= static_cast<char>(1u << (rng() % 8));
+        // Same draws in the same order as `bytes[rng() % n] ^= mask(rng())` (the right side first).
+        const auto mask = static_cast<char>(1u << (rng() % 8));
+        char& b = bytes[rng() % bytes.size()];
+        b = static_cast<char>(b ^ mask);
       }
       break;
     case 1:  // overwrite a byte with an interesting value
@@ -49,6 +52,7 @@ TEST(CodecRobustness, HundredThousandRandomAndMutatedFrameSets) {
   EnvelopeDecoder dec;
   const auto kinds = test::all_kinds();
   std::vector<zmq::message_t> seeds;
+  seeds.reserve(kinds.size());
   for (Kind k : kinds) seeds.push_back(enc.encode(test::sample_header(k)));
 
   constexpr int kCases = 120'000;

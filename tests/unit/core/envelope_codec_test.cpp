@@ -30,7 +30,7 @@ struct RawHeader {
   std::uint64_t sender_session = 1;
   std::uint64_t sequence = 1;
 
-  zmq::message_t frame(bool identifier = true) const {
+  [[nodiscard]] zmq::message_t frame(bool identifier = true) const {
     flatbuffers::FlatBufferBuilder fbb;
     auto t = with_type ? fbb.CreateString(type) : flatbuffers::Offset<flatbuffers::String>();
     wire::HeaderBuilder b(fbb);

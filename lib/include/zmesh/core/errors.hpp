@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace zmesh {
 
@@ -73,9 +74,9 @@ std::error_code make_error_code(DecodeError e) noexcept;
 /// The one exception type of zmesh.
 class Error : public std::system_error {
  public:
-  Error(errc code, const std::string& what)
-      : std::system_error(make_error_code(code)), what_(what) {}
-  Error(std::error_code code, const std::string& what) : std::system_error(code), what_(what) {}
+  Error(errc code, std::string what)
+      : std::system_error(make_error_code(code)), what_(std::move(what)) {}
+  Error(std::error_code code, std::string what) : std::system_error(code), what_(std::move(what)) {}
   /// The errc this error belongs to (decode errors map to malformed/too_large).
   [[nodiscard]] errc kind() const noexcept;
   /// The message alone ("peer 'pricing' gone: silent for 3000 ms"); code().message()

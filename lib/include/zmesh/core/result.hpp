@@ -33,7 +33,7 @@ class [[nodiscard]] Result {
     check();
     return std::get<0>(v_);
   }
-  const T& value() const& {
+  [[nodiscard]] const T& value() const& {
     check();
     return std::get<0>(v_);
   }
