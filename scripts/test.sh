@@ -13,13 +13,12 @@
 #   tidy    clang-tidy-14 (.clang-tidy) over build/compile_commands.json, check dirs only
 #   asan    ZMESH_SANITIZE=address,undefined build (build-asan/), ctest
 #   tsan    ZMESH_SANITIZE=thread build (build-tsan/), ctest with tests/tsan.supp
-# ZMESH_CHECK_DIRS: the directories format and tidy cover. peer/ is not in it yet: it is
-# being restructured, and joins once its findings are fixed (add it to the default below).
+# ZMESH_CHECK_DIRS: the directories format and tidy cover (default: all of zmesh's code).
 # ZMESH_JOBS: build, ctest and clang-tidy parallelism (default: nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-check_dirs=(${ZMESH_CHECK_DIRS:-lib broker tools tests bench examples})
+check_dirs=(${ZMESH_CHECK_DIRS:-lib peer broker tools tests bench examples})
 jobs="${ZMESH_JOBS:-$(nproc)}"
 all_stages=(format build tidy asan tsan)
 

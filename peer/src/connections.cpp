@@ -14,7 +14,7 @@ using std::chrono::milliseconds;
 constexpr std::size_t kGoneMemory = 1024;
 /// Bytes of Overloaded errors queued for a slow consumer beyond max_queued_bytes (and
 /// the replies it was owed already); past it they are dropped (and still counted).
-constexpr std::size_t kRefusalSlack = 64 * 1024;
+constexpr std::size_t kRefusalSlack = std::size_t{64} * 1024;
 
 Route route_via(const Connection& c, std::string_view identity) {
   Route r{c.key};

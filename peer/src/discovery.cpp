@@ -127,7 +127,7 @@ void Discovery::on_envelope(const Envelope& env) {
         bump(ctx_.counters().malformed);
         break;
       }
-      on_list(h.correlation_id, std::move(*list));
+      on_list(h.correlation_id, *list);
       break;
     }
     case Kind::event: {
@@ -176,7 +176,7 @@ void Discovery::on_event(const Event& e) {
   }
 }
 
-void Discovery::on_list(std::uint64_t correlation_id, PeerList list) {
+void Discovery::on_list(std::uint64_t correlation_id, const PeerList& list) {
   if (correlation_id == refresh_correlation_) {
     std::set<PeerId> present;
     for (const auto& r : list.peers) {

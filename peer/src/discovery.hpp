@@ -69,7 +69,7 @@ class Discovery {
   void on_envelope(const Envelope& env);
   void on_ack(const Envelope& env);
   void on_event(const Event& event);
-  void on_list(std::uint64_t correlation_id, PeerList list);
+  void on_list(std::uint64_t correlation_id, const PeerList& list);
   void upsert(const PeerInfo& info);
   void remove(PeerId id);
 

@@ -88,7 +88,7 @@ void client(zmesh::Peer& peer, zmesh::PeerId to, Totals& totals, Clock::time_poi
 void hostile(const std::string& endpoint, const std::string& pub_endpoint, Clock::time_point until,
              std::atomic<int>& rounds) {
   std::mt19937_64 rng(42);
-  const std::string big(10 * 1024, 'x');
+  const std::string big(std::size_t{10} * 1024, 'x');
   while (Clock::now() < until) {
     switch (rounds.load() % 5) {
       case 0: {  // two HELLOs on one DEALER, then gone
@@ -130,7 +130,7 @@ void hostile(const std::string& endpoint, const std::string& pub_endpoint, Clock
           std::string topic(64, 'a');
           for (auto& ch : topic) ch = static_cast<char>('a' + rng() % 26);
           sub.queue_subscribe(topic);
-          if (sub.queued_bytes() >= 64 * 1024 && !sub.flush(2s)) break;
+          if (sub.queued_bytes() >= std::size_t{64} * 1024 && !sub.flush(2s)) break;
         }
         (void)sub.flush(2s);
         break;
@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
   const double p99 = lat.empty() ? 0 : lat[lat.size() * 99 / 100];
   const double p50 = lat.empty() ? 0 : lat[lat.size() / 2];
   const long total = totals.ok + totals.failed;
-  const double rate = total == 0 ? 0 : 100.0 * static_cast<double>(totals.ok) / total;
+  const double rate =
+      total == 0 ? 0 : 100.0 * static_cast<double>(totals.ok) / static_cast<double>(total);
   const auto s = victim.stats();
   const auto t0 = Clock::now();
   for (auto& c : clients) c->stop();

@@ -22,7 +22,11 @@ RawPeer::RawPeer(std::string name)
 }
 
 RawPeer::~RawPeer() {
-  close();
+  try {
+    close();
+  } catch (...) {
+    // A destructor must not throw: the socket and context close all the same.
+  }
 }
 
 void RawPeer::set_rcvhwm(int messages) {

@@ -99,7 +99,7 @@ class RawPeer {
 
  private:
   bool send_frames(const Header& h, zmq::message_t payload, std::chrono::milliseconds wait);
-  Header header(Kind kind, std::uint64_t correlation_id) const;
+  [[nodiscard]] Header header(Kind kind, std::uint64_t correlation_id) const;
 
   zmq::context_t ctx_{1};
   zmq::socket_t dealer_;

@@ -151,7 +151,7 @@ TEST(Dispatch, SlowHandlerPushesBackOnAFastSenderAndLosesNothing) {
   EXPECT_GT(pushed_back, 0);
   EXPECT_TRUE(test::wait_until([&] { return handled.load() == accepted; }, 60s))
       << handled.load() << " of " << accepted;
-  EXPECT_LT(peak_rss - rss_before, 64 * 1024 * test::kRssScale)
+  EXPECT_LT(peak_rss - rss_before, 64L * 1024 * test::kRssScale)
       << "RSS grew by " << (peak_rss - rss_before) << " KiB";
   EXPECT_LE(receiver->stats().worker_queue_depth, 64u);
 }

@@ -38,7 +38,7 @@ using namespace std::chrono_literals;
 using test::started;
 using test::test_options;
 
-constexpr long long kMiB = 1024 * 1024;
+constexpr long long kMiB = 1024LL * 1024;
 
 // A field of /proc/<pid>/status ("VmRSS", "VmHWM") in bytes; -1 if unreadable.
 long long proc_status_bytes(pid_t pid, const std::string& field) {
@@ -127,7 +127,8 @@ TEST(HostilePubSub, HugeSubscriptionDoesNotBloatThePublisher) {
   // before the fix, far over the 1 + max_topic_bytes the XPUB may take.
   test::ZmtpSubscriber hostile;
   ASSERT_TRUE(hostile.connect(pub.pub_endpoint()));
-  std::string prefix(16'700'000, 'h');
+  constexpr std::size_t kHuge = 16'700'000;  // past the 16 MiB payload limit, on purpose
+  std::string prefix(kHuge, 'h');            // NOLINT(bugprone-string-constructor): the attack
   for (std::size_t i = 0; i < prefix.size(); i += 7) prefix[i] = static_cast<char>('a' + i % 26);
   hostile.queue_subscribe(prefix);
   (void)hostile.flush(10s);  // false is fine: the publisher may drop us mid-way
@@ -193,7 +194,7 @@ TEST(HostilePubSub, SubscriptionFloodKeepsRealSubscribersServed) {
       if (i % 10 == 0) hostile.queue_unsubscribe(topic);
       if (i % 10 == 1) hostile.queue_unsubscribe(random_text(rng, 50, 200));
       if (i % 20 == 2) hostile.queue_subscribe(std::string("\0zmesh.sync.", 12) + topic);
-      if (hostile.queued_bytes() >= 256 * 1024) {
+      if (hostile.queued_bytes() >= std::size_t{256} * 1024) {
         if (!hostile.flush(10s)) return;  // dropped, or stuck for 10 s
         (void)hostile.drain();
       }

@@ -287,7 +287,7 @@ TEST(Hostile, StopThatOverrunsItsDrainLetsTheProcessExit) {
 
 TEST(Hostile, RequesterThatNeverReadsIsBoundedAndDoesNotStallOthers) {
   constexpr int kAttack = 8000;
-  constexpr std::size_t kPayload = 10 * 1024;  // 8000 x 10 KiB = 80 MiB of requests
+  constexpr std::size_t kPayload = std::size_t{10} * 1024;  // 8000 x 10 KiB = 80 MiB of requests
   constexpr long kMaxGrowthMiB = 48 * test::kRssScale;
   constexpr int kGood = 200;
 
@@ -488,6 +488,7 @@ TEST(Hostile, ShortLivedCallerThreadsDoNotLeakSockets) {
   std::atomic<int> failed{0};
   for (int batch = 0; batch < 10; ++batch) {
     std::vector<std::thread> threads;
+    threads.reserve(30);
     for (int i = 0; i < 30; ++i) {
       threads.emplace_back([&] {
         try {
@@ -543,6 +544,7 @@ TEST(Hostile, CallsRacingStopAreSafe) {
     std::atomic<bool> quit{false};
     std::atomic<int> calls{0};
     std::vector<std::thread> callers;
+    callers.reserve(4);
     for (int t = 0; t < 4; ++t) {
       callers.emplace_back([&, peer, id] {
         std::deque<std::future<Response>> futures;

@@ -207,7 +207,7 @@ TEST(Connections, BacklogOverTheBoundRefusesSendsUntilThePeerReads) {
   ASSERT_NE(c, nullptr);
 
   // b stops reading: a's pipe, the TCP buffers and then a's backlog fill.
-  const std::string chunk(64 * 1024, 'x');
+  const std::string chunk(std::size_t{64} * 1024, 'x');
   Connections::Admit admit = Connections::Admit::accepted;
   int sent = 0;
   for (; sent < 2000 && admit == Connections::Admit::accepted; ++sent) {

@@ -174,7 +174,7 @@ TEST(Dispatcher, WorkerResultsReachOnResultAndStopMarkersCount) {
 
   // Completions after the workers stopped are left for whoever stops the peer.
   auto done = std::make_unique<RequestCompletion>();
-  done->callback = [](std::error_code, Response) {};
+  done->callback = [](std::error_code, const Response&) {};
   d.complete(std::move(done), 7, errc::ok, "late");
   auto orphans = d.take_orphans();
   ASSERT_EQ(orphans.size(), 1u);

@@ -213,7 +213,7 @@ TEST_F(RequestsTest, CallbackCompletionsGoToRunCallback) {
   bool ran_on_engine = false;
   auto make = [&] {
     auto done = std::make_unique<RequestCompletion>();
-    done->callback = [&](std::error_code, Response) { ran_on_engine = true; };
+    done->callback = [&](std::error_code, const Response&) { ran_on_engine = true; };
     return done;
   };
   requests.request(7, Deadline::after(5s), "echo", test::text_frame("a"), make());

@@ -39,6 +39,7 @@ TEST(ServiceRouter, RoundRobinInIdOrder) {
   RouterFixture f;
   f.peers = {offering(3), offering(1), offering(2)};
   std::vector<PeerId> picks;
+  picks.reserve(6);
   for (int i = 0; i < 6; ++i) picks.push_back(f.router.pick("svc", {}));
   EXPECT_EQ(picks, (std::vector<PeerId>{1, 2, 3, 1, 2, 3}));
 }
@@ -64,6 +65,7 @@ TEST(ServiceRouter, SkipsUnreachable) {
   f.peers = {offering(1), offering(2), offering(3)};
   f.unreachable = {2};
   std::vector<PeerId> picks;
+  picks.reserve(4);
   for (int i = 0; i < 4; ++i) picks.push_back(f.router.pick("svc", {}));
   EXPECT_EQ(picks, (std::vector<PeerId>{1, 3, 1, 3}));
   f.unreachable = {1, 2, 3};
@@ -83,6 +85,7 @@ TEST(ServiceRouter, PeerSeenTwiceCountsOnce) {
   // Peer 1 is both a member and a connected peer: known() reports it twice.
   f.peers = {offering(1), offering(2), offering(1)};
   std::vector<PeerId> picks;
+  picks.reserve(4);
   for (int i = 0; i < 4; ++i) picks.push_back(f.router.pick("svc", {}));
   EXPECT_EQ(picks, (std::vector<PeerId>{1, 2, 1, 2}));
 }
