@@ -49,6 +49,9 @@ zmesh::PeerOptions options(const std::string& name) {
   o.heartbeat_interval = 100ms;
   o.heartbeat_timeout = 2000ms;
   o.max_queued_bytes = 4u << 20;
+  // A small ZeroMQ pipe per peer, so that a requester that does not read meets our own
+  // bound (max_queued_bytes) and not only libzmq's.
+  o.send_hwm = 100;
   o.max_subscriptions = 2000;
   return o;
 }
