@@ -51,12 +51,14 @@ void Broadcasts::close() noexcept {
 
 // ------------------------------------------------------------------ publishing
 
-void Broadcasts::publish(std::string_view topic, std::string_view type, zmq::message_t topic_frame,
+void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
                          zmq::message_t payload) {
   if (!xpub_ || ctx_.stopping) {
     bump(ctx_.counters().errors);
     return;
   }
+  // A view into the frame we own: moving a small zmq::message_t moves its bytes.
+  const std::string_view topic = view_of(topic_frame);
   auto it = pub_sequence_.find(topic);
   if (it == pub_sequence_.end()) it = pub_sequence_.emplace(std::string(topic), 0).first;
   Header h = ctx_.header(Kind::publish, 0);

@@ -47,8 +47,8 @@ class Broadcasts {
   void close() noexcept;
 
   // --- publishing
-  void publish(std::string_view topic, std::string_view type, zmq::message_t topic_frame,
-               zmq::message_t payload);
+  /// Publishes on the topic `topic` holds (the frame goes out as the topic frame).
+  void publish(zmq::message_t topic, std::string_view type, zmq::message_t payload);
   [[nodiscard]] zmq::socket_t* xpub() noexcept { return xpub_ ? &*xpub_ : nullptr; }
   /// Reads (un)subscriptions; answers sync markers.
   int read_xpub();

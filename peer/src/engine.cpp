@@ -316,8 +316,7 @@ void Engine::on_command(FrameSet& frames) {
     case CommandOp::stop: begin_stop(*meta); break;
     case CommandOp::publish:
       if (frames.size() == 4) {
-        broadcasts_.publish(view_of(frames[3]), view_of(frames[1]), std::move(frames[3]),
-                            std::move(frames[2]));
+        broadcasts_.publish(std::move(frames[3]), view_of(frames[1]), std::move(frames[2]));
       }
       break;
     case CommandOp::subscribe: broadcasts_.subscribe(text(1)); break;

@@ -251,5 +251,32 @@ TEST(PubSub, ReservedTopicsAreRefused) {
   EXPECT_THROW((void)pub->subscribe(std::string("\0x", 2), [](const Message&) {}), Error);
 }
 
+TEST(PubSub, EachTopicIsNumberedOnItsOwnAndNoBogusGaps) {
+  // Regression: the engine once read a topic's bytes after handing its frame on, so
+  // every topic shared one sequence and a subscriber counted gaps that never happened.
+  auto pub = started(test_options("pub", 1));
+  auto sub = started(test_options("sub", 1));
+  std::mutex mu;
+  std::map<std::string, std::vector<std::uint64_t>> seen;  // guarded by mu
+  std::atomic<int> count{0};
+  auto reg = sub->subscribe("", [&](const Message& m) {
+    std::lock_guard lock(mu);
+    seen[std::string(m.topic())].push_back(m.sequence());
+    ++count;
+  });
+  sub->subscribe_to(pub->pub_endpoint());
+  sub->sync_subscriptions(5s).get();
+  const std::vector<std::string> topics = {"a", "bb", "a/long/topic/name/beyond/inline/size"};
+  for (int i = 0; i < 5; ++i) {
+    for (const auto& t : topics) pub->publish(t, "Tick", std::to_string(i));
+  }
+  ASSERT_TRUE(test::wait_until([&] { return count.load() == 15; }, 5s)) << count.load();
+  std::lock_guard lock(mu);
+  for (const auto& t : topics) {
+    EXPECT_EQ(seen[t], (std::vector<std::uint64_t>{1, 2, 3, 4, 5})) << "topic " << t;
+  }
+  EXPECT_EQ(sub->stats().gaps, 0u);
+}
+
 }  // namespace
 }  // namespace zmesh

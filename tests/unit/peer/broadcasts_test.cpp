@@ -87,7 +87,7 @@ TEST(Broadcasts, PublishNumbersEachTopic) {
                        [&] { (void)pub.broadcasts.read_xpub(); }));
 
   for (const char* topic : {"a", "b", "a", "a", "b"}) {
-    pub.broadcasts.publish(topic, "tick", test::text_frame(topic), test::text_frame("p"));
+    pub.broadcasts.publish(test::text_frame(topic), "tick", test::text_frame("p"));
   }
   EXPECT_EQ(pub.env.shared.counters.published.load(), 5u);
 
