@@ -48,15 +48,14 @@ void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string
             WorkMeta{.op = WorkOp::broadcast,
                      .kind = Kind::publish,
                      .sender = publisher,
-                     .correlation_id = sequence},
+                     .sequence = sequence},
             zmq::message_t(type.data(), type.size()), std::move(topic), std::move(payload)});
 }
 
 void Dispatcher::gap(PeerId publisher, std::string_view topic, std::uint64_t missed) {
   push(Item{
       worker_for(publisher),
-      WorkMeta{
-          .op = WorkOp::gap, .kind = Kind::publish, .sender = publisher, .correlation_id = missed},
+      WorkMeta{.op = WorkOp::gap, .kind = Kind::publish, .sender = publisher, .missed = missed},
       zmq::message_t(), zmq::message_t(topic.data(), topic.size()), zmq::message_t()});
 }
 

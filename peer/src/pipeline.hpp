@@ -58,8 +58,8 @@ struct CommandMeta {
 // Work frames: [WorkMeta][type][topic][payload].
 enum class WorkOp : std::uint8_t {
   deliver,    // a request or message; topic empty
-  broadcast,  // a publish; correlation_id holds its sequence
-  gap,        // missed broadcasts on a topic; correlation_id holds how many
+  broadcast,  // a publish; `sequence` is its number
+  gap,        // broadcasts missed on a topic; `missed` says how many
   complete,   // a callback-style request's completion; payload = reply or error text
   stop,       // no more work: acknowledge and leave
 };
@@ -79,7 +79,9 @@ struct WorkMeta {
   Kind kind = Kind::invalid;  // deliver: request or message
   PeerId sender = 0;
   Route route{};
-  std::uint64_t correlation_id = 0;  // deliver; broadcast: sequence; gap: how many missed
+  std::uint64_t correlation_id = 0;  // deliver: the request's
+  std::uint64_t sequence = 0;        // broadcast: its number on its topic
+  std::uint64_t missed = 0;          // gap: how many broadcasts were missed
   std::uint64_t deadline_unix_ms = 0;
   Handoff completion{};     // complete: the RequestCompletion
   int error = 0;            // complete: errc value, 0 = success

@@ -52,7 +52,7 @@ void complete(PeerShared& shared, WorkMeta meta, FrameSet& frames) {
 void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
   const Message message(meta.sender, view_of(frames[1]), bytes_of(frames[3]), false, 0,
-                        view_of(frames[2]), meta.correlation_id);
+                        view_of(frames[2]), meta.sequence);
   std::uint64_t errors = 0;
   const std::size_t ran = shared.subscriptions->deliver(message, errors);
   bump(shared.counters.handler_errors, errors);
@@ -150,8 +150,7 @@ void WorkerPool::run(std::size_t index) {
         case WorkOp::broadcast: broadcast(shared_, *meta, frames); break;
         case WorkOp::gap: {
           std::uint64_t errors = 0;
-          shared_.subscriptions->gap(meta->sender, view_of(frames[2]), meta->correlation_id,
-                                     errors);
+          shared_.subscriptions->gap(meta->sender, view_of(frames[2]), meta->missed, errors);
           bump(shared_.counters.handler_errors, errors);
           break;
         }

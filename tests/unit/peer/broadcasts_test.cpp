@@ -184,7 +184,7 @@ TEST(Broadcasts, SequenceJumpCountsAGap) {
     ASSERT_TRUE(test::recv_within(node.worker, frames));
     auto meta = pod_from<WorkMeta>(frames[0]);
     ASSERT_TRUE(meta);
-    work.emplace_back(meta->op, meta->correlation_id);
+    work.emplace_back(meta->op, meta->op == WorkOp::gap ? meta->missed : meta->sequence);
     if (meta->op == WorkOp::gap) {
       EXPECT_EQ(view_of(frames[2]), "t");
     }
