@@ -131,7 +131,8 @@ int Broadcasts::read_sub() {
 
 int Broadcasts::read_sub(FrameSet& frames, bool drain) {
   int n = 0;
-  for (; n < kBurst && (drain || !paused_); ++n) {
+  // Network reads pause while the workers are behind (the Dispatcher holds work).
+  for (; n < kBurst && (drain || !dispatcher_.paused()); ++n) {
     if (!frames.recv(sub_, zmq::recv_flags::dontwait)) break;
     auto env = decoder_.decode(Layout::sub, frames);
     if (!env) {

@@ -68,9 +68,6 @@ class Broadcasts {
   void on_timers(SteadyClock::time_point now);
   void fail_syncs(const std::string& text);
 
-  /// Network reads pause while the workers are behind.
-  void set_paused(bool paused) noexcept { paused_ = paused; }
-
  private:
   struct StringHash {
     using is_transparent = void;
@@ -111,7 +108,6 @@ class Broadcasts {
   EnvelopeDecoder decoder_;
   FrameSet frames_;
   FrameSet drain_frames_;  // read_sub() from inside another read (sub_disconnect)
-  bool paused_ = false;
 
   // publishing (engine thread only)
   std::optional<zmq::socket_t> xpub_;

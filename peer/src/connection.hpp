@@ -61,7 +61,7 @@ struct Connection {
   // outbound queue: bounded in bytes (PeerOptions::max_queued_bytes)
   std::deque<Outgoing> backlog;
   std::size_t backlog_bytes = 0;
-  std::size_t refusal_bytes = 0;  // refusals in the backlog since it was last empty
+  std::size_t refusal_bytes = 0;  // refusals queued since the backlog was last empty
 
   std::vector<std::string> followed_pubs;  // its PUB endpoints our SUB is told about
 

@@ -120,12 +120,6 @@ void ConnectionRegistry::erase(std::uint64_t key) {
   ++generation_;
 }
 
-void ConnectionRegistry::for_each(const std::function<void(Connection&)>& fn) {
-  for (const auto key : keys()) {
-    if (Connection* c = by_key(key)) fn(*c);
-  }
-}
-
 std::vector<std::uint64_t> ConnectionRegistry::keys() const {
   std::vector<std::uint64_t> out;
   out.reserve(by_key_.size());

@@ -43,8 +43,6 @@ class ConnectionRegistry {
   /// Erases the record and every index of it; its DEALER closes.
   void erase(std::uint64_t key);
 
-  /// Calls fn for every connection; fn may erase connections (it walks a copy of the keys).
-  void for_each(const std::function<void(Connection&)>& fn);
   /// Calls fn for every connection; fn must not add or erase any (no allocation).
   template <class Fn>
   void visit(Fn&& fn) {

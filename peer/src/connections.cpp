@@ -302,6 +302,8 @@ void Connections::on_request(Connection& c, const Route& route, FrameSet& frames
     bump(ctx_.counters().unexpected);
     return;
   }
+  // It has read all it was owed: refusals, if any come, start a new allowance.
+  if (c.backlog.empty()) c.refusal_bytes = 0;
   const bool wants_reply = h.kind == Kind::request && (h.flags & kFlagNoReply) == 0;
   auto refuse = [&](WireError code, const std::string& text) {
     if (!wants_reply) return;

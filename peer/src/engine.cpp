@@ -218,7 +218,6 @@ bool Engine::sweep() {
   for (std::size_t i = 0; i < dispatcher_.workers(); ++i) done += dispatcher_.read(i);
   dispatcher_.flush();
   done += connections_.flush();
-  broadcasts_.set_paused(paused());
   if (!paused()) {
     const std::function<bool()> full = [this] { return paused(); };
     if (connections_.router() != nullptr) done += connections_.read_router(full);

@@ -83,7 +83,6 @@ int Outbox::flush(std::vector<std::uint64_t>& no_route) {
         c->backlog.pop_front();
         ++n;
       }
-      if (c != nullptr && c->backlog.empty()) c->refusal_bytes = 0;
       if (c == nullptr || c->backlog.empty()) waiting_.erase(key);
     }
   }

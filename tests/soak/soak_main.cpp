@@ -12,7 +12,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "raw_peer.hpp"
+#include "test_support.hpp"
 #include "zmesh/peer.hpp"
 #include "zmtp_client.hpp"
 
@@ -28,19 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-long rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  long value = 0;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      in >> value;
-      return value;
-    }
-  }
-  return 0;
-}
 
 zmesh::PeerOptions options(const std::string& name) {
   zmesh::PeerOptions o;
@@ -169,7 +156,7 @@ int main(int argc, char** argv) {
     clients.back()->start();
     ids.push_back(clients.back()->connect(victim.endpoint()).get());
   }
-  const long rss_start = rss_kib();
+  const long rss_start = zmesh::test::rss_kib();
   std::atomic<long> rss_peak{rss_start};
   const auto until = Clock::now() + std::chrono::seconds(seconds);
   Totals totals;
@@ -180,13 +167,13 @@ int main(int argc, char** argv) {
   }
   threads.emplace_back([&] { hostile(victim.endpoint(), victim.pub_endpoint(), until, rounds); });
   while (Clock::now() < until) {
-    rss_peak = std::max(rss_peak.load(), rss_kib());
+    rss_peak = std::max(rss_peak.load(), zmesh::test::rss_kib());
     std::this_thread::sleep_for(50ms);
     static auto last = Clock::now();
     if (Clock::now() - last > 10s) {
       last = Clock::now();
       std::printf("... ok %ld failed %ld hostile rounds %d rss %ld MiB\n", totals.ok.load(),
-                  totals.failed.load(), rounds.load(), rss_kib() / 1024);
+                  totals.failed.load(), rounds.load(), zmesh::test::rss_kib() / 1024);
       std::fflush(stdout);
     }
   }

@@ -16,7 +16,7 @@ inline PeerOptions test_options(const std::string& name, std::size_t workers = 4
   o.bind = "tcp://127.0.0.1:*";
   o.heartbeat_interval = std::chrono::milliseconds(100);
   o.heartbeat_timeout = std::chrono::milliseconds(2000);  // generous: sanitizer builds are slow
-  o.connect_timeout = std::chrono::milliseconds(3000);  // parallel ctest runs load the CPU
+  o.connect_timeout = std::chrono::milliseconds(3000);    // parallel ctest runs load the CPU
   o.request_timeout = std::chrono::milliseconds(5000);
   return o;
 }

@@ -41,6 +41,9 @@ inline bool wait_until(const std::function<bool()>& pred,
 /// Number of open file descriptors of this process.
 int open_fd_count();
 
+/// Resident set size of this process, KiB (VmRSS in /proc/self/status); 0 if unreadable.
+long rss_kib();
+
 /// How a ChildProcess is started; the defaults are those of the two-argument constructor.
 struct ChildOptions {
   /// The child's whole environment ("NAME=value" entries); nullopt = this process's.

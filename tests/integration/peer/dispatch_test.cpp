@@ -3,7 +3,6 @@
 #include <sys/resource.h>
 
 #include <atomic>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -22,20 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 using test::started;
 using test::test_options;
-
-long rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  long value = 0;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      in >> value;
-      return value;
-    }
-    in.ignore(4096, '\n');
-  }
-  return 0;
-}
 
 TEST(Dispatch, PerSenderOrderWithParallelSenders) {
   constexpr int kSenders = 10;
@@ -131,7 +116,7 @@ TEST(Dispatch, SlowHandlerPushesBackOnAFastSenderAndLosesNothing) {
   auto sender = started(sopts);
   const PeerId to = sender->connect(receiver->endpoint()).get();
   const std::string payload(1024, 'x');
-  const long rss_before = rss_kib();
+  const long rss_before = test::rss_kib();
   long accepted = 0;
   long pushed_back = 0;
   long peak_rss = rss_before;
@@ -144,7 +129,7 @@ TEST(Dispatch, SlowHandlerPushesBackOnAFastSenderAndLosesNothing) {
       ++pushed_back;
       std::this_thread::sleep_for(100us);
     }
-    if (i % 1000 == 0) peak_rss = std::max(peak_rss, rss_kib());
+    if (i % 1000 == 0) peak_rss = std::max(peak_rss, test::rss_kib());
   }
   std::cout << "[ figures  ] accepted " << accepted << ", pushed back " << pushed_back
             << ", peak RSS growth " << (peak_rss - rss_before) << " KiB\n";

@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -41,21 +40,6 @@ using Clock = std::chrono::steady_clock;
 
 std::chrono::milliseconds since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
-}
-
-/// Resident set size of this process, KiB (VmRSS in /proc/self/status).
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      long kib = 0;
-      status >> kib;
-      return kib;
-    }
-    status.ignore(1 << 16, '\n');
-  }
-  return 0;
 }
 
 struct StopOutcome {
@@ -318,12 +302,12 @@ TEST(Hostile, RequesterThatNeverReadsIsBoundedAndDoesNotStallOthers) {
   ASSERT_EQ(attacker.greet().kind, Kind::welcome);
   const std::string payload(kPayload, 'x');
 
-  const long rss_before = rss_kib();
+  const long rss_before = test::rss_kib();
   std::atomic<long> rss_peak{rss_before};
   std::atomic<bool> sampling{true};
   std::thread sampler([&] {
     while (sampling.load()) {
-      const long now = rss_kib();
+      const long now = test::rss_kib();
       if (now > rss_peak.load()) rss_peak.store(now);
       std::this_thread::sleep_for(5ms);
     }
