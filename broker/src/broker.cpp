@@ -176,6 +176,17 @@ class Broker::Impl {
       return;
     }
     const std::string identity(env->identity);
+    if (env->header.version != kProtocolVersion) {
+      // Only a Register gets here with another version (the decoder lets the greetings
+      // through so that they are answered, protocol.md 9); anything else is dropped.
+      count([](BrokerStats& s) { ++s.malformed; });
+      if (env->header.kind == Kind::reg) {
+        reject(identity, env->header.correlation_id, WireError::unsupported_version,
+               "Register header version " + std::to_string(env->header.version) +
+                   ": this broker speaks protocol version 1");
+      }
+      return;
+    }
     switch (env->header.kind) {
       case Kind::reg: on_register(identity, *env); break;
       case Kind::renew: on_renew(identity, *env); break;
@@ -232,10 +243,22 @@ class Broker::Impl {
     const auto now = SteadyClock::now();
     const Member* old = members_.find(info.id);
     if (old != nullptr && old->info.session != info.session) {
-      reject(identity, corr, WireError::duplicate_id,
-             "peer id " + id_to_hex(info.id) + " is registered by a live session ('" +
-                 old->info.name + "'); it expires after its TTL or leaves with BYE");
-      return;
+      // The liveness rule of protocol.md 5.1/5.4 with the renew interval as the window:
+      // a duplicate while the registered session renews, its restart once it missed
+      // two renewals.
+      if (now - old->last_heard() <= 2 * options_.renew_interval) {
+        reject(identity, corr, WireError::duplicate_id,
+               "peer id " + id_to_hex(info.id) + " is registered by a live session ('" +
+                   old->info.name + "'); it is replaced once it misses two renewals (" +
+                   std::to_string(2 * options_.renew_interval.count()) + " ms)");
+        return;
+      }
+      auto replaced = members_.remove(info.id);
+      spdlog::info("peer replaced id={} name={} by a new session", id_to_hex(info.id),
+                   replaced->info.name);
+      count([](BrokerStats& s) { ++s.left; });
+      announce(EventType::leave, replaced->info, "replaced");
+      old = nullptr;
     }
     if (old == nullptr && members_.size() >= options_.max_peers) {
       reject(identity, corr, WireError::overloaded, "broker is full");
@@ -284,13 +307,21 @@ class Broker::Impl {
     auto q = decode_control<Lookup>(env.payload, options_.limits);
     if (!q) {
       count([](BrokerStats& s) { ++s.malformed; });
+      // The rule for refused content: undecodable is Malformed, a bad value BadRequest.
+      const bool bad_value = q.error() == make_error_code(DecodeError::bad_value);
       send(identity, header(Kind::error, env.header.correlation_id),
-           encode(ErrorReply{WireError::malformed, "bad Lookup: " + q.error().message()}));
+           encode(ErrorReply{bad_value ? WireError::bad_request : WireError::malformed,
+                             bad_value ? "bad Lookup: name is at most 128 bytes, service at most " +
+                                             std::to_string(options_.limits.max_string_bytes)
+                                       : "bad Lookup: " + q.error().message()}));
       return;
     }
     count([](BrokerStats& s) { ++s.lookups; });
     const auto now = SteadyClock::now();
-    PeerList list{epoch_, {}};
+    PeerList list{epoch_,
+                  {},
+                  static_cast<std::uint64_t>(
+                      std::chrono::duration_cast<milliseconds>(now - started_).count())};
     for (const Member* m : members_.match(q->name, q->service)) {
       const auto age = std::chrono::duration_cast<milliseconds>(now - m->registered_at).count();
       list.peers.push_back(PeerRecord{m->info, static_cast<std::uint64_t>(age)});
@@ -365,6 +396,7 @@ class Broker::Impl {
   FrameSet frames_;
   LogLimiter limiter_;
   SteadyClock::time_point last_idle_ = SteadyClock::now();  // ROUTER last seen empty
+  SteadyClock::time_point started_ = SteadyClock::now();    // for PeerList.uptime_ms
 
   std::mutex lifecycle_mu_;
   std::thread thread_;    // guarded by lifecycle_mu_

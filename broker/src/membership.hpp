@@ -23,6 +23,8 @@ struct Member {
   SteadyClock::time_point registered_at{};
   SteadyClock::time_point expires_at{};
   std::chrono::milliseconds ttl{0};
+  /// When its last Register or Renew arrived.
+  [[nodiscard]] SteadyClock::time_point last_heard() const { return expires_at - ttl; }
 };
 
 class Membership {

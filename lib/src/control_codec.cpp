@@ -101,6 +101,10 @@ bool read_peer(const wire::PeerInfo* w, const Limits& limits, PeerInfo& out) {
          read_strings(w->services(), limits, out.services);
 }
 
+bool valid_interval(std::uint32_t ms) {
+  return ms >= kMinHeartbeatIntervalMs && ms <= kMaxHeartbeatIntervalMs;
+}
+
 bool read_code(wire::ErrorCode c, WireError& out) {
   const auto raw = static_cast<std::uint16_t>(c);
   // Unknown codes from a newer peer are kept as they are: callers map them to remote_error.
@@ -115,7 +119,10 @@ bool read_code(wire::ErrorCode c, WireError& out) {
 zmq::message_t encode(const Hello& v) {
   Fbb fbb(256);
   auto peer = build(fbb, v.peer);
-  return finish(fbb, wire::CreateHello(fbb, v.protocol_version, peer, v.heartbeat_interval_ms));
+  // 1 is the wire default of min_protocol_version: left out, like any default.
+  const std::uint8_t min_version = v.min_protocol_version == 1 ? 0 : v.min_protocol_version;
+  return finish(
+      fbb, wire::CreateHello(fbb, v.protocol_version, peer, v.heartbeat_interval_ms, min_version));
 }
 
 zmq::message_t encode(const Welcome& v) {
@@ -168,7 +175,7 @@ zmq::message_t encode(const PeerList& v) {
     records.push_back(wire::CreatePeerRecord(fbb, peer, r.age_ms));
   }
   auto vec = fbb.CreateVector(records);
-  return finish(fbb, wire::CreatePeerList(fbb, v.epoch, vec));
+  return finish(fbb, wire::CreatePeerList(fbb, v.epoch, vec, v.uptime_ms));
 }
 
 zmq::message_t encode(const Event& v) {
@@ -187,7 +194,11 @@ Result<Hello> decode_control<Hello>(std::span<const std::byte> b, const Limits& 
     Hello v;
     v.protocol_version = w.protocol_version();
     v.heartbeat_interval_ms = w.heartbeat_interval_ms();
-    if (v.protocol_version == 0 || !read_peer(w.peer(), l, v.peer)) return DecodeError::bad_value;
+    v.min_protocol_version = std::max<std::uint8_t>(w.min_protocol_version(), 1);
+    if (v.protocol_version == 0 || v.min_protocol_version > v.protocol_version ||
+        !valid_interval(v.heartbeat_interval_ms) || !read_peer(w.peer(), l, v.peer)) {
+      return DecodeError::bad_value;
+    }
     return v;
   });
 }
@@ -198,7 +209,10 @@ Result<Welcome> decode_control<Welcome>(std::span<const std::byte> b, const Limi
     Welcome v;
     v.protocol_version = w.protocol_version();
     v.heartbeat_interval_ms = w.heartbeat_interval_ms();
-    if (v.protocol_version == 0 || !read_peer(w.peer(), l, v.peer)) return DecodeError::bad_value;
+    if (v.protocol_version == 0 || !valid_interval(v.heartbeat_interval_ms) ||
+        !read_peer(w.peer(), l, v.peer)) {
+      return DecodeError::bad_value;
+    }
     return v;
   });
 }
@@ -270,6 +284,7 @@ Result<PeerList> decode_control<PeerList>(std::span<const std::byte> b, const Li
   return verified<wire::PeerList, PeerList>(b, l, [&](const wire::PeerList& w) -> Result<PeerList> {
     PeerList v;
     v.epoch = w.epoch();
+    v.uptime_ms = w.uptime_ms();
     if (v.epoch == 0) return DecodeError::bad_value;
     if (const auto* peers = w.peers()) {
       if (peers->size() > l.max_peer_records) return DecodeError::bad_value;

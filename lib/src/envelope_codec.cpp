@@ -91,8 +91,14 @@ Result<Header> EnvelopeDecoder::decode_header(std::span<const std::byte> bytes) 
 
   Header h;
   h.version = w->version();
-  if (h.version == 0 || h.version > kProtocolVersion) return DecodeError::unsupported_version;
   const auto raw_kind = static_cast<std::uint8_t>(w->kind());
+  // The greetings (Hello, Register) are let through with any version: the greeting
+  // answers them with Reject UnsupportedVersion (protocol.md 5.1, 9) instead of silence.
+  const bool greeting = raw_kind == static_cast<std::uint8_t>(Kind::hello) ||
+                        raw_kind == static_cast<std::uint8_t>(Kind::reg);
+  if ((h.version == 0 || h.version > kProtocolVersion) && !greeting) {
+    return DecodeError::unsupported_version;
+  }
   if (!is_known_kind(raw_kind)) return DecodeError::unknown_kind;
   h.kind = static_cast<Kind>(raw_kind);
   if (const auto* t = w->type()) h.type = std::string_view(t->c_str(), t->size());

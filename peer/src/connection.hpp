@@ -54,6 +54,7 @@ struct Connection {
   std::deque<HeldSend> held;
 
   // liveness
+  std::chrono::milliseconds announced_interval{0};  // its ping interval (greeting); 0 = unknown
   SteadyClock::time_point last_rx{};
   std::uint64_t ping_nonce = 0;
   std::uint64_t last_rtt_us = 0;

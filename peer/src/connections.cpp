@@ -32,7 +32,11 @@ std::string ms_text(SteadyClock::duration d) {
 }  // namespace
 
 Connections::Connections(EngineContext& ctx, Events events)
-    : ctx_(ctx), events_(std::move(events)), decoder_(ctx.opts.limits), outbox_(ctx, registry_) {}
+    : ctx_(ctx),
+      events_(std::move(events)),
+      liveness_(ctx.opts.heartbeat_interval, ctx.opts.heartbeat_timeout),
+      decoder_(ctx.opts.limits),
+      outbox_(ctx, registry_) {}
 
 std::string Connections::open() {
   next_heartbeat_ = SteadyClock::now() + ctx_.opts.heartbeat_interval;
@@ -340,143 +344,6 @@ void Connections::answer_unknown(std::string_view identity, const Envelope& env)
   (void)outbox_.send_to(identity, header, payload);
 }
 
-void Connections::send_hello(Connection& c) {
-  if (c.ready()) detail::drop(ctx_.counters().connections);
-  c.state = ConnectionState::greeting;
-  c.hello_correlation = ctx_.next_correlation();
-  c.greeting_deadline = SteadyClock::now() + ctx_.opts.connect_timeout;
-  zmq::message_t header = ctx_.encode(ctx_.header(Kind::hello, c.hello_correlation));
-  zmq::message_t payload =
-      encode(Hello{kProtocolVersion, ctx_.self,
-                   static_cast<std::uint32_t>(ctx_.opts.heartbeat_interval.count())});
-  // A new DEALER queues this until its TCP connection is up; dropping it is no risk:
-  // the greeting deadline fails the connect.
-  (void)c.dealer->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-  (void)c.dealer->send(payload, zmq::send_flags::dontwait);
-}
-
-void Connections::on_hello(std::string_view identity, const Envelope& env) {
-  auto reject = [&](WireError code, const std::string& reason) {
-    zmq::message_t header = ctx_.encode(ctx_.header(Kind::reject, env.header.correlation_id));
-    zmq::message_t payload = encode(Reject{code, reason});
-    (void)outbox_.send_to(identity, header, payload);
-  };
-  auto hello = decode_control<Hello>(env.payload, ctx_.opts.limits);
-  if (!hello) {
-    bump(ctx_.counters().malformed);
-    reject(WireError::malformed, "bad HELLO: " + hello.error().message());
-    return;
-  }
-  const PeerInfo& who = hello->peer;
-  if (who.id != env.header.sender_id || who.session != env.header.sender_session) {
-    reject(WireError::bad_request, "HELLO peer id/session differ from its header");
-    return;
-  }
-  if (who.id == ctx_.self.id) {
-    reject(WireError::self_connect, "a peer cannot connect to itself");
-    return;
-  }
-  if (ctx_.stopping) {
-    reject(WireError::shutting_down, "peer is shutting down");
-    return;
-  }
-  const auto now = SteadyClock::now();
-  Connection* c = registry_.by_peer(who.id);
-  if (c != nullptr && c->info.session != who.session) {
-    // Same id, new session: a restarted peer replaces its entry, unless the old session
-    // is demonstrably alive — then two processes share one id.
-    if (c->ready() && now - c->last_rx < 2 * ctx_.opts.heartbeat_interval) {
-      reject(WireError::duplicate_id,
-             "peer id " + id_to_hex(who.id) + " is in use by a live session");
-      return;
-    }
-    remove(*c, errc::peer_gone, "peer " + c->describe() + " restarted");
-    c = nullptr;
-  }
-  if (c == nullptr) {
-    c = &registry_.create();
-    c->info = who;
-    registry_.index_peer(*c);
-  }
-  // One DEALER that greets again as another peer leaves its first connection; that one
-  // is gone if nothing else reaches it.
-  Connection* before = registry_.by_identity(identity);
-  if (before != c) registry_.add_identity(*c, std::string(identity));
-  if (before != nullptr && before != c) drop_if_unreachable(*before);
-  if (c->state == ConnectionState::greeting && c->dealer) {
-    // Our own greeting to it is under way too: its HELLO proves it is alive.
-    c->info = who;
-  }
-  mark_ready(*c);
-  zmq::message_t header = ctx_.encode(ctx_.header(Kind::welcome, env.header.correlation_id));
-  zmq::message_t payload =
-      encode(Welcome{kProtocolVersion, ctx_.self,
-                     static_cast<std::uint32_t>(ctx_.opts.heartbeat_interval.count())});
-  (void)outbox_.send_to(identity, header, payload);
-  for (auto& w : c->waiters) w->promise.set_value(c->info.id);
-  c->waiters.clear();
-}
-
-void Connections::on_welcome(Connection& c, const Envelope& env) {
-  if (c.state != ConnectionState::greeting || env.header.correlation_id != c.hello_correlation) {
-    bump(ctx_.counters().unexpected);
-    return;
-  }
-  auto welcome = decode_control<Welcome>(env.payload, ctx_.opts.limits);
-  if (!welcome || welcome->peer.id != env.header.sender_id) {
-    bump(ctx_.counters().malformed);
-    remove(c, errc::malformed, "bad WELCOME from " + c.endpoint);
-    return;
-  }
-  const PeerInfo& who = welcome->peer;
-  Connection* target = &c;
-  if (Connection* other = registry_.by_peer(who.id); other != nullptr && other != &c) {
-    if (other->info.session != who.session) {
-      remove(*other, errc::peer_gone, "peer " + other->describe() + " restarted");
-    } else {
-      // Already connected to that peer (another endpoint, or it connected to us):
-      // one logical connection, so fold this attempt into it.
-      if (auto spare = registry_.merge(c, *other)) {
-        zmq::message_t header = ctx_.encode(ctx_.header(Kind::bye, 0));
-        zmq::message_t payload;
-        (void)spare->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        (void)spare->send(payload, zmq::send_flags::dontwait);
-        set_close_linger(*spare, kByeLinger);
-      }
-      target = other;
-    }
-  }
-  // The peer behind this connection is not the one we knew (or expected from the
-  // membership): a restart, or a new process on that endpoint. What was pending went
-  // down with the old one.
-  const bool id_changed = target->info.id != 0 && target->info.id != who.id;
-  const bool session_changed = target->info.session != 0 && target->info.session != who.session;
-  if (id_changed || session_changed) {
-    events_.lost(target->info.id, errc::peer_gone, "peer " + target->describe() + " restarted");
-    registry_.unindex_peer(*target);
-  }
-  const std::string endpoint = target->endpoint;
-  target->info = who;
-  target->endpoint = endpoint;
-  registry_.index_peer(*target);
-  mark_ready(*target);
-  for (auto& w : target->waiters) w->promise.set_value(who.id);
-  target->waiters.clear();
-}
-
-void Connections::on_reject(Connection& c, const Envelope& env) {
-  if (c.state != ConnectionState::greeting || env.header.correlation_id != c.hello_correlation) {
-    bump(ctx_.counters().unexpected);
-    return;
-  }
-  auto reject = decode_control<Reject>(env.payload, ctx_.opts.limits);
-  const errc code = reject ? to_errc(reject->code) : errc::rejected;
-  const std::string reason = reject ? reject->reason : "malformed REJECT";
-  const std::string where = c.endpoint.empty() ? c.describe() : c.endpoint;
-  remove(c, code == errc::remote_error ? errc::rejected : code,
-         "peer at " + where + " rejected the greeting: " + reason);
-}
-
 void Connections::on_error(Connection& c, const Envelope& env) {
   auto err = decode_control<ErrorReply>(env.payload, ctx_.opts.limits);
   if (err && err->code == WireError::unknown_peer && c.dealer && c.ready()) {
@@ -541,12 +408,13 @@ void Connections::heartbeat(SteadyClock::time_point now, bool paused) {
     Connection* c = registry_.by_key(key);
     if (c == nullptr || !c->ready()) continue;
     const auto silence = now - c->last_rx;
-    if (!paused && silence > ctx_.opts.heartbeat_timeout) {
+    const auto verdict = liveness_.judge(silence, c->announced_interval);
+    if (!paused && verdict == Liveness::Verdict::gone) {
       remove(*c, errc::peer_gone,
              "peer " + c->describe() + " gone: silent for " + ms_text(silence));
       continue;
     }
-    if (!paused && silence > 2 * ctx_.opts.heartbeat_interval) c->state = ConnectionState::suspect;
+    if (!paused && verdict == Liveness::Verdict::suspect) c->state = ConnectionState::suspect;
     c->ping_nonce = random_id();
     send_control(*c, Route{c->key}, ctx_.header(Kind::ping, ctx_.next_correlation()),
                  encode(Ping{c->ping_nonce, steady_now_us()}));

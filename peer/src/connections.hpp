@@ -24,6 +24,7 @@
 
 #include "connection_registry.hpp"
 #include "engine_context.hpp"
+#include "liveness.hpp"
 #include "outbox.hpp"
 #include "zmesh/core/frame_set.hpp"
 
@@ -123,14 +124,18 @@ class Connections {
 
  private:
   void on_envelope(Connection* via_dealer, FrameSet& frames, const Envelope& env);
+  // greeting (greeting.cpp)
   void on_hello(std::string_view identity, const Envelope& env);
   void on_welcome(Connection& c, const Envelope& env);
   void on_reject(Connection& c, const Envelope& env);
   void on_request(Connection& c, const Route& route, FrameSet& frames, const Envelope& env);
   void on_error(Connection& c, const Envelope& env);
   void on_pong(Connection& c, const Envelope& env);
-  void answer_unknown(std::string_view identity, const Envelope& env);
   void send_hello(Connection& c);
+  /// `c` is greeted and its session live: a greeting with its id from elsewhere is a
+  /// duplicate, not its restart.
+  [[nodiscard]] bool live_elsewhere(const Connection& c, SteadyClock::time_point now) const;
+  void answer_unknown(std::string_view identity, const Envelope& env);
   void mark_ready(Connection& c);
   void heartbeat(SteadyClock::time_point now, bool paused);
   /// Sends if there is room now, else drops (pings, byes, greeting answers).
@@ -141,6 +146,7 @@ class Connections {
 
   EngineContext& ctx_;
   Events events_;
+  Liveness liveness_;
   EnvelopeDecoder decoder_;
   FrameSet frames_;
   // engine thread only

@@ -45,12 +45,20 @@ void Discovery::close() noexcept {
   broker_.reset();
 }
 
-void Discovery::send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload) {
+bool Discovery::send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload) {
   zmq::message_t header = ctx_.encode(ctx_.header(kind, correlation_id));
   // Best effort: with ZMQ_IMMEDIATE a broker that is down refuses at once; timers retry.
-  if (broker_->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-    broker_->send(payload, zmq::send_flags::none);
-  }
+  if (!broker_->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+  broker_->send(payload, zmq::send_flags::none);
+  return true;
+}
+
+void Discovery::ask(Query query) {
+  const std::uint64_t corr = ctx_.next_correlation();
+  const bool sent = send(Kind::lookup, corr, encode(Lookup{query.name, query.service}));
+  // Not connected yet: ask again at the next tick instead of waiting for the timeout.
+  query.resend_at = sent ? SteadyClock::time_point::max() : SteadyClock::now() + kRegisterRetry;
+  queries_[corr] = std::move(query);
 }
 
 void Discovery::do_register() {
@@ -64,14 +72,21 @@ void Discovery::unregistered() {
 }
 
 void Discovery::on_timers(SteadyClock::time_point now) {
+  std::vector<Query> again;
   for (auto it = queries_.begin(); it != queries_.end();) {
-    if (now < it->second.deadline) {
+    if (now >= it->second.deadline) {
+      it->second.fail(errc::timeout,
+                      "the broker at " + ctx_.opts.broker + " did not answer the lookup in time" +
+                          (registered_ ? "" : " (it has not answered our registration either)"));
+      it = queries_.erase(it);
+    } else if (now >= it->second.resend_at) {
+      again.push_back(std::move(it->second));
+      it = queries_.erase(it);
+    } else {
       ++it;
-      continue;
     }
-    it->second.fail(errc::timeout, "the broker did not answer");
-    it = queries_.erase(it);
   }
+  for (auto& q : again) ask(std::move(q));
   if (!broker_ || now < next_tick_) return;
   if (registered_ && now - last_ack_ > kMissedRenewals * renew_interval_) {
     unregistered();  // the broker is gone: register again until one answers
@@ -152,6 +167,7 @@ void Discovery::on_ack(const Envelope& env) {
   }
   last_ack_ = SteadyClock::now();
   renew_interval_ = std::chrono::milliseconds(std::max<std::uint32_t>(ack->renew_interval_ms, 10));
+  granted_ttl_ = std::chrono::milliseconds(ack->ttl_ms);
   if (registered_ && ack->epoch == epoch_) return;
   registered_ = true;
   ctx_.shared.registered.store(true);
@@ -199,18 +215,59 @@ void Discovery::on_list(std::uint64_t correlation_id, const PeerList& list) {
     query.members->promise.set_value(std::move(out));
     return;
   }
-  for (const auto& r : list.peers) {
+  std::size_t others = 0;
+  for (const auto& r : list.peers) {  // registration order: the first registered wins
     if (r.peer.id == ctx_.self.id) continue;
+    ++others;
     upsert(r.peer);
     if (events_.connect(r.peer, query.connect)) return;
   }
-  query.fail(errc::unknown_peer, "no reachable peer named '" + query.name + "'");
+  if (others > 0) {
+    query.fail(errc::peer_unreachable,
+               std::to_string(others) + " peer(s) named '" + query.name +
+                   "' are registered with the broker but none can be reached (no endpoint)");
+    return;
+  }
+  // A broker that has just started learns the live peers as they renew: each one
+  // within its TTL (protocol.md 5.7). Ask again once that has passed, before saying no.
+  const auto warm_up = std::max(2 * renew_interval_, granted_ttl_);
+  const auto uptime = std::chrono::milliseconds(list.uptime_ms);
+  if (uptime < warm_up) {
+    Query again = std::move(query);
+    again.resend_at = SteadyClock::now() + (warm_up - uptime);
+    if (again.resend_at < again.deadline) {
+      queries_.emplace(correlation_id, std::move(again));
+      return;
+    }
+    again.fail(errc::unknown_peer, "no peer named '" + again.name +
+                                       "' is registered yet: the broker at " + ctx_.opts.broker +
+                                       " started " + std::to_string(list.uptime_ms) +
+                                       " ms ago and live peers re-register within " +
+                                       std::to_string(warm_up.count()) + " ms");
+    return;
+  }
+  query.fail(errc::unknown_peer, "no peer named '" + query.name +
+                                     "' is registered with the broker at " + ctx_.opts.broker);
+}
+
+bool Discovery::connect_first(const std::string& name, std::unique_ptr<ConnectCompletion>& done) {
+  std::vector<std::pair<std::uint64_t, const PeerInfo*>> named;
+  for (const auto& [id, info] : members_) {
+    if (info.name == name) named.emplace_back(joined_[id], &info);
+  }
+  std::sort(named.begin(), named.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [order, info] : named) {
+    if (events_.connect(*info, done)) return true;
+  }
+  return false;
 }
 
 void Discovery::upsert(const PeerInfo& info) {
   if (info.id == ctx_.self.id) return;
   auto it = members_.find(info.id);
   if (it == members_.end()) {
+    joined_[info.id] = next_joined_++;
     events_.joined(members_.emplace(info.id, info).first->second);
     return;
   }
@@ -227,6 +284,7 @@ void Discovery::remove(PeerId id) {
   if (it == members_.end()) return;
   const PeerInfo old = std::move(it->second);
   members_.erase(it);
+  joined_.erase(id);
   events_.left(old);
 }
 
@@ -246,24 +304,18 @@ void Discovery::lookup(std::string name, std::string service, const Deadline& de
     done->promise.set_exception(error_ptr(errc::unknown_peer, "no broker configured"));
     return;
   }
-  const std::uint64_t corr = ctx_.next_correlation();
-  send(Kind::lookup, corr, encode(Lookup{std::move(name), std::move(service)}));
-  queries_[corr] = Query{std::move(done), nullptr, {}, deadline.steady};
+  ask(Query{std::move(done), nullptr, std::move(name), std::move(service), deadline.steady});
 }
 
 void Discovery::connect_name(const std::string& name, const Deadline& deadline,
                              std::unique_ptr<ConnectCompletion> done) {
-  for (const auto& [id, info] : members_) {
-    if (info.name == name && events_.connect(info, done)) return;
-  }
+  if (connect_first(name, done)) return;
   if (!broker_) {
-    done->promise.set_exception(
-        error_ptr(errc::unknown_peer, "no peer named '" + name + "' (no broker)"));
+    done->promise.set_exception(error_ptr(
+        errc::unknown_peer, "no peer named '" + name + "' is known (no broker is configured)"));
     return;
   }
-  const std::uint64_t corr = ctx_.next_correlation();
-  send(Kind::lookup, corr, encode(Lookup{name, {}}));
-  queries_[corr] = Query{nullptr, std::move(done), name, deadline.steady};
+  ask(Query{nullptr, std::move(done), name, {}, deadline.steady});
 }
 
 void Discovery::leave(const std::string& text) {

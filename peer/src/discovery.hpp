@@ -60,10 +60,20 @@ class Discovery {
     std::unique_ptr<MembersCompletion> members;  // lookup()
     std::unique_ptr<ConnectCompletion> connect;  // connect_by_name()
     std::string name;
+    std::string service;
     SteadyClock::time_point deadline{};
+    /// When to send the Lookup (again): not sent yet (no broker connection), or a name
+    /// not known yet to a broker that has just started. max() = answered or sent.
+    SteadyClock::time_point resend_at = SteadyClock::time_point::max();
     void fail(errc code, const std::string& text);
   };
-  void send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload);
+  /// False when the broker connection could not take it now.
+  bool send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload);
+  /// Sends a query's Lookup under a new correlation id and files it there.
+  void ask(Query query);
+  /// Connects to the reachable member named `name` that registered first; false if
+  /// there is none (then `done` is untouched).
+  bool connect_first(const std::string& name, std::unique_ptr<ConnectCompletion>& done);
   void do_register();
   void unregistered();
   void on_envelope(const Envelope& env);
@@ -85,7 +95,10 @@ class Discovery {
   SteadyClock::time_point next_tick_{};
   SteadyClock::time_point last_ack_{};
   std::chrono::milliseconds renew_interval_{1000};
+  std::chrono::milliseconds granted_ttl_{0};  // the TTL of our registration
   std::map<PeerId, PeerInfo> members_;
+  std::map<PeerId, std::uint64_t> joined_;  // registration order, as far as we saw it
+  std::uint64_t next_joined_ = 0;
   std::map<std::uint64_t, Query> queries_;
 };
 

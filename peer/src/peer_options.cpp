@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "zmesh/core/control.hpp"
 #include "zmesh/core/errors.hpp"
 
 namespace zmesh {
@@ -14,7 +15,10 @@ void PeerOptions::validate() const {
           "name must be 1.." + std::to_string(kMaxNameBytes) + " bytes");
   require(workers >= 1 && workers <= kMaxWorkers,
           "workers must be in 1.." + std::to_string(kMaxWorkers));
-  require(heartbeat_interval.count() >= 10, "heartbeat_interval must be at least 10 ms");
+  require(heartbeat_interval.count() >= kMinHeartbeatIntervalMs &&
+              heartbeat_interval.count() <= kMaxHeartbeatIntervalMs,
+          "heartbeat_interval must be in " + std::to_string(kMinHeartbeatIntervalMs) + ".." +
+              std::to_string(kMaxHeartbeatIntervalMs) + " ms");
   require(heartbeat_timeout > 2 * heartbeat_interval,
           "heartbeat_timeout must exceed twice heartbeat_interval");
   require(connect_timeout.count() > 0, "connect_timeout must be positive");

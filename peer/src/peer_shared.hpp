@@ -20,7 +20,8 @@ struct Counters {
       pending{0}, timeouts{0}, errors{0}, late_replies{0}, malformed{0}, unexpected{0}, handled{0},
       handler_errors{0}, no_handler{0}, expired{0}, worker_queue_depth{0}, connections{0},
       published{0}, broadcasts_received{0}, broadcasts_filtered{0}, gaps{0}, subscriptions_seen{0},
-      overloaded{0}, departed_skipped{0}, subscriptions_refused{0}, publishers_refused{0};
+      overloaded{0}, departed_skipped{0}, subscriptions_refused{0}, publishers_refused{0},
+      greetings_refused{0};
 
   [[nodiscard]] PeerStats snapshot() const {
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -48,7 +49,8 @@ struct Counters {
                      r(overloaded),
                      r(departed_skipped),
                      r(subscriptions_refused),
-                     r(publishers_refused)};
+                     r(publishers_refused),
+                     r(greetings_refused)};
   }
 };
 

@@ -65,6 +65,8 @@ class BrokerClient {
 
   /// What Register sends; tests change it to re-register with other information.
   PeerInfo& info() noexcept { return info_; }
+  /// Header.version of what we send from now on (1 unless a test plays a newer client).
+  void set_header_version(std::uint8_t v) noexcept { version_ = v; }
   [[nodiscard]] PeerId id() const noexcept { return info_.id; }
 
   // ------------------------------------------------------------------ sending
@@ -74,6 +76,7 @@ class BrokerClient {
   std::uint64_t send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload,
                      std::uint64_t sender_id = 0, std::uint64_t session = 0) {
     Header h;
+    h.version = version_;
     h.kind = kind;
     h.correlation_id = correlation_id;
     h.sender_id = sender_id != 0 ? sender_id : info_.id;
@@ -201,6 +204,7 @@ class BrokerClient {
 
   zmq::context_t ctx_{1};
   zmq::socket_t dealer_;
+  std::uint8_t version_ = kProtocolVersion;
   PeerInfo info_;
   std::uint64_t next_correlation_ = 0;
   EnvelopeEncoder encoder_;

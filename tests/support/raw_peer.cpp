@@ -44,6 +44,7 @@ void RawPeer::connect(const std::string& endpoint) {
 
 Header RawPeer::header(Kind kind, std::uint64_t correlation_id) const {
   Header h;
+  h.version = version_;
   h.kind = kind;
   h.correlation_id = correlation_id;
   h.sender_id = id_;
@@ -83,6 +84,16 @@ RawMessage RawPeer::greet(PeerId id, std::uint64_t session, std::chrono::millise
 
 RawMessage RawPeer::greet(std::chrono::milliseconds timeout) {
   return greet(id_, session_, timeout);
+}
+
+RawMessage RawPeer::greet_with(const Hello& hello, std::chrono::milliseconds timeout) {
+  return greet_raw(encode(hello), timeout);
+}
+
+RawMessage RawPeer::greet_raw(zmq::message_t payload, std::chrono::milliseconds timeout) {
+  const std::uint64_t corr = ++next_correlation_;
+  if (!send_frames(header(Kind::hello, corr), std::move(payload), timeout)) return {};
+  return wait_answer(corr, timeout);
 }
 
 std::uint64_t RawPeer::request(std::string_view type, std::string_view payload, std::uint32_t flags,

@@ -66,6 +66,17 @@ class RawPeer {
                    std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// greet() with this peer's own id and session.
   RawMessage greet(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  /// Sends `hello` as it is (any version range, interval, PeerInfo) from this peer's id
+  /// and session, and waits for the answer.
+  RawMessage greet_with(const Hello& hello,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  /// Sends a Hello whose payload is `payload` (garbage too); waits for the answer.
+  RawMessage greet_raw(zmq::message_t payload,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  /// Header.version of what we send from now on (1 unless a test plays a newer peer).
+  void set_header_version(std::uint8_t v) noexcept { version_ = v; }
+  /// This peer's PeerInfo as greet() announces it.
+  [[nodiscard]] PeerInfo info() const { return PeerInfo{id_, session_, name_, {}, {}, {}}; }
 
   // ---------------------------------------------------------------- sending
   // Each waits at most `wait` for room on the socket; the result is the correlation id
@@ -107,6 +118,7 @@ class RawPeer {
   PeerId id_ = 0;
   std::uint64_t session_ = 0;
   std::uint64_t next_correlation_ = 0;
+  std::uint8_t version_ = kProtocolVersion;
   bool auto_pong_ = true;
   bool closed_ = false;
   EnvelopeEncoder encoder_;

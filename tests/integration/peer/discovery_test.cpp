@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <zmq.hpp>
 
+#include "broker_client.hpp"
 #include "peer_fixture.hpp"
 #include "test_support.hpp"
 #include "zmesh/core/ids.hpp"
@@ -168,6 +169,79 @@ TEST(Discovery, BrokerRestartIsInvisibleAfterAMoment) {
   EXPECT_TRUE(back);
   EXPECT_TRUE(test::wait_until([&] { return a->registered() && b->registered(); }));
   EXPECT_TRUE(sees(*b, 1));
+}
+
+// protocol.md 5.7: names are not unique; a request by name reaches the reachable peer of
+// that name that registered first.
+TEST(Discovery, ByNameReachesTheFirstRegisteredOfSeveralWithThatName) {
+  BrokerProcess broker(free_endpoint());
+  auto first = started(with_broker("twin", broker));
+  ASSERT_TRUE(test::wait_until([&] { return first->registered(); }, 10s));
+  auto second = started(with_broker("twin", broker));
+  ASSERT_TRUE(test::wait_until([&] { return second->registered(); }, 10s));
+  for (int i = 0; i < 2; ++i) {  // a newcomer (listing) and a client that saw both join
+    auto client = started(with_broker("client-" + std::to_string(i), broker));
+    auto f = client->connect_by_name("twin");
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(f.get(), first->id());
+  }
+}
+
+errc failure_of(std::future<PeerId>& f, std::string& text) {
+  if (f.wait_for(15s) != std::future_status::ready) return errc::ok;
+  try {
+    f.get();
+  } catch (const Error& e) {
+    text = e.what();
+    return static_cast<errc>(e.code().value());
+  }
+  return errc::ok;
+}
+
+// "No such name", "known but unreachable" and "the broker does not answer" are three
+// different failures, each saying which.
+TEST(Discovery, NameResolutionFailuresSayWhich) {
+  BrokerProcess broker(free_endpoint());
+  auto client = started(with_broker("client", broker));
+  ASSERT_TRUE(test::wait_until([&] { return client->registered(); }, 10s));
+  std::this_thread::sleep_for(1600ms);  // past the broker's warm-up (its TTL, 1500 ms)
+
+  std::string text;
+  auto unknown = client->connect_by_name("nobody");
+  EXPECT_EQ(failure_of(unknown, text), errc::unknown_peer) << text;
+  EXPECT_NE(text.find("no peer named 'nobody' is registered"), std::string::npos) << text;
+
+  test::BrokerClient ghost(broker.endpoint(), "ghost");
+  ghost.info().endpoints.clear();  // registered, but nowhere to connect to
+  ASSERT_EQ(ghost.register_peer().kind, Kind::register_ack);
+  auto unreachable = client->connect_by_name("ghost");
+  EXPECT_EQ(failure_of(unreachable, text), errc::peer_unreachable) << text;
+  EXPECT_NE(text.find("none can be reached"), std::string::npos) << text;
+
+  auto o = test_options("lonely");
+  o.broker = free_endpoint();  // nobody listens there
+  o.connect_timeout = 500ms;
+  auto lonely = started(o);
+  auto silent = lonely->connect_by_name("anyone");
+  EXPECT_EQ(failure_of(silent, text), errc::timeout) << text;
+  EXPECT_NE(text.find("did not answer the lookup"), std::string::npos) << text;
+}
+
+// Right after a broker restart its registry fills as the peers renew: a name asked for
+// then is looked up again after the warm-up instead of being reported unknown.
+TEST(Discovery, ByNameAcrossABrokerRestartWaitsForTheRegistryToFill) {
+  BrokerProcess broker(free_endpoint());
+  auto target = started(with_broker("target", broker));
+  auto o = with_broker("client", broker);
+  auto client = started(o);
+  ASSERT_TRUE(sees(*client, 1));
+  broker.kill();
+  broker.start();
+  auto fresh_options = with_broker("fresh", broker);
+  auto fresh = started(fresh_options);  // knows nobody: must ask the new broker
+  auto f = fresh->connect_by_name("target");
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(f.get(), target->id());
 }
 
 }  // namespace

@@ -266,7 +266,7 @@ TEST(ZmeshCli, UnreachableOrUnknownExitsFour) {
   Broker broker;
   r = zmesh({"request", "nobody", "Echo", "x", "--broker", broker.endpoint()});
   EXPECT_EQ(r.code, 4) << r.err;
-  expect_one_error_line(r, "no reachable peer named 'nobody'");
+  expect_one_error_line(r, "no peer named 'nobody' is registered");
   r = zmesh({"request", "--service", "nothing", "Echo", "x", "--broker", broker.endpoint()});
   EXPECT_EQ(r.code, 4) << r.err;
   expect_one_error_line(r, "service 'nothing'");

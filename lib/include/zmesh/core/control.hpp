@@ -29,10 +29,16 @@ struct PeerInfo {
   friend bool operator==(const PeerInfo&, const PeerInfo&) = default;
 };
 
+/// The range of an announced heartbeat interval (Hello, Welcome), milliseconds.
+inline constexpr std::uint32_t kMinHeartbeatIntervalMs = 10;
+inline constexpr std::uint32_t kMaxHeartbeatIntervalMs = 60000;
+
 struct Hello {
-  std::uint8_t protocol_version = kProtocolVersion;
+  std::uint8_t protocol_version = kProtocolVersion;  ///< highest version the sender speaks
   PeerInfo peer;
   std::uint32_t heartbeat_interval_ms = 0;
+  /// Lowest version the sender accepts (on the wire, absent means 1).
+  std::uint8_t min_protocol_version = 1;
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
@@ -90,6 +96,7 @@ struct PeerRecord {
 struct PeerList {
   std::uint64_t epoch = 0;
   std::vector<PeerRecord> peers;
+  std::uint64_t uptime_ms = 0;  ///< time since the broker started
   friend bool operator==(const PeerList&, const PeerList&) = default;
 };
 

@@ -38,6 +38,7 @@ struct PeerStats {
   std::uint64_t departed_skipped = 0;  ///< requests skipped: their sender had gone
   std::uint64_t subscriptions_refused = 0;  ///< subscriptions our PUB refused (over a bound)
   std::uint64_t publishers_refused = 0;     ///< PUB endpoints not followed (over a bound)
+  std::uint64_t greetings_refused = 0;      ///< Hellos we answered with a Reject
 };
 
 /// A peer as the broker announced it.
