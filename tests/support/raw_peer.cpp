@@ -120,6 +120,12 @@ std::uint64_t RawPeer::ping(std::chrono::milliseconds wait) {
              : 0;
 }
 
+std::uint64_t RawPeer::send_kind(Kind kind, zmq::message_t payload,
+                                 std::chrono::milliseconds wait) {
+  const std::uint64_t corr = ++next_correlation_;
+  return send_frames(header(kind, corr), std::move(payload), wait) ? corr : 0;
+}
+
 std::uint64_t RawPeer::bye(std::chrono::milliseconds wait) {
   return send_frames(header(Kind::bye, 0), zmq::message_t(), wait) ? 1 : 0;
 }

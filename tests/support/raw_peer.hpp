@@ -88,6 +88,9 @@ class RawPeer {
   std::uint64_t message(std::string_view type, std::string_view payload,
                         std::chrono::milliseconds wait = std::chrono::seconds(5));
   std::uint64_t ping(std::chrono::milliseconds wait = std::chrono::seconds(5));
+  /// Any kind with `payload` and a new correlation id; returns the id (0: not queued).
+  std::uint64_t send_kind(Kind kind, zmq::message_t payload,
+                          std::chrono::milliseconds wait = std::chrono::seconds(5));
   /// BYE; returns 1 when queued, 0 when not within `wait`.
   std::uint64_t bye(std::chrono::milliseconds wait = std::chrono::seconds(5));
 

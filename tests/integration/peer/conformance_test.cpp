@@ -129,6 +129,68 @@ TEST(Conformance, SecondHelloOfTheSameSessionIsWelcomedAgainAndChangesNothing) {
   EXPECT_EQ(peer->stats().connections, 1u);
 }
 
+TEST(Conformance, UngreetedRequestAndPingAreAnsweredUnknownPeer) {
+  auto peer = started(test_options("host"));
+  RawPeer raw("rude");
+  raw.connect(peer->endpoint());
+  const auto req = raw.request("Echo", "x");
+  auto answer = raw.wait_answer(req, 5s);
+  ASSERT_EQ(answer.kind, Kind::error);
+  EXPECT_EQ(answer.error_code(), WireError::unknown_peer);
+  const auto ping = raw.ping();
+  answer = raw.wait_answer(ping, 5s);
+  ASSERT_EQ(answer.kind, Kind::error);
+  EXPECT_EQ(answer.error_code(), WireError::unknown_peer);
+  // A Message gets nothing, but is counted.
+  ASSERT_EQ(raw.message("Tick", "x"), 1u);
+  EXPECT_TRUE(test::wait_until([&] { return peer->stats().unexpected >= 3; }, 5s));
+}
+
+TEST(Conformance, PongEchoesThePingsPayloadAndCorrelationId) {
+  auto peer = started(test_options("host"));
+  RawPeer raw("pinger");
+  raw.connect(peer->endpoint());
+  ASSERT_EQ(raw.greet().kind, Kind::welcome);
+  const Ping ping{0x0123456789abcdefULL, 424242};
+  const auto corr = raw.send_kind(Kind::ping, encode(ping));
+  const auto pong = raw.wait_answer(corr, 5s);
+  ASSERT_EQ(pong.kind, Kind::pong);
+  EXPECT_EQ(pong.as<Ping>(), ping);
+}
+
+TEST(Conformance, UnknownFlagBitsAreIgnored) {
+  auto peer = started(test_options("host"));
+  auto echo = peer->on("Echo", [](const Message& m) { return std::string(m.text()); });
+  RawPeer raw("flags");
+  raw.connect(peer->endpoint());
+  ASSERT_EQ(raw.greet().kind, Kind::welcome);
+  const auto corr = raw.request("Echo", "flagged", 0xfffffffeU);  // every bit but NoReply
+  const auto answer = raw.wait_answer(corr, 5s);
+  ASSERT_EQ(answer.kind, Kind::reply);
+  EXPECT_EQ(answer.payload, "flagged");
+}
+
+TEST(Conformance, ByeFailsWhatIsPendingOnThatPeerAtOnce) {
+  auto o = test_options("requester");
+  o.heartbeat_timeout = 30s;  // so that only the Bye can end it
+  auto peer = started(o);
+  RawPeer raw("leaver");
+  raw.connect(peer->endpoint());
+  ASSERT_EQ(raw.greet().kind, Kind::welcome);
+  auto pending = peer->request(raw.id(), "Work", "x", 20s);
+  const auto got = raw.read(5s);
+  ASSERT_EQ(got.kind, Kind::request);
+  ASSERT_EQ(raw.bye(), 1u);
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  try {
+    (void)pending.get();
+    ADD_FAILURE() << "the request succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), make_error_code(errc::peer_gone)) << e.what();
+  }
+  EXPECT_FALSE(connected_to(*peer, raw.id()));
+}
+
 // ------------------------------------------------------------------ liveness (5.4)
 
 TEST(Conformance, AnnouncedIntervalIsHonouredBeforeDeclaringAPeerGone) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <type_traits>
+
 #include "zmesh/core/frame_set.hpp"
 
 namespace zmesh {
@@ -131,6 +134,53 @@ TEST(ControlCodec, RejectsOutOfRangeValues) {
             DecodeError::bad_value);
   Reject no_code{WireError::none, "?"};
   EXPECT_EQ(decode_control<Reject>(bytes_of(encode(no_code)), {}).error(), DecodeError::bad_value);
+}
+
+TEST(ControlCodec, HelloAndWelcomeValueRules) {
+  Hello ok{3, sample_peer(), 500, 2};
+  EXPECT_EQ(round_trip(ok), ok);
+  auto error_of = [](const auto& v) {
+    using T = std::decay_t<decltype(v)>;
+    auto got = decode_control<T>(bytes_of(encode(v)), Limits{});
+    return got.ok() ? std::error_code() : got.error();
+  };
+  const auto bad = make_error_code(DecodeError::bad_value);
+  EXPECT_EQ(error_of(Hello{1, sample_peer(), 0, 1}), bad);      // interval 0
+  EXPECT_EQ(error_of(Hello{1, sample_peer(), 9, 1}), bad);      // below 10 ms
+  EXPECT_EQ(error_of(Hello{1, sample_peer(), 60001, 1}), bad);  // above 60 s
+  EXPECT_EQ(error_of(Hello{2, sample_peer(), 100, 3}), bad);    // min above max
+  EXPECT_EQ(error_of(Welcome{1, sample_peer(), 0}), bad);
+  EXPECT_EQ(error_of(Hello{1, sample_peer(), 10, 1}), std::error_code());
+  EXPECT_EQ(error_of(Welcome{1, sample_peer(), 60000}), std::error_code());
+}
+
+TEST(ControlCodec, MinProtocolVersionOneIsLeftOutAndAbsentReadsAsOne) {
+  // The Hello of protocol.md 6.2 has no min_protocol_version slot (its vtable has three).
+  const zmq::message_t frame = encode(Hello{1, sample_peer(), 1000, 1});
+  const auto* b = static_cast<const unsigned char*>(frame.data());
+  const std::uint32_t root = b[0] | (b[1] << 8);
+  const std::int32_t soffset = b[root] | (b[root + 1] << 8);
+  const std::uint32_t vtable = root - soffset;
+  EXPECT_EQ(b[vtable] | (b[vtable + 1] << 8), 4 + 2 * 3);
+  EXPECT_EQ(round_trip(Hello{1, sample_peer(), 1000, 1}).min_protocol_version, 1);
+}
+
+// The byte-level examples of protocol.md 6.4, exactly.
+TEST(ControlCodec, EncodesTheSpecExamplesByteForByte) {
+  auto hex = [](const zmq::message_t& m) {
+    std::string out;
+    char buf[4];
+    for (std::size_t i = 0; i < m.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%02x", static_cast<const unsigned char*>(m.data())[i]);
+      out += buf;
+    }
+    return out;
+  };
+  EXPECT_EQ(hex(encode(ErrorReply{WireError::no_handler, "no handler for 'GetQuote'"})),
+            "0c00000008000c0006000800080000000000040004000000190000006e6f2068"
+            "616e646c657220666f72202747657451756f746527000000");
+  EXPECT_EQ(hex(encode(Ping{0x0123456789abcdefULL, 5000000})),
+            "0c0000000800140004000c0008000000efcdab8967452301404b4c0000000000");
 }
 
 TEST(ControlCodec, MapsWireErrorsToErrc) {

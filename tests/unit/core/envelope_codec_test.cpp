@@ -233,6 +233,27 @@ TEST(EnvelopeCodec, RejectsUnknownVersion) {
   EXPECT_EQ(raw_error(future), DecodeError::unsupported_version);
 }
 
+TEST(EnvelopeCodec, LetsGreetingsOfAnyVersionThroughForTheGreetingToAnswer) {
+  for (const Kind k : {Kind::hello, Kind::reg}) {
+    for (const std::uint8_t v : {std::uint8_t{0}, std::uint8_t{2}, std::uint8_t{255}}) {
+      RawHeader raw;
+      raw.kind = static_cast<std::uint8_t>(k);
+      raw.version = v;
+      raw.with_type = false;
+      EnvelopeDecoder dec{Limits{}};
+      auto env = dec.decode(Layout::router, [&] {
+        FrameSet fs;
+        fs.push(zmq::message_t(std::string("id")));
+        fs.push(raw.frame());
+        fs.push(zmq::message_t());
+        return fs;
+      }());
+      ASSERT_TRUE(env.ok()) << kind_name(k) << " v" << int(v) << ": " << env.error().message();
+      EXPECT_EQ(env->header.version, v);
+    }
+  }
+}
+
 TEST(EnvelopeCodec, RejectsUnknownKind) {
   for (std::uint8_t k : {0, 13, 19, 26, 255}) {
     RawHeader raw;
