@@ -75,7 +75,7 @@ void parse_tcp(Endpoint& e, EndpointUse use) {
 Endpoint parse_endpoint(std::string_view text, EndpointUse use) {
   const auto sep = text.find("://");
   if (sep == std::string_view::npos || sep == 0) {
-    bad("'" + std::string(text) + "' is not an endpoint (" + kForms + ")");
+    bad(std::string("not an endpoint (") + kForms + ")");
   }
   Endpoint e;
   e.transport = text.substr(0, sep);

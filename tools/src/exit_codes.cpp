@@ -17,6 +17,7 @@ int exit_code_for(errc e) noexcept {
     case errc::unsupported_version:
     case errc::overloaded: return kExitRemote;
     case errc::invalid_argument: return kExitUsage;
+    case errc::too_large: return kExitTooLarge;
     default: return kExitFailure;
   }
 }

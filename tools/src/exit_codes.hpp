@@ -16,6 +16,7 @@ enum ExitCode : int {
   kExitTimeout = 3,        ///< no answer in time (request, sync, waiting for subscribers)
   kExitUnreachable = 4,    ///< peer unreachable or gone, unknown peer/service, no broker
   kExitRemote = 5,         ///< the remote side refused: no handler, handler failed, rejected
+  kExitTooLarge = 6,       ///< a payload over the protocol's limit (Limits::max_payload_bytes)
   kExitInterrupted = 130,  ///< SIGINT/SIGTERM while waiting for an answer
 };
 

@@ -66,7 +66,7 @@ TEST(Endpoint, RefusesBadPorts) {
 
 TEST(Endpoint, RefusesBadForms) {
   EXPECT_EQ(refusal("bogus", EndpointUse::connect),
-            "'bogus' is not an endpoint (tcp://host:port, ipc://path or inproc://name)");
+            "not an endpoint (tcp://host:port, ipc://path or inproc://name)");
   EXPECT_EQ(refusal("udp://127.0.0.1:1", EndpointUse::connect),
             "unsupported transport 'udp' (tcp://host:port, ipc://path or inproc://name)");
   EXPECT_EQ(refusal("tcp://:5555", EndpointUse::connect), "missing host (tcp://host:port)");
