@@ -76,7 +76,7 @@ std::string read_config_text(const std::string& path) {
     if (binary) throw ConfigError(kExitConfig, where + " is not text: '" + printable(line) + "'");
     const auto first = line.find_first_not_of(" \t\r");
     const bool blank_or_comment = first == std::string_view::npos || line[first] == '#';
-    if (!blank_or_comment && line[first] != '[' && line.find('=') == std::string_view::npos) {
+    if (!blank_or_comment && line.find('=') == std::string_view::npos) {
       throw ConfigError(kExitConfig,
                         where + ": expected 'key = value', got '" + printable(line) + "'");
     }
