@@ -24,7 +24,7 @@ namespace {
 constexpr const char* kEnvPrefix = "ZMESH_BROKER_";
 
 // A config file is a few hundred bytes; anything near this is not one.
-constexpr std::size_t kMaxConfigFileBytes = 1024 * 1024;
+constexpr std::size_t kMaxConfigFileBytes = std::size_t{1} << 20;
 // What of a refused value or line is shown back: enough to find it, never a screenful.
 constexpr std::size_t kMaxExcerpt = 60;
 

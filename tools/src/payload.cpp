@@ -35,6 +35,9 @@ Failure too_large(const std::string& source, std::size_t max_bytes) {
                              " bytes, the most one message carries"};
 }
 
+constexpr std::size_t kChunk = std::size_t{1} << 20;    // the buffer grows by this much
+constexpr std::size_t kMinRoom = std::size_t{1} << 16;  // grown when less is free
+
 // Reads `fd` to its end, but never more than max_bytes + 1 bytes: whatever the source
 // (a pipe, /dev/zero, a growing file), a payload over the limit is refused at once.
 std::string read_bounded(int fd, const std::string& source, std::size_t max_bytes) {
@@ -49,7 +52,7 @@ std::string read_bounded(int fd, const std::string& source, std::size_t max_byte
   std::string bytes;
   std::size_t used = 0;
   for (;;) {
-    if (bytes.size() - used < 64 * 1024) bytes.resize(std::min(used + 1024 * 1024, max_bytes + 1));
+    if (bytes.size() - used < kMinRoom) bytes.resize(std::min(used + kChunk, max_bytes + 1));
     if (used == bytes.size()) throw too_large(source, max_bytes);  // max_bytes + 1 read
     const ssize_t n = ::read(fd, bytes.data() + used, bytes.size() - used);
     if (n < 0 && errno == EINTR) continue;

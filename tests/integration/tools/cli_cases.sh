@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints a markdown table of how zmesh and zmesh-broker answer bad input (issue 10): for
-# each case the exit code, the seconds it took and the first line on stderr, for two
-# builds side by side.
+# each case the exit code, the seconds it took, the number of lines on stderr and the
+# first of them, for two builds side by side.
 #
 #   tests/integration/tools/cli_cases.sh BEFORE AFTER
 #
@@ -50,11 +50,11 @@ broker_after="tcp://127.0.0.1:$(free_port)"
 brokers+=($!)
 sleep 0.3
 
-# run DIR STDIN ENV PROGRAM ARGS... -> "code|seconds|first stderr line"
+# run DIR STDIN ENV PROGRAM ARGS... -> "code|seconds|stderr lines|first stderr line"
 run() {
   local dir=$1 input=$2 env=$3 program=$4
   shift 4
-  local exe start end code line
+  local exe start end code line lines
   exe=$(bin "$dir" "$program")
   start=$(date +%s.%N)
   (
@@ -67,11 +67,12 @@ run() {
   # Shown with cat -v (^? for DEL, M-x for high bytes): the table stays text.
   line=$(head -n 1 "$work/err" | LC_ALL=C cat -v | cut -c 1-200 | sed 's/|/\\|/g')
   [ -n "$line" ] || line="(nothing)"
-  printf '%s|%.1f|%s' "$code" "$(echo "$end - $start" | bc)" "$line"
+  lines=$(wc -l < "$work/err")
+  printf '%s|%.1f|%s|%s' "$code" "$(echo "$end - $start" | bc)" "$lines" "$line"
 }
 
-echo "| case | before: exit | s | before: first stderr line | after: exit | s | after: first stderr line |"
-echo "|---|---|---|---|---|---|---|"
+echo "| case | before: exit | s | lines | before: first stderr line | after: exit | s | lines | after: first stderr line |"
+echo "|---|---|---|---|---|---|---|---|---|"
 # case LABEL STDIN ENV PROGRAM ARGS...   (BROKER in ARGS becomes each build's broker)
 case_() {
   local label=$1 input=$2 env=$3 program=$4
@@ -84,9 +85,9 @@ case_() {
   local b a
   b=$(run "$BEFORE" "$input" "$env" "$program" "${before_args[@]}")
   a=$(run "$AFTER" "$input" "$env" "$program" "${after_args[@]}")
-  IFS='|' read -r bc bs bl <<< "$b"
-  IFS='|' read -r ac as al <<< "$a"
-  echo "| \`$label\` | $bc | $bs | $bl | $ac | $as | $al |"
+  IFS='|' read -r bc bs bn bl <<< "$b"
+  IFS='|' read -r ac as an al <<< "$a"
+  echo "| \`$label\` | $bc | $bs | $bn | $bl | $ac | $as | $an | $al |"
 }
 BEFORE=$1
 AFTER=$2
