@@ -445,6 +445,20 @@ TEST(ZmeshCli, BadEndpointsAreUsageErrorsNamingWhereTheyCameFrom) {
                  "connect");
 }
 
+TEST(ZmeshCli, ARegisteredEndpointThatDoesNotResolveIsUnreachableNotUsage) {
+  // Not the user's input: the peer announced it. Exit 4, naming the peer and the reason.
+  Broker broker;
+  auto odd = start_reply({"reply", "Echo", "--broker", broker.endpoint(), "--name", "odd",
+                          "--advertise", "tcp://nohost.invalid:5555"});
+  ASSERT_EQ(odd.id.size(), 16u);
+  const auto r = zmesh({"request", odd.id, "Echo", "x", "--broker", broker.endpoint()});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r, "zmesh: connecting to '" + odd.id +
+                               "' ('odd') at its registered endpoint failed: cannot connect to "
+                               "'tcp://nohost.invalid:5555': cannot resolve host 'nohost.invalid'");
+  stop(*odd.process);
+}
+
 TEST(ZmeshCli, PayloadsThatCannotBeSentFailBeforeAnyConnection) {
   // Nobody listens at the peer: each case must fail on the payload, at once.
   const std::string peer = "tcp://127.0.0.1:1";
