@@ -180,8 +180,6 @@ class Checker {
 
 // Durations travel to peers as uint32 milliseconds (RegisterAck): nothing longer fits.
 constexpr long kMaxMs = std::numeric_limits<std::uint32_t>::max();
-// Peers (with default Limits) refuse a PeerList of more records than this.
-constexpr long kMaxPeers = static_cast<long>(Limits{}.max_peer_records);
 // Register and PeerList are payloads too: below 4 KiB an ordinary Register (a name, a few
 // services and endpoints: a few hundred bytes) or a short listing may not fit, and the
 // broker would drop every one. The top is what Limits::validate() accepts.
@@ -205,9 +203,8 @@ void fill(Config& c, const po::variables_map& vm, const Checker& check) {
   check.require(renew <= ttl / 2, {"renew-ms", "ttl-ms"},
                 "renew-ms (" + std::to_string(renew) + ") must be at most ttl-ms / 2 (" +
                     std::to_string(ttl / 2) + "), so that one lost renew does not expire a peer");
-  check.require(max_peers >= 1 && max_peers <= kMaxPeers, {"max-peers"},
-                "max-peers must be between 1 and " + std::to_string(kMaxPeers) +
-                    " (peers refuse a listing of more; got " + std::to_string(max_peers) + ")");
+  check.require(max_peers >= 1, {"max-peers"},
+                "max-peers must be at least 1 (got " + std::to_string(max_peers) + ")");
   check.require(max_payload >= kMinPayload && max_payload <= kMaxPayload, {"max-payload-bytes"},
                 "max-payload-bytes must be between " + std::to_string(kMinPayload) +
                     " (a Register must fit) and " + std::to_string(kMaxPayload) + " (got " +

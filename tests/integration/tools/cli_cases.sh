@@ -120,7 +120,6 @@ case_ "request $nobody Echo x --timeout 300ms" $N "" zmesh request $nobody Echo 
 case_ "zmesh-broker --check-config --max-payload-bytes 1" $N "" zmesh-broker --check-config --max-payload-bytes 1
 case_ "ZMESH_BROKER_MAX_PAYLOAD_BYTES=1 zmesh-broker --check-config" $N "ZMESH_BROKER_MAX_PAYLOAD_BYTES=1" zmesh-broker --check-config
 case_ "zmesh-broker --check-config --max-peers -1" $N "" zmesh-broker --check-config --max-peers -1
-case_ "zmesh-broker --check-config --max-peers 100001" $N "" zmesh-broker --check-config --max-peers 100001
 case_ "zmesh-broker --check-config --ttl-ms nan" $N "" zmesh-broker --check-config --ttl-ms nan
 case_ "zmesh-broker --check-config --max-payload-bytes 10x" $N "" zmesh-broker --check-config --max-payload-bytes 10x
 case_ "zmesh-broker --check-config --config binary.conf" $N "" zmesh-broker --check-config --config "$work/binary.conf"
