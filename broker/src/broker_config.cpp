@@ -10,8 +10,11 @@
 #include <ostream>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include <boost/program_options.hpp>
+
+#include "zmesh/core/limits.hpp"
 
 namespace zmesh::broker_cli {
 namespace po = boost::program_options;
@@ -19,6 +22,68 @@ namespace po = boost::program_options;
 namespace {
 
 constexpr const char* kEnvPrefix = "ZMESH_BROKER_";
+
+// A config file is a few hundred bytes; anything near this is not one.
+constexpr std::size_t kMaxConfigFileBytes = std::size_t{1} << 20;
+// What of a refused value or line is shown back: enough to find it, never a screenful.
+constexpr std::size_t kMaxExcerpt = 60;
+
+// `text` safe for one line of a terminal or a log: printable ASCII as it is, every other
+// byte as \xNN, cut at `max` characters with "...".
+std::string printable(std::string_view text, std::size_t max = kMaxExcerpt) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : text) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The file's text, refused with its line number when a line holds control characters
+// (a binary file given by mistake): Boost would echo such a line back verbatim.
+std::string read_config_text(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ConfigError(kExitConfig, "cannot read config file '" + path + "'");
+  std::string text(kMaxConfigFileBytes + 1, '\0');
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (file.bad()) throw ConfigError(kExitConfig, "error reading config file '" + path + "'");
+  text.resize(static_cast<std::size_t>(file.gcount()));
+  if (text.size() > kMaxConfigFileBytes) {
+    throw ConfigError(kExitConfig, "config file '" + path + "' is too large (over " +
+                                       std::to_string(kMaxConfigFileBytes) + " bytes)");
+  }
+  std::size_t line_no = 1;
+  for (std::size_t start = 0; start < text.size(); ++line_no) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + start, end - start);
+    const bool binary = std::any_of(line.begin(), line.end(), [](char ch) {
+      const auto c = static_cast<unsigned char>(ch);
+      return (c < 0x20 && c != '\t' && c != '\r') || c == 0x7f;
+    });
+    const std::string where = "config file '" + path + "' line " + std::to_string(line_no);
+    if (binary) throw ConfigError(kExitConfig, where + " is not text: '" + printable(line) + "'");
+    const auto first = line.find_first_not_of(" \t\r");
+    const bool blank_or_comment = first == std::string_view::npos || line[first] == '#';
+    if (!blank_or_comment && line.find('=') == std::string_view::npos) {
+      throw ConfigError(kExitConfig,
+                        where + ": expected 'key = value', got '" + printable(line) + "'");
+    }
+    start = end + 1;
+  }
+  return text;
+}
 
 // ZMESH_BROKER_TTL_MS -> ttl-ms; "" for variables without the prefix.
 std::string env_to_option(const std::string& name) {
@@ -115,6 +180,11 @@ class Checker {
 
 // Durations travel to peers as uint32 milliseconds (RegisterAck): nothing longer fits.
 constexpr long kMaxMs = std::numeric_limits<std::uint32_t>::max();
+// Register and PeerList are payloads too: below 4 KiB an ordinary Register (a name, a few
+// services and endpoints: a few hundred bytes) or a short listing may not fit, and the
+// broker would drop every one. The top is what Limits::validate() accepts.
+constexpr long kMinPayload = 4096;
+constexpr long kMaxPayload = static_cast<long>(kMaxPayloadBytes);
 
 void fill(Config& c, const po::variables_map& vm, const Checker& check) {
   c.options.bind = vm["bind"].as<std::string>();
@@ -135,8 +205,10 @@ void fill(Config& c, const po::variables_map& vm, const Checker& check) {
                     std::to_string(ttl / 2) + "), so that one lost renew does not expire a peer");
   check.require(max_peers >= 1, {"max-peers"},
                 "max-peers must be at least 1 (got " + std::to_string(max_peers) + ")");
-  check.require(max_payload >= 1, {"max-payload-bytes"},
-                "max-payload-bytes must be at least 1 (got " + std::to_string(max_payload) + ")");
+  check.require(max_payload >= kMinPayload && max_payload <= kMaxPayload, {"max-payload-bytes"},
+                "max-payload-bytes must be between " + std::to_string(kMinPayload) +
+                    " (a Register must fit) and " + std::to_string(kMaxPayload) + " (got " +
+                    std::to_string(max_payload) + ")");
   c.options.ttl = std::chrono::milliseconds(ttl);
   c.options.renew_interval = std::chrono::milliseconds(renew);
   c.options.max_peers = static_cast<std::size_t>(max_peers);
@@ -145,11 +217,12 @@ void fill(Config& c, const po::variables_map& vm, const Checker& check) {
   c.log_format = vm["log-format"].as<std::string>();
   static const std::vector<std::string> kLevels = {"trace", "debug", "info",
                                                    "warn",  "error", "off"};
-  check.require(
-      std::find(kLevels.begin(), kLevels.end(), c.log_level) != kLevels.end(), {"log-level"},
-      "log-level must be one of trace, debug, info, warn, error, off (got '" + c.log_level + "')");
+  check.require(std::find(kLevels.begin(), kLevels.end(), c.log_level) != kLevels.end(),
+                {"log-level"},
+                "log-level must be one of trace, debug, info, warn, error, off (got '" +
+                    printable(c.log_level) + "')");
   check.require(c.log_format == "text" || c.log_format == "json", {"log-format"},
-                "log-format must be text or json (got '" + c.log_format + "')");
+                "log-format must be text or json (got '" + printable(c.log_format) + "')");
   try {
     c.options.validate();
   } catch (const std::exception& e) {
@@ -185,7 +258,8 @@ std::set<std::string> store_environment(char** env, const po::options_descriptio
     try {
       po::store(parsed, vm);
     } catch (const po::error& err) {
-      throw ConfigError(kExitConfig, "in environment variable " + name + ": " + err.what());
+      throw ConfigError(kExitConfig,
+                        "in environment variable " + name + ": " + printable(err.what(), 200));
     }
     stored.insert(key);
   }
@@ -217,14 +291,14 @@ Config parse(const std::vector<std::string>& args, char** environment) {
     for (const auto& opt : cli.options) {
       // Without a positional description Boost would drop these without a word.
       if (opt.position_key >= 0) {
-        throw ConfigError(kExitUsage, "unexpected argument '" + opt.value.front() +
+        throw ConfigError(kExitUsage, "unexpected argument '" + printable(opt.value.front()) +
                                           "' (zmesh-broker takes only options; see --help)");
       }
       sources.flags.insert(opt.string_key);
     }
     po::store(cli, vm);
   } catch (const po::error& e) {
-    throw ConfigError(kExitUsage, std::string(e.what()) + " (see --help)");
+    throw ConfigError(kExitUsage, printable(e.what(), 200) + " (see --help)");
   }
   c.help = vm.count("help") != 0;
   c.version = vm.count("version") != 0;
@@ -239,23 +313,20 @@ Config parse(const std::vector<std::string>& args, char** environment) {
     if (std::filesystem::is_directory(c.config_file, ec)) {
       throw ConfigError(kExitConfig, "config file '" + c.config_file + "' is a directory");
     }
-    std::ifstream file(c.config_file);
-    if (!file) throw ConfigError(kExitConfig, "cannot read config file '" + c.config_file + "'");
+    std::istringstream file(read_config_text(c.config_file));
     try {
       po::store(po::parse_config_file(file, settings(/*with_config=*/false),
                                       /*allow_unregistered=*/false),
                 vm);
     } catch (const po::error& e) {
-      throw ConfigError(kExitConfig, "in config file '" + c.config_file + "': " + e.what());
-    }
-    if (file.bad()) {
-      throw ConfigError(kExitConfig, "error reading config file '" + c.config_file + "'");
+      throw ConfigError(kExitConfig,
+                        "in config file '" + c.config_file + "': " + printable(e.what(), 200));
     }
   }
   try {
     po::notify(vm);
   } catch (const po::error& e) {
-    throw ConfigError(kExitUsage, e.what());
+    throw ConfigError(kExitUsage, printable(e.what(), 200));
   }
   c.check_config = vm.count("check-config") != 0;
   fill(c, vm, Checker(vm, std::move(sources)));

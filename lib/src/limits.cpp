@@ -11,6 +11,9 @@ void Limits::validate() const {
   // A v1 header with a full-length type needs about 200 bytes; below 64 nothing fits.
   require(max_header_bytes >= 64, "max_header_bytes must be at least 64");
   require(max_header_bytes <= std::size_t{64} * 1024, "max_header_bytes must be at most 65536");
+  require(max_payload_bytes >= 1, "max_payload_bytes must be at least 1");
+  require(max_payload_bytes <= kMaxPayloadBytes,
+          "max_payload_bytes must be at most 2147483647 (2 GiB - 1)");
   require(max_type_bytes >= 1, "max_type_bytes must be at least 1");
   require(max_type_bytes < max_header_bytes, "max_type_bytes must be below max_header_bytes");
   require(max_topic_bytes >= 1, "max_topic_bytes must be at least 1");

@@ -11,6 +11,7 @@
 #include "peer_shared.hpp"
 #include "pipeline.hpp"
 #include "worker_pool.hpp"
+#include "zmesh/core/endpoint.hpp"
 #include "zmesh/core/ids.hpp"
 
 namespace zmesh {
@@ -267,6 +268,12 @@ Registration Peer::on(std::string type, Handler handler) {
 }
 
 std::future<PeerId> Peer::connect(const std::string& endpoint) {
+  // Checked here, on the caller's thread: the lookup may block, and the engine must not.
+  try {
+    (void)check_endpoint(endpoint, EndpointUse::connect);
+  } catch (const Error& e) {
+    throw Error(e.kind(), "cannot connect to '" + endpoint + "': " + e.what());
+  }
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::ConnectCompletion>();
   auto future = done->promise.get_future();

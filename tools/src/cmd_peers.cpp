@@ -108,7 +108,7 @@ CommandLine describe_ping() {
   c.examples =
       "  zmesh ping tcp://127.0.0.1:7401 --count 5\n"
       "  zmesh ping pricing --broker tcp://127.0.0.1:7400 --interval 1s\n";
-  c.options.add_options()("count,n", po::value<std::uint64_t>()->value_name("N")->default_value(0),
+  c.options.add_options()("count,n", po::value<std::string>()->value_name("N")->default_value("0"),
                           "stop after N samples (0 = until a signal)")(
       "interval,i", po::value<std::string>()->value_name("DURATION")->default_value("200ms"),
       "time between pings (at least 10ms)");
@@ -120,7 +120,8 @@ CommandLine describe_ping() {
 
 int run_ping(const Parsed& p) {
   const std::string& target = p.args[0];
-  const std::uint64_t count = p.vm["count"].as<std::uint64_t>();
+  check_target(target);
+  const std::uint64_t count = parse_count(p.vm, "count");
   const auto interval = parse_duration(p.vm["interval"].as<std::string>(), "interval");
   if (interval < std::chrono::milliseconds(10))
     throw UsageError("--interval must be at least 10ms");

@@ -27,11 +27,11 @@ CommandLine describe_publish() {
   c.examples =
       "  zmesh publish weather/paris Forecast sunny --broker tcp://127.0.0.1:7400\n"
       "  zmesh publish ticks Tick @tick.bin --count 0 --interval 1s --wait-subscribers 1\n";
-  c.options.add_options()("count,n", po::value<std::uint64_t>()->value_name("N")->default_value(1),
+  c.options.add_options()("count,n", po::value<std::string>()->value_name("N")->default_value("1"),
                           "messages to publish (0 = until a signal)")(
       "interval", po::value<std::string>()->value_name("DURATION")->default_value("0"),
       "pause between messages (500ms, 1s, ...)")(
-      "wait-subscribers", po::value<std::uint64_t>()->value_name("K")->default_value(0),
+      "wait-subscribers", po::value<std::string>()->value_name("K")->default_value("0"),
       "first wait until K topic subscriptions reached our PUB")(
       "pub-bind", po::value<std::string>()->value_name("EP")->default_value("tcp://127.0.0.1:*"),
       "PUB endpoint to bind")("pub-advertise", po::value<std::string>()->value_name("EP"),
@@ -48,17 +48,22 @@ int run_publish(const Parsed& p) {
   check_type(type);
   if (!p.common.connect.empty()) throw UsageError("--connect is not used by zmesh publish");
   if (topic.size() > 256) throw UsageError("<topic> must be at most 256 bytes");
-  const std::string payload =
-      read_payload(p.args.size() > 2 ? std::optional<std::string>(p.args[2]) : std::nullopt);
-  const std::uint64_t count = p.vm["count"].as<std::uint64_t>();
+  const std::uint64_t count = parse_count(p.vm, "count");
   const auto interval = parse_duration(p.vm["interval"].as<std::string>(), "interval");
-  const std::uint64_t want = p.vm["wait-subscribers"].as<std::uint64_t>();
+  const std::uint64_t want = parse_count(p.vm, "wait-subscribers");
 
   PeerOptions o;
   o.bind.clear();
   o.pub_bind = p.vm["pub-bind"].as<std::string>();
   if (o.pub_bind.empty()) throw UsageError("--pub-bind must not be empty");
+  check_endpoint_arg(o.pub_bind, "--pub-bind", EndpointUse::bind, /*resolve=*/false);
   o.pub_advertise = opt<std::string>(p.vm, "pub-advertise").value_or(std::string());
+  if (!o.pub_advertise.empty()) {
+    check_endpoint_arg(o.pub_advertise, "--pub-advertise", EndpointUse::connect,
+                       /*resolve=*/false);
+  }
+  const std::string payload =
+      read_payload(p.args.size() > 2 ? std::optional<std::string>(p.args[2]) : std::nullopt);
   o.workers = 1;
   Output out(p.common.format, p.common.quiet);
   Session s(p.common, "publish", o);

@@ -74,9 +74,9 @@ CommandLine describe_reply() {
       "endpoint announced to others instead of --bind (e.g. with tcp://0.0.0.0:PORT)")(
       "service", po::value<std::vector<std::string>>()->value_name("SERVICE")->composing(),
       "service to announce (repeatable)")(
-      "count,n", po::value<std::uint64_t>()->value_name("N")->default_value(0),
+      "count,n", po::value<std::string>()->value_name("N")->default_value("0"),
       "exit after handling N requests or messages (0 = until a signal)")(
-      "workers", po::value<std::size_t>()->value_name("N")->default_value(4),
+      "workers", po::value<std::string>()->value_name("N")->default_value("4"),
       "handler threads: requests from different peers run in parallel");
   c.arg_names = {"<type>"};
   c.min_args = 1;
@@ -96,15 +96,19 @@ int run_reply(const Parsed& p) {
                                             : Mode::echo;
   const std::string text = opt<std::string>(p.vm, "text").value_or("");
   const std::string command = opt<std::string>(p.vm, "command").value_or("");
-  const std::uint64_t count = p.vm["count"].as<std::uint64_t>();
-  const std::size_t workers = p.vm["workers"].as<std::size_t>();
-  if (workers < 1 || workers > 256) throw UsageError("--workers must be 1..256");
+  const std::uint64_t count = parse_count(p.vm, "count");
+  const auto workers = static_cast<std::size_t>(parse_count(p.vm, "workers", 1, 256));
 
   PeerOptions o;
   o.bind = p.vm["bind"].as<std::string>();
   if (o.bind.empty()) throw UsageError("--bind must not be empty");
+  check_endpoint_arg(o.bind, "--bind", EndpointUse::bind, /*resolve=*/false);
   o.pub_bind.clear();
   o.advertise = opt<std::string>(p.vm, "advertise").value_or(std::string());
+  // Others connect to it, perhaps from where its name resolves and ours does not.
+  if (!o.advertise.empty()) {
+    check_endpoint_arg(o.advertise, "--advertise", EndpointUse::connect, /*resolve=*/false);
+  }
   o.services = opt<std::vector<std::string>>(p.vm, "service").value_or(std::vector<std::string>{});
   o.workers = workers;
   const std::size_t max_output = o.limits.max_payload_bytes;

@@ -64,6 +64,7 @@ int run_send(const Parsed& p) {
   const std::string& target = p.args[0];
   const std::string& type = p.args[1];
   check_type(type);
+  check_target(target);
   const std::string payload = read_payload(arg_at(p, 2));
   Output out(p.common.format, p.common.quiet);
   Session s(p.common, "send", client_options());
@@ -115,6 +116,7 @@ int run_request(const Parsed& p) {
   if (p.args.size() > at + 2) throw UsageError("unexpected argument '" + p.args[at + 2] + "'");
   const std::string type = p.args[at];
   check_type(type);
+  if (!service) check_target(p.args[0]);
   const std::string payload = read_payload(arg_at(p, at + 1));
   if (service && service->empty()) throw UsageError("--service must not be empty");
   if (service && p.common.broker.empty() && p.common.connect.empty()) {

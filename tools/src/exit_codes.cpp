@@ -17,6 +17,7 @@ int exit_code_for(errc e) noexcept {
     case errc::unsupported_version:
     case errc::overloaded: return kExitRemote;
     case errc::invalid_argument: return kExitUsage;
+    case errc::too_large: return kExitTooLarge;
     default: return kExitFailure;
   }
 }
@@ -32,10 +33,14 @@ std::string reason_of(const Error& e) {
 Failure failure_from(const Error& e, const std::string& what, long long timeout_ms) {
   const errc kind = e.kind();
   const int code = exit_code_for(kind);
-  if (kind == errc::timeout && timeout_ms > 0) {
-    return {code, what + " timed out after " + std::to_string(timeout_ms) + " ms"};
-  }
   std::string reason = reason_of(e);
+  if (kind == errc::timeout && timeout_ms > 0) {
+    // Say what did not answer when the error knows more ("the broker did not answer").
+    const std::string why = reason.empty() || reason.find("timed out") != std::string::npos
+                                ? std::string()
+                                : " (" + reason + ")";
+    return {code, what + " timed out after " + std::to_string(timeout_ms) + " ms" + why};
+  }
   // Name the kind of failure when the peer's text does not already say it.
   const std::string generic = e.code().message();
   if (reason.empty()) {

@@ -16,6 +16,7 @@ enum ExitCode : int {
   kExitTimeout = 3,        ///< no answer in time (request, sync, waiting for subscribers)
   kExitUnreachable = 4,    ///< peer unreachable or gone, unknown peer/service, no broker
   kExitRemote = 5,         ///< the remote side refused: no handler, handler failed, rejected
+  kExitTooLarge = 6,       ///< a payload over the protocol's limit (Limits::max_payload_bytes)
   kExitInterrupted = 130,  ///< SIGINT/SIGTERM while waiting for an answer
 };
 
@@ -39,7 +40,8 @@ class UsageError : public Failure {
 [[nodiscard]] int exit_code_for(errc e) noexcept;
 
 /// The failure for a zmesh error raised while doing `what` ("request to 'pricing'"):
-/// "request to 'pricing' timed out after 500 ms", "request to 'x' failed: <reason>".
+/// "request to 'pricing' timed out after 500 ms", "connecting to 'x' timed out after 500 ms
+/// (the broker did not answer)", "request to 'x' failed: <reason>".
 [[nodiscard]] Failure failure_from(const Error& e, const std::string& what,
                                    long long timeout_ms = 0);
 

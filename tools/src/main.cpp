@@ -8,6 +8,7 @@
 #include "exit_codes.hpp"
 #include "session.hpp"
 #include "zmesh/core/header.hpp"
+#include "zmesh/core/limits.hpp"
 
 namespace zmesh::cli {
 namespace {
@@ -39,11 +40,17 @@ std::string overview() {
          "Exit codes:\n"
          "  0    ok (long-running commands also after SIGINT/SIGTERM)\n"
          "  1    other failure (cannot bind, cannot read a payload file, ...)\n"
-         "  2    usage error: unknown flag, missing or extra argument, bad value\n"
+         "  2    usage error: unknown flag, missing or extra argument, bad value (a negative\n"
+         "       or non-numeric count, a bad duration), a malformed endpoint or one whose host\n"
+         "       does not resolve (<peer>, --connect, --broker or $ZMESH_BROKER)\n"
          "  3    timeout: no reply, subscriptions not confirmed, subscribers not there in time\n"
          "  4    unreachable: peer unreachable or gone, unknown peer name or id, no peer offers\n"
          "       the service, the broker does not answer\n"
          "  5    remote error: no handler for the type, the handler failed, the peer rejected us\n"
+         "  6    payload too large: [payload] is over "
+      << Limits{}.max_payload_bytes
+      << " bytes, the most one message carries;\n"
+         "       refused before anything is read past that or sent\n"
          "  130  interrupted by SIGINT/SIGTERM while waiting for an answer\n\n"
          "Examples:\n"
          "  zmesh-broker &  export ZMESH_BROKER=tcp://127.0.0.1:7400\n"

@@ -41,7 +41,10 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
     return UsageError("bad duration '" + text + "' for --" + option + ": " + why +
                       " (examples: 500ms, 5s, 1.5s, 2m)");
   };
+  if (ec == std::errc::result_out_of_range) throw bad("out of range");
   if (ec != std::errc() || ptr == begin) throw bad("not a number");
+  if (std::isnan(value)) throw bad("not a number");
+  if (std::isinf(value)) throw bad("must be finite");
   double ms = 0;
   if (unit.empty() || unit == "s") {
     ms = value * 1000;
@@ -56,9 +59,45 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
   } else {
     throw bad("unknown unit '" + unit + "'");
   }
-  if (!std::isfinite(ms) || ms < 0) throw bad("must not be negative");
+  if (ms < 0) throw bad("must not be negative");
   if (ms > 1e12) throw bad("too long");
   return std::chrono::milliseconds(static_cast<long long>(std::ceil(ms)));
+}
+
+std::uint64_t parse_count(const po::variables_map& vm, const char* key, std::uint64_t min,
+                          std::uint64_t max) {
+  const std::string text = vm[key].as<std::string>();
+  const std::string flag = std::string("--") + key;
+  const std::string got = " (got '" + text + "')";
+  std::uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (!text.empty() && text.front() == '-') throw UsageError(flag + " must not be negative" + got);
+  if (ec == std::errc::result_out_of_range) {
+    throw UsageError(flag + " must be at most " + std::to_string(max) + got);
+  }
+  if (ec != std::errc() || ptr != end) throw UsageError(flag + " must be a whole number" + got);
+  if (value < min || value > max) {
+    throw UsageError(flag + " must be " + std::to_string(min) + ".." + std::to_string(max) + got);
+  }
+  return value;
+}
+
+void check_endpoint_arg(const std::string& endpoint, const std::string& source, EndpointUse use,
+                        bool resolve) {
+  try {
+    (void)(resolve ? check_endpoint(endpoint, use) : parse_endpoint(endpoint, use));
+  } catch (const Error& e) {
+    const std::string what = source + " '" + endpoint + "': " + e.what();
+    if (e.kind() == errc::invalid_argument) throw UsageError(what);
+    throw Failure(exit_code_for(e.kind()), what);
+  }
+}
+
+void check_target(const std::string& target) {
+  if (target.find("://") != std::string::npos) {
+    check_endpoint_arg(target, "<peer>", EndpointUse::connect);
+  }
 }
 
 void check_type(const std::string& type) {
@@ -103,10 +142,14 @@ Parsed parse_command(const CommandLine& cmd, const std::vector<std::string>& arg
   Common& c = p.common;
   if (auto b = opt<std::string>(p.vm, "broker")) {
     c.broker = *b;
+    if (!c.broker.empty()) check_endpoint_arg(c.broker, "--broker", EndpointUse::connect);
   } else if (const char* env = std::getenv("ZMESH_BROKER")) {
     c.broker = env;
+    // An empty variable means no broker, like an unset one.
+    if (!c.broker.empty()) check_endpoint_arg(c.broker, "$ZMESH_BROKER", EndpointUse::connect);
   }
   if (auto v = opt<std::vector<std::string>>(p.vm, "connect")) c.connect = *v;
+  for (const auto& e : c.connect) check_endpoint_arg(e, "--connect", EndpointUse::connect);
   if (auto n = opt<std::string>(p.vm, "name")) {
     if (n->empty() || n->size() > 128) throw UsageError("--name must be 1..128 bytes");
     c.name = *n;
@@ -132,8 +175,8 @@ std::string help_text(const CommandLine& cmd) {
   if (!cmd.options.options().empty()) out << "\n" << cmd.options;
   out << "\n" << common_options(cmd);
   if (!cmd.examples.empty()) out << "\nExamples:\n" << cmd.examples;
-  out << "\nExit codes: 0 ok, 1 failure, 2 usage, 3 timeout, 4 unreachable, 5 remote error"
-         " (see zmesh --help).\n";
+  out << "\nExit codes: 0 ok, 1 failure, 2 usage, 3 timeout, 4 unreachable, 5 remote error,"
+         " 6 payload too large (see zmesh --help).\n";
   return out.str();
 }
 

@@ -4,11 +4,15 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/program_options.hpp>
+
+#include "zmesh/core/endpoint.hpp"
 
 namespace zmesh::cli {
 
@@ -60,6 +64,24 @@ struct Parsed {
 
 /// The full `zmesh <cmd> --help` text.
 [[nodiscard]] std::string help_text(const CommandLine& cmd);
+
+/// The whole number in flag `key` (declared as a string, so that Boost never wraps "-1"
+/// around to 2^64-1): digits only, within min..max. Throws UsageError naming the flag
+/// ("--count must not be negative (got '-1')").
+[[nodiscard]] std::uint64_t parse_count(
+    const po::variables_map& vm, const char* key, std::uint64_t min = 0,
+    std::uint64_t max = std::numeric_limits<std::uint64_t>::max());
+
+/// Checks an endpoint the user gave (zmesh/core/endpoint.hpp); `source` names where it
+/// came from ("--broker", "$ZMESH_BROKER", "<peer>"). Host names are looked up only when
+/// `resolve` (connect endpoints). Throws UsageError ("--broker 'tcp://h:99999': bad port
+/// '99999' (1..65535)"), or Failure(kExitUnreachable) when the resolver cannot answer now.
+void check_endpoint_arg(const std::string& endpoint, const std::string& source, EndpointUse use,
+                        bool resolve = true);
+
+/// Checks a <peer> argument that is an endpoint (contains "://") with check_endpoint_arg;
+/// names and ids are resolved later, through the broker.
+void check_target(const std::string& target);
 
 /// Checks a message type argument (1..128 bytes); throws UsageError.
 void check_type(const std::string& type);

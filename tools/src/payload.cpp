@@ -1,35 +1,83 @@
 #include "payload.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iostream>
-#include <iterator>
-#include <sstream>
 
 #include "exit_codes.hpp"
 
 namespace zmesh::cli {
 
-std::string read_payload(const std::optional<std::string>& arg) {
-  if (!arg) return {};
-  if (*arg == "-") {
-    std::ostringstream all;
-    all << std::cin.rdbuf();
-    if (std::cin.bad()) throw Failure(kExitFailure, "cannot read the payload from stdin");
-    return all.str();
+namespace {
+
+// Closes the descriptor it was given (never stdin, which it is not given).
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
   }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  [[nodiscard]] int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Failure too_large(const std::string& source, std::size_t max_bytes) {
+  return {kExitTooLarge, source + " is too large: more than " + std::to_string(max_bytes) +
+                             " bytes, the most one message carries"};
+}
+
+constexpr std::size_t kChunk = std::size_t{1} << 20;    // the buffer grows by this much
+constexpr std::size_t kMinRoom = std::size_t{1} << 16;  // grown when less is free
+
+// Reads `fd` to its end, but never more than max_bytes + 1 bytes: whatever the source
+// (a pipe, /dev/zero, a growing file), a payload over the limit is refused at once.
+std::string read_bounded(int fd, const std::string& source, std::size_t max_bytes) {
+  struct stat st {};
+  if (::fstat(fd, &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      throw Failure(kExitFailure, "cannot read " + source + ": is a directory");
+    if (S_ISREG(st.st_mode) && static_cast<std::uintmax_t>(st.st_size) > max_bytes) {
+      throw too_large(source, max_bytes);
+    }
+  }
+  std::string bytes;
+  std::size_t used = 0;
+  for (;;) {
+    if (bytes.size() - used < kMinRoom) bytes.resize(std::min(used + kChunk, max_bytes + 1));
+    if (used == bytes.size()) throw too_large(source, max_bytes);  // max_bytes + 1 read
+    const ssize_t n = ::read(fd, bytes.data() + used, bytes.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Failure(kExitFailure, "cannot read " + source + ": " + std::strerror(errno));
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  bytes.resize(used);
+  return bytes;
+}
+
+}  // namespace
+
+std::string read_payload(const std::optional<std::string>& arg, std::size_t max_bytes) {
+  if (!arg) return {};
+  if (*arg == "-") return read_bounded(STDIN_FILENO, "the payload from stdin", max_bytes);
   if (arg->size() > 1 && arg->front() == '@') {
     const std::string path = arg->substr(1);
-    std::ifstream file(path, std::ios::binary);
-    if (!file) {
-      throw Failure(kExitFailure,
-                    "cannot read payload file '" + path + "': " + std::strerror(errno));
-    }
-    std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    if (file.bad()) throw Failure(kExitFailure, "error reading payload file '" + path + "'");
-    return bytes;
+    const std::string source = "payload file '" + path + "'";
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+      throw Failure(kExitFailure, "cannot read " + source + ": " + std::strerror(errno));
+    return read_bounded(fd.get(), source, max_bytes);
   }
+  if (arg->size() > max_bytes) throw too_large("the payload argument", max_bytes);
   return *arg;
 }
 

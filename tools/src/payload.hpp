@@ -8,11 +8,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "zmesh/core/limits.hpp"
+
 namespace zmesh::cli {
 
 /// The payload argument: absent = empty, "-" = all of stdin, "@path" = that file's bytes,
-/// anything else = the argument itself. Throws Failure (exit 1) when unreadable.
-[[nodiscard]] std::string read_payload(const std::optional<std::string>& arg);
+/// anything else = the argument itself. Reads at most `max_bytes` + 1 bytes: a bigger
+/// payload (or an endless one: /dev/zero) throws Failure(kExitTooLarge) as soon as it is
+/// known, before anything is sent. Throws Failure (exit 1) when unreadable ("is a
+/// directory").
+[[nodiscard]] std::string read_payload(const std::optional<std::string>& arg,
+                                       std::size_t max_bytes = Limits{}.max_payload_bytes);
 
 /// True for valid UTF-8 without control characters other than tab, CR and LF.
 [[nodiscard]] bool is_text(std::string_view bytes);

@@ -112,17 +112,29 @@ void Session::require_broker(const std::string& why) {
   }
 }
 
+std::future<PeerId> Session::start_connect(const std::string& endpoint, const std::string& what,
+                                           int exit_code) {
+  try {
+    return peer_.connect(endpoint);
+  } catch (const Error& e) {
+    // Peer::connect refuses a malformed or unresolvable endpoint at once.
+    throw Failure(exit_code != 0 ? exit_code : exit_code_for(e.kind()),
+                  what + " failed: " + reason_of(e));
+  }
+}
+
 void Session::connect_all() {
   for (const auto& endpoint : common_.connect) {
-    auto f = peer_.connect(endpoint);
-    (void)await(f, "connecting to '" + endpoint + "'", remaining());
+    const std::string what = "connecting to '" + endpoint + "'";
+    auto f = start_connect(endpoint, what);
+    (void)await(f, what, remaining());
   }
 }
 
 PeerId Session::connect(const std::string& target) {
   const std::string what = "connecting to '" + target + "'";
   if (target.find("://") != std::string::npos) {
-    auto f = peer_.connect(target);
+    auto f = start_connect(target, what);
     return await(f, what, remaining());
   }
   if (common_.broker.empty()) {
@@ -142,7 +154,10 @@ PeerId Session::connect(const std::string& target) {
         throw Failure(kExitUnreachable, "peer " + target + " ('" + m.name +
                                             "') takes no requests: it has no endpoint");
       }
-      auto c = peer_.connect(m.endpoints.front());
+      // Not the user's input: an endpoint the peer registered that we cannot use.
+      auto c =
+          start_connect(m.endpoints.front(),
+                        what + " ('" + m.name + "') at its registered endpoint", kExitUnreachable);
       return await(c, what, remaining());
     }
     if (!is_a_name) {

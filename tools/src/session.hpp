@@ -67,6 +67,11 @@ class Session {
   }
 
  private:
+  // peer_.connect(), its immediate refusal as a Failure "<what> failed: <reason>" with
+  // exit_code_for() its errc, or with `exit_code` when that is not 0.
+  std::future<PeerId> start_connect(const std::string& endpoint, const std::string& what,
+                                    int exit_code = 0);
+
   template <class T>
   void wait_ready(std::future<T>& f, const std::string& what, std::chrono::milliseconds timeout) {
     // The Peer fails every future at its own deadline; the margin only guards a hang.

@@ -123,6 +123,8 @@ class Peer {
   /// Connects and greets. Concurrent connects to one endpoint or one peer share one
   /// connection and resolve to the same PeerId. Fails with errc::peer_unreachable after
   /// connect_timeout, errc::self_connect / duplicate_id / unsupported_version on REJECT.
+  /// Throws Error(invalid_argument) at once, on the calling thread, for a malformed
+  /// endpoint or a host that does not resolve (zmesh/core/endpoint.hpp).
   [[nodiscard]] std::future<PeerId> connect(const std::string& endpoint);
   /// Says BYE and drops the connection; its pending requests fail with errc::peer_gone.
   void disconnect(PeerId peer);

@@ -185,6 +185,69 @@ TEST(BrokerConfig, BadValueOnTheCommandLineExitsTwo) {
   }
 }
 
+TEST(BrokerConfig, LimitsOutOfRangeAreRefusedFromEverySource) {
+  // --max-payload-bytes 1 was once accepted, after which every Register was dropped.
+  TempDir dir;
+  const std::string payload_too_small =
+      "zmesh-broker: max-payload-bytes must be between 4096 (a Register must fit) and "
+      "2147483647 (got 1) [max-payload-bytes from ";
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    int code;
+    std::string line;  // the one line on stderr
+  };
+  const std::vector<Case> cases = {
+      {{"--max-payload-bytes", "1"}, {}, 2, payload_too_small + "--max-payload-bytes]"},
+      {{},
+       {"ZMESH_BROKER_MAX_PAYLOAD_BYTES=1"},
+       3,
+       payload_too_small + "ZMESH_BROKER_MAX_PAYLOAD_BYTES]"},
+      {{"--config", dir.write("small.conf", "max-payload-bytes = 1\n")},
+       {},
+       3,
+       payload_too_small + "config file '" + dir.path() + "/small.conf']"},
+      {{"--max-payload-bytes", "2147483648"},
+       {},
+       2,
+       "zmesh-broker: max-payload-bytes must be between 4096 (a Register must fit) and "
+       "2147483647 (got 2147483648) [max-payload-bytes from --max-payload-bytes]"},
+      {{"--max-peers", "-1"},
+       {},
+       2,
+       "zmesh-broker: max-peers must be at least 1 (got -1) [max-peers from --max-peers]"},
+      {{"--max-peers", "10x"},
+       {},
+       2,
+       "zmesh-broker: the argument ('10x') for option '--max-peers' is invalid (see --help)"},
+      {{"--ttl-ms", "nan"},
+       {},
+       2,
+       "zmesh-broker: the argument ('nan') for option '--ttl-ms' is invalid (see --help)"},
+      {{"--renew-ms", "inf"},
+       {},
+       2,
+       "zmesh-broker: the argument ('inf') for option '--renew-ms' is invalid (see --help)"},
+      {{"--max-peers", "99999999999999999999"},
+       {},
+       2,
+       "zmesh-broker: the argument ('99999999999999999999') for option '--max-peers' is invalid "
+       "(see --help)"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.emplace_back("--check-config");
+    const Result r = run_broker(args, c.env);
+    EXPECT_EQ(r.exit_code, c.code) << c.line << ": " << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, c.line + "\n");
+  }
+  // The smallest payload limit is a valid one.
+  const Result ok = run_broker({"--max-payload-bytes", "4096", "--check-config"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(setting(ok.out, "max-payload-bytes"), "4096");
+}
+
 // ------------------------------------------------------------------ sources
 
 TEST(BrokerConfig, PrecedenceIsFlagsThenEnvironmentThenFileThenDefaults) {
@@ -242,6 +305,47 @@ TEST(BrokerConfig, CheckConfigRefusesBadFilesWithExitThree) {
     ASSERT_EQ(err.size(), 1u) << c.path << ": " << r.err;
     EXPECT_EQ(err[0].rfind("zmesh-broker: ", 0), 0u) << err[0];
     EXPECT_NE(err[0].find(c.named), std::string::npos) << c.path << ": " << err[0];
+  }
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+TEST(BrokerConfig, BinaryConfigFileIsNamedByLineNotEchoed) {
+  TempDir dir;
+  std::string elf =
+      "\x7f"
+      "ELF\x02\x01\x01";
+  elf += std::string(200, '\0');
+  elf += "\n\xff\xfe";
+  const std::string binary = dir.write("binary.conf", elf);
+  const std::string second = dir.write("second.conf", "ttl-ms = 5000\nmax-peers = 10\x01\xff\n");
+  const std::string no_equals = dir.write("no-equals.conf", "# comment\n\nttl-ms 5000\n");
+  struct Case {
+    std::string path;
+    std::string line;
+  };
+  const std::vector<Case> cases = {
+      {binary, "zmesh-broker: config file '" + binary +
+                   "' line 1 is not text: "
+                   "'\\x7fELF\\x02\\x01\\x01" +
+                   repeat("\\x00", 11) + "...'"},
+      {second,
+       "zmesh-broker: config file '" + second + "' line 2 is not text: 'max-peers = 10\\x01\\xff'"},
+      {no_equals, "zmesh-broker: config file '" + no_equals +
+                      "' line 3: expected 'key = value', got 'ttl-ms 5000'"},
+  };
+  for (const auto& c : cases) {
+    const Result r = run_broker({"--check-config", "--config", c.path});
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_EQ(r.err, c.line + "\n");
+    for (const char ch : r.err) {
+      const auto b = static_cast<unsigned char>(ch);
+      EXPECT_TRUE(b == '\n' || (b >= 0x20 && b < 0x7f)) << "byte " << int{b} << " in " << r.err;
+    }
   }
 }
 

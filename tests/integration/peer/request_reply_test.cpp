@@ -216,6 +216,23 @@ TEST(RequestErrors, ConnectToNothingFailsWithinConnectTimeout) {
   }
 }
 
+TEST(RequestErrors, BadEndpointThrowsAtTheCall) {
+  auto client = started(test_options("client"));
+  const auto reason = [&](const std::string& endpoint) -> std::string {
+    try {
+      (void)client->connect(endpoint);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), errc::invalid_argument) << e.what();
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(reason("tcp://127.0.0.1:99999"),
+            "cannot connect to 'tcp://127.0.0.1:99999': bad port '99999' (1..65535)");
+  EXPECT_EQ(reason("tcp://*:5555"),
+            "cannot connect to 'tcp://*:5555': host '*' is only valid for bind, not connect");
+}
+
 TEST(RequestErrors, PeerGoneFailsPendingAtOnce) {
   auto server = started(test_options("server"));
   auto reg = server->on("Slow", [](const Message&) {

@@ -42,6 +42,25 @@ RunResult zmesh(const std::vector<std::string>& args, const std::string& input =
   return run(kZmesh, args, input, 15s);
 }
 
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
+// A refusal before any work: `code`, the first stderr line exactly `line`, nothing on
+// stdout, and fast (no connection attempt, no --timeout waited out).
+void expect_refused(const std::vector<std::string>& args, int code, const std::string& line,
+                    const std::string& input = {}, const std::vector<std::string>& env = {}) {
+  std::string cmd;
+  for (const auto& a : args) cmd += (cmd.empty() ? "" : " ") + a;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run(kZmesh, args, input, 15s, env);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.code, code) << cmd << ": " << r.err;
+  EXPECT_EQ(first_line(r.err), line) << cmd;
+  EXPECT_TRUE(r.out.empty()) << cmd << ": " << r.out;
+  EXPECT_LT(took, 3s) << cmd;
+}
+
 // zmesh-broker on a fresh loopback port, with a short TTL so that leavers go quickly.
 class Broker {
  public:
@@ -343,7 +362,7 @@ TEST(ZmeshCli, OversizedPayloadFailsAtOnce) {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = zmesh({cmd, echo.endpoint, "Echo", "@" + path, "--timeout", "6s"});
     const auto took = std::chrono::steady_clock::now() - t0;
-    EXPECT_EQ(r.code, 1) << cmd << ": " << r.err;  // errc::too_large: kExitFailure
+    EXPECT_EQ(r.code, 6) << cmd << ": " << r.err;  // kExitTooLarge
     EXPECT_LT(took, 3s) << cmd << " took "
                         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                         << " ms";
@@ -354,10 +373,117 @@ TEST(ZmeshCli, OversizedPayloadFailsAtOnce) {
   stop(*echo.process);
 }
 
+TEST(ZmeshCli, NegativeOrMalformedNumbersAreUsageErrors) {
+  // Boost once read "-1" into a uint64_t as 2^64-1: reply --count -1 served forever.
+  const std::string pub = "tcp://127.0.0.1:1";
+  struct Case {
+    std::vector<std::string> args;
+    std::string line;
+  };
+  const std::vector<Case> cases = {
+      {{"reply", "Echo", "--count", "-1"}, "zmesh: --count must not be negative (got '-1')"},
+      {{"reply", "Echo", "--count", "10x"}, "zmesh: --count must be a whole number (got '10x')"},
+      {{"reply", "Echo", "--count", "99999999999999999999"},
+       "zmesh: --count must be at most 18446744073709551615 (got '99999999999999999999')"},
+      {{"reply", "Echo", "--count", "nan"}, "zmesh: --count must be a whole number (got 'nan')"},
+      {{"reply", "Echo", "--workers", "-1"}, "zmesh: --workers must not be negative (got '-1')"},
+      {{"reply", "Echo", "--workers", "257"}, "zmesh: --workers must be 1..256 (got '257')"},
+      {{"publish", "t", "T", "--count", "-1"}, "zmesh: --count must not be negative (got '-1')"},
+      {{"publish", "t", "T", "--wait-subscribers", "-1"},
+       "zmesh: --wait-subscribers must not be negative (got '-1')"},
+      {{"subscribe", "p", "--connect", pub, "--count", "-1"},
+       "zmesh: --count must not be negative (got '-1')"},
+      {{"ping", pub, "--count", "-1"}, "zmesh: --count must not be negative (got '-1')"},
+      {{"ping", pub, "--count", "1.5"}, "zmesh: --count must be a whole number (got '1.5')"},
+  };
+  for (const auto& c : cases) expect_refused(c.args, 2, c.line);
+}
+
+TEST(ZmeshCli, NanAndInfiniteDurationsAreNamedAsSuch) {
+  const std::string peer = "tcp://127.0.0.1:1";
+  const std::string examples = " (examples: 500ms, 5s, 1.5s, 2m)";
+  expect_refused({"request", peer, "Echo", "--timeout", "nan"}, 2,
+                 "zmesh: bad duration 'nan' for --timeout: not a number" + examples);
+  expect_refused({"request", peer, "Echo", "--timeout", "inf"}, 2,
+                 "zmesh: bad duration 'inf' for --timeout: must be finite" + examples);
+  expect_refused({"request", peer, "Echo", "--timeout", "-1s"}, 2,
+                 "zmesh: bad duration '-1s' for --timeout: must not be negative" + examples);
+  expect_refused({"request", peer, "Echo", "--timeout", "1e400"}, 2,
+                 "zmesh: bad duration '1e400' for --timeout: out of range" + examples);
+  expect_refused({"publish", "t", "T", "--interval", "nan"}, 2,
+                 "zmesh: bad duration 'nan' for --interval: not a number" + examples);
+  expect_refused({"ping", peer, "--interval", "infms"}, 2,
+                 "zmesh: bad duration 'infms' for --interval: must be finite" + examples);
+}
+
+TEST(ZmeshCli, BadEndpointsAreUsageErrorsNamingWhereTheyCameFrom) {
+  // Before: "no greeting from ... within 2000 ms" for the first two, exit 1 for --broker.
+  expect_refused({"request", "tcp://nohost.invalid:5555", "Echo", "x"}, 2,
+                 "zmesh: <peer> 'tcp://nohost.invalid:5555': cannot resolve host 'nohost.invalid'");
+  expect_refused({"request", "tcp://127.0.0.1:99999", "Echo", "x"}, 2,
+                 "zmesh: <peer> 'tcp://127.0.0.1:99999': bad port '99999' (1..65535)");
+  expect_refused({"send", "tcp://*:5555", "Echo", "x"}, 2,
+                 "zmesh: <peer> 'tcp://*:5555': host '*' is only valid for bind, not connect");
+  expect_refused({"ping", "tcp://127.0.0.1", "--count", "1"}, 2,
+                 "zmesh: <peer> 'tcp://127.0.0.1': missing port (tcp://host:port)");
+  expect_refused({"request", "pricing", "Echo", "x", "--broker", "bogus"}, 2,
+                 "zmesh: --broker 'bogus': not an endpoint (tcp://host:port, ipc://path or "
+                 "inproc://name)");
+  expect_refused({"peers"}, 2,
+                 "zmesh: $ZMESH_BROKER 'tcp://127.0.0.1:99999': bad port '99999' (1..65535)", {},
+                 {"ZMESH_BROKER=tcp://127.0.0.1:99999"});
+  expect_refused({"peers", "--broker", "tcp://nohost.invalid:7400"}, 2,
+                 "zmesh: --broker 'tcp://nohost.invalid:7400': cannot resolve host "
+                 "'nohost.invalid'");
+  expect_refused({"subscribe", "p", "--connect", "udp://127.0.0.1:5"}, 2,
+                 "zmesh: --connect 'udp://127.0.0.1:5': unsupported transport 'udp' "
+                 "(tcp://host:port, ipc://path or inproc://name)");
+  expect_refused({"reply", "Echo", "--bind", "tcp://127.0.0.1:70000"}, 2,
+                 "zmesh: --bind 'tcp://127.0.0.1:70000': bad port '70000' (1..65535)");
+  expect_refused({"publish", "t", "T", "--pub-advertise", "tcp://*:7402"}, 2,
+                 "zmesh: --pub-advertise 'tcp://*:7402': host '*' is only valid for bind, not "
+                 "connect");
+}
+
+TEST(ZmeshCli, ARegisteredEndpointThatDoesNotResolveIsUnreachableNotUsage) {
+  // Not the user's input: the peer announced it. Exit 4, naming the peer and the reason.
+  Broker broker;
+  auto odd = start_reply({"reply", "Echo", "--broker", broker.endpoint(), "--name", "odd",
+                          "--advertise", "tcp://nohost.invalid:5555"});
+  ASSERT_EQ(odd.id.size(), 16u);
+  const auto r = zmesh({"request", odd.id, "Echo", "x", "--broker", broker.endpoint()});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r, "zmesh: connecting to '" + odd.id +
+                               "' ('odd') at its registered endpoint failed: cannot connect to "
+                               "'tcp://nohost.invalid:5555': cannot resolve host 'nohost.invalid'");
+  stop(*odd.process);
+}
+
+TEST(ZmeshCli, PayloadsThatCannotBeSentFailBeforeAnyConnection) {
+  // Nobody listens at the peer: each case must fail on the payload, at once.
+  const std::string peer = "tcp://127.0.0.1:1";
+  expect_refused({"request", peer, "Echo", "@/etc"}, 1,
+                 "zmesh: cannot read payload file '/etc': is a directory");
+  const std::string too_large =
+      " is too large: more than 16777216 bytes, the most one message carries";
+  // Endless: read only up to the limit.
+  expect_refused({"request", peer, "Echo", "@/dev/zero"}, 6,
+                 "zmesh: payload file '/dev/zero'" + too_large);
+  expect_refused({"publish", "t", "T", "@/dev/zero"}, 6,
+                 "zmesh: payload file '/dev/zero'" + too_large);
+  expect_refused({"send", peer, "Echo", "-"}, 6, "zmesh: the payload from stdin" + too_large,
+                 std::string(17u << 20, 's'));
+  // Exactly the limit is not too large: it goes on to connect (and finds nobody).
+  const auto r =
+      zmesh({"send", peer, "Echo", "-", "--timeout", "300ms"}, std::string(16u << 20, 's'));
+  EXPECT_EQ(r.code, 4) << r.err;
+}
+
 TEST(ZmeshCli, HelpReadsForTheToolAndEveryCommand) {
   auto r = zmesh({"--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("Exit codes:"), std::string::npos);
+  EXPECT_NE(r.out.find("  6    payload too large"), std::string::npos) << r.out;
   for (const char* cmd : {"send", "request", "reply", "publish", "subscribe", "peers", "ping"}) {
     r = zmesh({cmd, "--help"});
     EXPECT_EQ(r.code, 0) << cmd;

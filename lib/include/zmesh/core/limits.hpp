@@ -7,6 +7,10 @@
 
 namespace zmesh {
 
+/// Largest Limits::max_payload_bytes: control messages travel as payloads, and the
+/// FlatBuffers verifier cannot check a buffer of 2 GiB or more.
+inline constexpr std::size_t kMaxPayloadBytes = (std::size_t{1} << 31) - 1;
+
 struct Limits {
   std::size_t max_header_bytes = 1024;       ///< header frame (FlatBuffers Header)
   std::size_t max_payload_bytes = 16 << 20;  ///< payload frame (16 MiB), application or control
