@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +42,28 @@ class Membership {
   /// Entries matching name and service ("" = any), in registration order.
   [[nodiscard]] std::vector<const Member*> match(const std::string& name,
                                                  const std::string& service) const;
+  /// Calls take(member) for the entries matching name and service ("" = any) that
+  /// registered after `after` (an order), in registration order, until it returns false.
+  /// Walks the narrowest index (name, then service, then everyone): a page costs what it
+  /// holds, not the membership's size.
+  template <class Fn>
+  void page(const std::string& name, const std::string& service, std::uint64_t after,
+            Fn&& take) const {
+    const Index* index = &by_order_;
+    if (!name.empty() || !service.empty()) {
+      const auto& keyed = name.empty() ? by_service_ : by_name_;
+      auto it = keyed.find(name.empty() ? service : name);
+      if (it == keyed.end()) return;
+      index = &it->second;
+    }
+    for (auto it = index->upper_bound(after); it != index->end(); ++it) {
+      const Member* m = find(it->second);
+      if (m == nullptr || !matches(*m, name, service)) continue;
+      if (!take(*m)) return;
+    }
+  }
+  /// The entries registered under `name`, in registration order.
+  [[nodiscard]] std::vector<const Member*> named(const std::string& name) const;
   [[nodiscard]] std::size_t size() const noexcept { return by_id_.size(); }
   template <class Fn>
   void for_each(Fn&& fn) const {
@@ -50,12 +71,16 @@ class Membership {
   }
 
  private:
+  /// Registration order -> id.
+  using Index = std::map<std::uint64_t, PeerId>;
+  static bool matches(const Member& m, const std::string& name, const std::string& service);
   void unindex(const Member& m);
 
   std::unordered_map<PeerId, Member> by_id_;
   std::unordered_map<std::string, PeerId> by_identity_;
-  std::map<std::string, std::set<PeerId>, std::less<>> by_name_;
-  std::map<std::string, std::set<PeerId>, std::less<>> by_service_;
+  Index by_order_;
+  std::map<std::string, Index, std::less<>> by_name_;
+  std::map<std::string, Index, std::less<>> by_service_;
   std::multimap<SteadyClock::time_point, PeerId> expiry_;
   std::uint64_t next_order_ = 1;
 };
