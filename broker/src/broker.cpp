@@ -147,8 +147,8 @@ class Broker::Impl {
       spdlog::error("broker loop failed: {}", e.what());
     }
     // Tell every peer we are going, so it re-registers with the next broker at once.
-    members_.for_each(
-        [&](const Member& m) { send(m.identity, header(Kind::bye, 0), zmq::message_t()); });
+    members_.for_each_identity(
+        [&](const std::string& identity) { send(identity, header(Kind::bye, 0), zmq::message_t()); });
     log_summary(SteadyClock::now(), true);
     spdlog::info("broker stopped registered={}", members_.size());
     router_.set(zmq::sockopt::linger, 200);
@@ -493,10 +493,13 @@ class Broker::Impl {
         e.more.push_back(std::move(pending_[i]));
       }
       zmq::message_t payload = encode(e);
-      members_.for_each([&](const Member& m) {
+      zmq::message_t head = header(Kind::event, 0);
+      members_.for_each_identity([&](const std::string& identity) {
+        zmq::message_t h;
         zmq::message_t copy;
+        h.copy(head);
         copy.copy(payload);  // shares the buffer (zmq_msg_copy counts references)
-        switch (send(m.identity, header(Kind::event, 0), std::move(copy))) {
+        switch (send(identity, std::move(h), std::move(copy))) {
           case Sent::ok: ++sent; break;
           case Sent::full: ++dropped; break;
           case Sent::gone: break;

@@ -48,9 +48,9 @@ po::options_description settings(bool with_config) {
       "most bytes of name, endpoints and services in one registration")(
       "page-records", po::value<long>()->default_value(1000),
       "most records in one PeerList page or Event (1..100000)")(
-      "page-bytes", po::value<long>()->default_value(256L * 1024),
+      "page-bytes", po::value<long>()->default_value(64L * 1024),
       "about the most bytes in one PeerList page or Event")(
-      "send-queue", po::value<long>()->default_value(16),
+      "send-queue", po::value<long>()->default_value(64),
       "answers and events queued for a client that does not read; beyond this they are "
       "dropped (slow consumer)")("log-level", po::value<std::string>()->default_value("info"),
                                  "trace, debug, info, warn, error or off")(

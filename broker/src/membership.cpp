@@ -9,11 +9,6 @@ const Member* Membership::find(PeerId id) const {
   return it == by_id_.end() ? nullptr : &it->second;
 }
 
-const Member* Membership::by_identity(const std::string& identity) const {
-  auto it = by_identity_.find(identity);
-  return it == by_identity_.end() ? nullptr : find(it->second);
-}
-
 const Member& Membership::upsert(PeerInfo info, std::string identity, std::chrono::milliseconds ttl,
                                  SteadyClock::time_point now) {
   const PeerId id = info.id;
@@ -29,7 +24,7 @@ const Member& Membership::upsert(PeerInfo info, std::string identity, std::chron
     by_id_.erase(it);
   }
   Member m{std::move(info), std::move(identity), order, registered_at, now + ttl, ttl};
-  by_identity_[m.identity] = id;
+  ++identities_[m.identity];
   by_order_.emplace(m.order, id);
   by_name_[m.info.name].emplace(m.order, id);
   for (const auto& s : m.info.services) by_service_[s].emplace(m.order, id);
@@ -92,9 +87,9 @@ std::vector<const Member*> Membership::named(const std::string& name) const {
 }
 
 void Membership::unindex(const Member& m) {
-  // Two ids may have registered over one DEALER: keep the other's mapping.
-  if (auto it = by_identity_.find(m.identity); it != by_identity_.end() && it->second == m.info.id)
-    by_identity_.erase(it);
+  // Two ids may have registered over one DEALER: the identity stays while one is left.
+  if (auto it = identities_.find(m.identity); it != identities_.end() && --it->second == 0)
+    identities_.erase(it);
   by_order_.erase(m.order);
   if (auto it = by_name_.find(m.info.name); it != by_name_.end()) {
     it->second.erase(m.order);

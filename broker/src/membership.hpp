@@ -29,7 +29,6 @@ struct Member {
 class Membership {
  public:
   [[nodiscard]] const Member* find(PeerId id) const;
-  [[nodiscard]] const Member* by_identity(const std::string& identity) const;
   /// Adds or replaces the entry for info.id.
   const Member& upsert(PeerInfo info, std::string identity, std::chrono::milliseconds ttl,
                        SteadyClock::time_point now);
@@ -69,6 +68,12 @@ class Membership {
   void for_each(Fn&& fn) const {
     for (const auto& [id, m] : by_id_) fn(m);
   }
+  /// Calls fn(identity) once for every ROUTER identity some entry is reached at (one
+  /// DEALER may have registered several ids: it hears each Event once).
+  template <class Fn>
+  void for_each_identity(Fn&& fn) const {
+    for (const auto& [identity, entries] : identities_) fn(identity);
+  }
 
  private:
   /// Registration order -> id.
@@ -77,7 +82,7 @@ class Membership {
   void unindex(const Member& m);
 
   std::unordered_map<PeerId, Member> by_id_;
-  std::unordered_map<std::string, PeerId> by_identity_;
+  std::unordered_map<std::string, std::size_t> identities_;  // identity -> entries reached there
   Index by_order_;
   std::map<std::string, Index, std::less<>> by_name_;
   std::map<std::string, Index, std::less<>> by_service_;

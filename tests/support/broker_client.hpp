@@ -166,6 +166,36 @@ class BrokerClient {
     }
   }
 
+  /// Registers every one of `peers` from this one DEALER (as their sender), `window`
+  /// at a time (the broker queues a few dozen answers per client, protocol.md 5.7);
+  /// returns how many were acknowledged.
+  std::size_t register_all(const std::vector<PeerInfo>& peers, std::size_t window = 32) {
+    std::size_t acked = 0;
+    for (std::size_t i = 0; i < peers.size();) {
+      const std::size_t n = std::min(window, peers.size() - i);
+      for (std::size_t k = 0; k < n; ++k, ++i) {
+        send_new(Kind::reg, encode(Register{peers[i], 0}), peers[i].id, peers[i].session);
+      }
+      const std::size_t got = drain(Kind::register_ack, n, std::chrono::seconds(10));
+      acked += got;
+      if (got < n) break;  // answers lost or refused: the caller's check says so
+    }
+    return acked;
+  }
+
+  /// Receives until `n` answers of `kind` arrived or `timeout` passed; returns how many
+  /// did. Everything else (Events too) is dropped: for tests that register thousands.
+  std::size_t drain(Kind kind, std::size_t n, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t got = 0;
+    while (got < n) {
+      BrokerMessage m = receive(deadline);
+      if (!m) break;
+      got += m.kind == kind ? 1 : 0;
+    }
+    return got;
+  }
+
   /// The next change pushed to us about another peer, as an Event of its own (an Event
   /// carries one or more changes, and may tell us about ourselves: those are skipped, as
   /// a peer does); nullopt after `timeout`. A Bye in between is kept.

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "broker_client.hpp"
+#include "broker_process.hpp"
 #include "test_support.hpp"
 #include "zmesh/broker/broker.hpp"
 #include "zmesh/core/ids.hpp"
@@ -24,63 +25,10 @@ namespace {
 using namespace std::chrono_literals;
 using test::BrokerClient;
 using test::BrokerMessage;
+using test::BrokerProcess;
 using Clock = std::chrono::steady_clock;
 
 // ------------------------------------------------------------------ fixtures
-
-/// A TCP port on 127.0.0.1 that was free a moment ago (bound to :*, read, closed).
-int free_port() {
-  zmq::context_t ctx(1);
-  zmq::socket_t s(ctx, zmq::socket_type::router);
-  s.set(zmq::sockopt::linger, 0);
-  s.bind("tcp://127.0.0.1:*");
-  const std::string ep = s.get(zmq::sockopt::last_endpoint);
-  return std::stoi(ep.substr(ep.rfind(':') + 1));
-}
-
-/// A zmesh-broker process on a free loopback port, known to be serving once constructed.
-/// It prints nothing on stdout, so "serving" means: a Lookup got its PeerList.
-class BrokerProcess {
- public:
-  explicit BrokerProcess(int ttl_ms = 10000, int renew_ms = 2000)
-      : ttl_ms_(ttl_ms), renew_ms_(renew_ms) {
-    for (int attempt = 0; attempt < 5; ++attempt) {  // someone may take the port meanwhile
-      port_ = free_port();
-      if (start()) return;
-    }
-    throw std::runtime_error("zmesh-broker did not start");
-  }
-
-  /// Starts the process (again, after kill(): same port). True once it answers.
-  bool start() {
-    process_ = std::make_unique<test::ChildProcess>(
-        ZMESH_BROKER_BIN,
-        std::vector<std::string>{"--bind", endpoint(), "--ttl-ms", std::to_string(ttl_ms_),
-                                 "--renew-ms", std::to_string(renew_ms_), "--log-level", "warn"});
-    // The probe's DEALER keeps reconnecting until the broker has bound; its Lookup waits
-    // in the DEALER's queue until then.
-    BrokerClient probe(endpoint(), "probe");
-    const auto deadline = Clock::now() + 10s;
-    while (Clock::now() < deadline) {
-      if (probe.lookup("", "", 100ms).kind == Kind::peer_list) return true;
-      if (process_->wait(0ms) != -1) return false;  // it exited: the bind failed
-    }
-    return false;
-  }
-  /// SIGKILL, and reap.
-  void kill() {
-    process_->signal(SIGKILL);
-    process_->wait();
-  }
-  [[nodiscard]] std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-  test::ChildProcess& process() { return *process_; }
-
- private:
-  int ttl_ms_;
-  int renew_ms_;
-  int port_ = 0;
-  std::unique_ptr<test::ChildProcess> process_;
-};
 
 /// Checks that the next Event `c` receives (within 5 s) is `type` about `about`.
 testing::AssertionResult next_event_is(BrokerClient& c, EventType type, const PeerInfo& about,
