@@ -35,11 +35,16 @@ std::string free_endpoint() {
 // The zmesh-broker executable as a child process, on a fixed endpoint.
 class BrokerProcess {
  public:
-  explicit BrokerProcess(std::string endpoint) : endpoint_(std::move(endpoint)) { start(); }
+  /// `extra`: more flags (e.g. {"--page-records", "2"}).
+  explicit BrokerProcess(std::string endpoint, std::vector<std::string> extra = {})
+      : endpoint_(std::move(endpoint)), extra_(std::move(extra)) {
+    start();
+  }
   void start() {
-    process_ = std::make_unique<test::ChildProcess>(
-        ZMESH_BROKER_BIN, std::vector<std::string>{"--bind", endpoint_, "--ttl-ms", "1500",
-                                                   "--renew-ms", "300", "--log-level", "warn"});
+    std::vector<std::string> args{"--bind",     endpoint_, "--ttl-ms",    "1500",
+                                  "--renew-ms", "300",     "--log-level", "warn"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    process_ = std::make_unique<test::ChildProcess>(ZMESH_BROKER_BIN, args);
   }
   void kill() {
     process_->signal(SIGKILL);
@@ -50,6 +55,7 @@ class BrokerProcess {
 
  private:
   std::string endpoint_;
+  std::vector<std::string> extra_;
   std::unique_ptr<test::ChildProcess> process_;
 };
 
@@ -93,6 +99,23 @@ TEST(Discovery, PeersRegisterLookUpAndConnectByName) {
 
   risk->stop();  // leaves with BYE: the others hear it at once
   EXPECT_TRUE(sees(*client, 1));
+}
+
+TEST(Discovery, ListingsOfSeveralPagesArriveWhole) {
+  BrokerProcess broker(free_endpoint(), {"--page-records", "2"});
+  auto a = started(with_broker("a", broker, {"svc"}));
+  auto b = started(with_broker("b", broker, {"svc"}));
+  auto c = started(with_broker("c", broker, {"svc"}));
+  auto client = started(with_broker("client", broker));
+  ASSERT_TRUE(sees(*client, 3));  // the listing after registering: two pages
+
+  std::set<std::string> all;
+  for (const auto& m : client->lookup("", "").get()) all.insert(m.name);
+  EXPECT_EQ(all, (std::set<std::string>{"a", "b", "c", "client"}));
+  std::set<std::string> svc;
+  for (const auto& m : client->lookup("", "svc").get()) svc.insert(m.name);
+  EXPECT_EQ(svc, (std::set<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(client->connect_by_name("c").get(), c->id());
 }
 
 TEST(Discovery, SubscriberFollowsAPublisherThatJoinsLater) {
