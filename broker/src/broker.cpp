@@ -147,8 +147,9 @@ class Broker::Impl {
       spdlog::error("broker loop failed: {}", e.what());
     }
     // Tell every peer we are going, so it re-registers with the next broker at once.
-    members_.for_each_identity(
-        [&](const std::string& identity) { send(identity, header(Kind::bye, 0), zmq::message_t()); });
+    members_.for_each_identity([&](const std::string& identity) {
+      send(identity, header(Kind::bye, 0), zmq::message_t());
+    });
     log_summary(SteadyClock::now(), true);
     spdlog::info("broker stopped registered={}", members_.size());
     router_.set(zmq::sockopt::linger, 200);
@@ -470,14 +471,19 @@ class Broker::Impl {
     count([](BrokerStats& s) { ++s.changes; });
   }
 
-  /// Sends the pending changes to every registered peer: one Event per page_records /
-  /// page_bytes of changes, numbered, encoded once and shared by all the sends. While the
-  /// broker is younger than its TTL (warming up: every live peer re-registers within it)
-  /// the changes of half a renew interval go out together, so a restart storm of N
+  /// Sends the pending changes to every registered peer: numbered Events of at most
+  /// kEventPages pages' worth of changes, each encoded once and shared by all the sends
+  /// (one buffer, reference counted: an Event costs its bytes once however many peers
+  /// queue it, and the Events queued anywhere are at most the last send_queue ones).
+  /// While the broker is younger than its TTL (warming up: every live peer re-registers
+  /// within it) the changes of a renew interval go out together, so a restart storm of N
   /// registrations costs a few Events per peer instead of N.
   void flush_events(SteadyClock::time_point now) {
     const bool warming = now - started_ < options_.ttl;
-    next_flush_ = now + (warming ? std::max(kTick, options_.renew_interval / 2) : kTick);
+    next_flush_ = now + (warming ? std::max(kTick, options_.renew_interval) : kTick);
+    const std::size_t max_changes =
+        std::min(kEventPages * options_.page_records, options_.limits.max_peer_records);
+    const std::size_t max_bytes = std::min(kEventPages * options_.page_bytes, kMaxEventBytes);
     if (pending_.empty()) return;
     std::uint64_t sent = 0;
     std::uint64_t dropped = 0;
@@ -486,9 +492,9 @@ class Broker::Impl {
       Event e{epoch_, first.type, std::move(first.peer), std::move(first.reason), ++event_sequence_,
               {}};
       std::size_t bytes = encoded_size(e.peer) + e.reason.size();
-      for (++i; i < pending_.size() && e.more.size() + 1 < options_.page_records; ++i) {
+      for (++i; i < pending_.size() && e.more.size() + 1 < max_changes; ++i) {
         const std::size_t next = encoded_size(pending_[i].peer) + pending_[i].reason.size();
-        if (bytes + next > options_.page_bytes) break;
+        if (bytes + next > max_bytes) break;
         bytes += next;
         e.more.push_back(std::move(pending_[i]));
       }
@@ -563,6 +569,9 @@ class Broker::Impl {
   }
 
   static constexpr milliseconds kTick{50};
+  /// An Event holds the changes of up to this many listing pages (1 MiB by default).
+  static constexpr std::size_t kEventPages = 16;
+  static constexpr std::size_t kMaxEventBytes = 8 << 20;
 
   struct Summary {
     std::uint64_t joined = 0;

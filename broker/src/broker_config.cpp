@@ -47,9 +47,9 @@ po::options_description settings(bool with_config) {
       "max-peer-bytes", po::value<long>()->default_value(4096),
       "most bytes of name, endpoints and services in one registration")(
       "page-records", po::value<long>()->default_value(1000),
-      "most records in one PeerList page or Event (1..100000)")(
+      "most records in one PeerList page (1..100000); an Event holds up to 16 pages' worth")(
       "page-bytes", po::value<long>()->default_value(64L * 1024),
-      "about the most bytes in one PeerList page or Event")(
+      "about the most bytes in one PeerList page; an Event up to 16 times that")(
       "send-queue", po::value<long>()->default_value(64),
       "answers and events queued for a client that does not read; beyond this they are "
       "dropped (slow consumer)")("log-level", po::value<std::string>()->default_value("info"),

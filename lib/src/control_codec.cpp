@@ -241,14 +241,16 @@ zmq::message_t PeerListWriter::finish(std::uint64_t epoch, std::uint64_t uptime_
 }
 
 std::size_t encoded_size(const PeerInfo& p) noexcept {
-  // A table with its vtable (<= 64 B), 8 B per string (length, terminator, padding up to
-  // 4 B) plus its bytes, 4 B per vector and per vector item, and a record around it.
+  // The PeerInfo table (<= 44 B) and the record or change around it (<= 24 B), their
+  // vtables when not shared with the previous record's (<= 26 B), the name (length,
+  // terminator, padding: <= 8 B, plus its bytes), 4 B per vector and per vector item, 8 B
+  // per string plus its bytes.
   auto strings = [](const std::vector<std::string>& v) {
     std::size_t n = 4;
     for (const auto& s : v) n += 12 + s.size();
     return n;
   };
-  return 128 + 12 + p.name.size() + strings(p.endpoints) + strings(p.pub_endpoints) +
+  return 102 + p.name.size() + strings(p.endpoints) + strings(p.pub_endpoints) +
          strings(p.services);
 }
 
