@@ -209,7 +209,7 @@ zmq::message_t encode(const Event& v) {
 // ------------------------------------------------------------------ PeerListWriter
 
 struct PeerListWriter::Impl {
-  Fbb fbb{64 * 1024};
+  Fbb fbb{std::size_t{64} * 1024};
   std::vector<flatbuffers::Offset<wire::PeerRecord>> records;
 };
 

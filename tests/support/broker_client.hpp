@@ -127,7 +127,7 @@ class BrokerClient {
         throw Error(errc::timeout,
                     "no PeerList for lookup, got '" + std::string(kind_name(m.kind)) + "'");
       }
-      PeerList page = m.as<PeerList>();
+      auto page = m.as<PeerList>();
       all.epoch = page.epoch;
       all.uptime_ms = page.uptime_ms;
       for (auto& r : page.peers) all.peers.push_back(std::move(r));

@@ -40,7 +40,9 @@ TEST(BrokerAbuse, OversizedRegistrationsAreRefusedNamingTheLimitAndListingsStayU
       << many.as<Reject>().reason;
 
   fat.info().services.assign(8, std::string(1000, 'x'));  // 8,000 bytes of services
-  for (std::size_t i = 0; i < fat.info().services.size(); ++i) fat.info().services[i][0] = 'a' + i;
+  for (std::size_t i = 0; i < fat.info().services.size(); ++i) {
+    fat.info().services[i][0] = static_cast<char>('a' + i);
+  }
   const BrokerMessage big = fat.register_peer();
   ASSERT_EQ(big.kind, Kind::reject);
   EXPECT_EQ(big.as<Reject>().code, WireError::bad_request);
@@ -135,6 +137,7 @@ TEST(BrokerAbuse, ClientsThatNeverReadHoldABoundedAmountOfBrokerMemory) {
   // 1.6 GB before listings were paged).
   zmq::context_t ctx(1);
   std::vector<std::unique_ptr<NonReader>> flood;
+  flood.reserve(20);
   for (int i = 0; i < 20; ++i) flood.push_back(std::make_unique<NonReader>(ctx, broker.endpoint()));
   long peak = before;
   for (int round = 0; round < 5; ++round) {

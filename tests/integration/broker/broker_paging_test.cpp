@@ -64,7 +64,7 @@ TEST(BrokerPaging, AHundredThousandMembersAreListedCompleteInBoundedPages) {
     const BrokerMessage m = reader.lookup("", "", 5s, after);
     ASSERT_EQ(m.kind, Kind::peer_list);
     EXPECT_LE(m.payload.size(), 64u * 1024 + 1024);
-    const PeerList page = m.as<PeerList>();
+    const auto page = m.as<PeerList>();
     ++pages;
     EXPECT_LE(page.peers.size(), 1000u);
     for (const auto& r : page.peers) {
@@ -89,10 +89,10 @@ TEST(BrokerPaging, AHundredThousandMembersAreListedCompleteInBoundedPages) {
   EXPECT_EQ(one.peers[0].peer, synthetic(54321));
 
   // A smaller page on request.
-  const PeerList ten = reader.lookup("", "svc-3", 5s, 0, 10).as<PeerList>();
+  const auto ten = reader.lookup("", "svc-3", 5s, 0, 10).as<PeerList>();
   ASSERT_EQ(ten.peers.size(), 10u);
   EXPECT_NE(ten.next, 0u);
-  const PeerList more = reader.lookup("", "svc-3", 5s, ten.next, 10).as<PeerList>();
+  const auto more = reader.lookup("", "svc-3", 5s, ten.next, 10).as<PeerList>();
   ASSERT_FALSE(more.peers.empty());
   EXPECT_EQ(more.peers[0].peer, synthetic(1003));
 }
@@ -144,11 +144,13 @@ TEST_F(BrokerEvents, ARegistrationStormCostsAFewEventsPerPeerNotOnePerJoin) {
   start(10000ms, 2000ms);
   constexpr std::size_t kPeers = 100;
   std::vector<std::unique_ptr<BrokerClient>> peers;
+  peers.reserve(kPeers);
   for (std::size_t i = 0; i < kPeers; ++i) {
     peers.push_back(
         std::make_unique<BrokerClient>(broker_->endpoint(), "storm-" + std::to_string(i)));
   }
   std::vector<std::uint64_t> corr;
+  corr.reserve(kPeers);
   for (auto& p : peers) corr.push_back(p->send_new(Kind::reg, encode(Register{p->info(), 0})));
   for (std::size_t i = 0; i < kPeers; ++i) {
     ASSERT_EQ(peers[i]->wait_answer(corr[i], 5s).kind, Kind::register_ack);

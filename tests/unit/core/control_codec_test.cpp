@@ -88,7 +88,7 @@ TEST(ControlCodec, PeerListWriterEncodesWhatEncodeDoesAndKeepsItsBuffer) {
     writer.begin();
     PeerList expected{0x77, {}, 900, round == 0 ? 2u : 0u};
     for (std::uint64_t i = 1; i <= 3; ++i) {
-      expected.peers.push_back({sample_peer(i + 10 * round), i});
+      expected.peers.push_back({sample_peer(i + 10 * static_cast<std::uint64_t>(round)), i});
       writer.add(expected.peers.back().peer, i);
       EXPECT_LE(writer.bytes(), 3 * encoded_size(sample_peer(1)) + 64);
     }

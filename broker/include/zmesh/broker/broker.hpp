@@ -24,9 +24,10 @@ struct BrokerOptions {
   std::chrono::milliseconds renew_interval{3000};  ///< how often peers are told to renew
   std::size_t max_peers = 100000;                  ///< registrations refused beyond this
   std::size_t max_services = 32;                   ///< services one registration may offer
-  std::size_t max_peer_bytes = 4096;   ///< bytes of strings in one registration's PeerInfo
-  std::size_t page_records = 1000;     ///< most records in one PeerList page (Events: 16x)
-  std::size_t page_bytes = 64 * 1024;  ///< about the most bytes in one PeerList page (Events: 16x)
+  std::size_t max_peer_bytes = 4096;  ///< bytes of strings in one registration's PeerInfo
+  std::size_t page_records = 1000;    ///< most records in one PeerList page (Events: 16x)
+  std::size_t page_bytes =
+      std::size_t{64} * 1024;  ///< about the most bytes in one PeerList page (Events: 16x)
   /// Answers and events queued for one client that does not read them (ZMQ_SNDHWM):
   /// beyond this they are dropped and counted (BrokerStats::slow_consumer). The memory
   /// one client can make us hold is about send_queue x page_bytes (4 MiB by default).
