@@ -71,6 +71,7 @@ void Discovery::do_register() {
 }
 
 void Discovery::refresh() {
+  refresh_at_ = SteadyClock::time_point::max();
   refresh_present_.clear();
   refresh_correlation_ = ctx_.next_correlation();
   send(Kind::lookup, refresh_correlation_, encode(Lookup{}));
@@ -102,6 +103,7 @@ void Discovery::on_timers(SteadyClock::time_point now) {
     }
   }
   for (auto& q : again) ask(std::move(q));
+  if (registered_ && now >= refresh_at_) refresh();
   if (!broker_ || now < next_tick_) return;
   if (registered_ && now - last_ack_ > kMissedRenewals * renew_interval_) {
     unregistered();  // the broker is gone: register again until one answers
@@ -284,14 +286,26 @@ void Discovery::on_refresh_page(const PeerList& list) {
     send(Kind::lookup, refresh_correlation_, encode(Lookup{{}, {}, list.next}));
     return;
   }
+  refresh_correlation_ = 0;
+  const std::set<PeerId> present = std::exchange(refresh_present_, {});
+  const auto uptime = std::chrono::milliseconds(list.uptime_ms);
+  if (uptime < warm_up()) {
+    // A broker that has just started knows only the peers that registered again so far;
+    // the others do within its warm-up (protocol.md 5.7). Keep them, and list again then,
+    // instead of dropping every member (and its publisher) for a moment.
+    refresh_at_ = SteadyClock::now() + (warm_up() - uptime);
+    return;
+  }
   // The last page: whoever the listing did not show (nor an Event since) has gone.
   std::vector<PeerId> gone;
   for (const auto& [id, info] : members_) {
-    if (refresh_present_.count(id) == 0) gone.push_back(id);
+    if (present.count(id) == 0) gone.push_back(id);
   }
   for (const PeerId id : gone) remove(id);
-  refresh_correlation_ = 0;
-  refresh_present_.clear();
+}
+
+std::chrono::milliseconds Discovery::warm_up() const {
+  return std::max(2 * renew_interval_, granted_ttl_);
 }
 
 void Discovery::answer(Query& query, std::uint64_t correlation_id, std::uint64_t uptime_ms) {
@@ -317,13 +331,12 @@ void Discovery::answer(Query& query, std::uint64_t correlation_id, std::uint64_t
   }
   // A broker that has just started learns the live peers as they renew: each one
   // within its TTL (protocol.md 5.7). Ask again once that has passed, before saying no.
-  const auto warm_up = std::max(2 * renew_interval_, granted_ttl_);
   const auto uptime = std::chrono::milliseconds(uptime_ms);
-  if (uptime < warm_up) {
+  if (uptime < warm_up()) {
     Query again = std::move(query);
     again.records.clear();
     again.after = 0;
-    again.resend_at = SteadyClock::now() + (warm_up - uptime);
+    again.resend_at = SteadyClock::now() + (warm_up() - uptime);
     if (again.resend_at < again.deadline) {
       queries_.emplace(correlation_id, std::move(again));
       return;
@@ -332,7 +345,7 @@ void Discovery::answer(Query& query, std::uint64_t correlation_id, std::uint64_t
                                        "' is registered yet: the broker at " + ctx_.opts.broker +
                                        " started " + std::to_string(uptime_ms) +
                                        " ms ago and live peers re-register within " +
-                                       std::to_string(warm_up.count()) + " ms");
+                                       std::to_string(warm_up().count()) + " ms");
     return;
   }
   query.fail(errc::unknown_peer, "no peer named '" + query.name +

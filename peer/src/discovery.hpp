@@ -88,6 +88,8 @@ class Discovery {
   void on_event(const Event& event);
   void on_list(std::uint64_t correlation_id, PeerList list);
   void on_refresh_page(const PeerList& list);
+  /// How long a broker that has just started takes to hear from every live peer.
+  [[nodiscard]] std::chrono::milliseconds warm_up() const;
   /// A query's whole answer (every page) arrived.
   void answer(Query& query, std::uint64_t correlation_id, std::uint64_t uptime_ms);
   void upsert(const PeerInfo& info);
@@ -104,7 +106,10 @@ class Discovery {
   bool refused_ = false;  // the broker refused our last Register: retry once per renew interval
   std::uint64_t refresh_correlation_ = 0;  // the page we wait for of our full listing
   std::set<PeerId> refresh_present_;       // the members the listing has shown so far
-  std::uint64_t event_sequence_ = 0;       // of the last broker Event (or RegisterAck)
+  // When to list again: a broker younger than its warm-up listed only the peers that
+  // re-registered so far, so the others were kept until a later listing. max() = none.
+  SteadyClock::time_point refresh_at_ = SteadyClock::time_point::max();
+  std::uint64_t event_sequence_ = 0;  // of the last broker Event (or RegisterAck)
   SteadyClock::time_point next_tick_{};
   SteadyClock::time_point last_ack_{};
   std::chrono::milliseconds renew_interval_{1000};

@@ -103,13 +103,13 @@ struct DiscoveryTest : ::testing::Test {
   /// Answers the next Lookup (which must ask for the page after `after`) with `peers`
   /// and `next`.
   void answer_page(std::uint64_t epoch, std::uint64_t after, std::vector<PeerInfo> peers,
-                   std::uint64_t next) {
+                   std::uint64_t next, std::uint64_t uptime_ms = 60000) {
     auto lookup = broker.next_of(Kind::lookup, [&] { step(); });
     ASSERT_EQ(lookup.kind, Kind::lookup) << "no Lookup for the page after " << after;
     const auto q = decode_control<Lookup>(lookup.payload, Limits{});
     ASSERT_TRUE(q);
     EXPECT_EQ(q->after, after);
-    PeerList list{epoch, {}, 60000, next};
+    PeerList list{epoch, {}, uptime_ms, next};
     for (auto& p : peers) list.peers.push_back(PeerRecord{std::move(p), 5});
     broker.send(Kind::peer_list, lookup.correlation, encode(list));
   }
@@ -126,7 +126,7 @@ struct DiscoveryTest : ::testing::Test {
     auto lookup = broker.next_of(Kind::lookup, [&] { (void)discovery.read(); });
     ASSERT_EQ(lookup.kind, Kind::lookup) << "no full listing asked after the ack";
     EXPECT_TRUE(env.shared.registered.load());
-    PeerList list{epoch, {}};
+    PeerList list{epoch, {}, 60000};  // a broker past its warm-up
     for (auto& p : peers) list.peers.push_back(PeerRecord{std::move(p), 5});
     broker.send(Kind::peer_list, lookup.correlation, encode(list));
   }
@@ -228,6 +228,26 @@ TEST_F(DiscoveryTest, AJumpInTheEventSequenceResyncsFromAFullListing) {
   broker.send(Kind::event, 0, encode(ten));
   ASSERT_TRUE(test::pump_until([&] { return discovery.members().size() == 2; }, [&] { step(); }));
   EXPECT_EQ(env.shared.counters.membership_resyncs.load(), 2u);
+}
+
+TEST_F(DiscoveryTest, AYoungBrokersListingDropsNobodyBeforeItsWarmUpIsOver) {
+  register_with(7, {member(0x10, "x"), member(0x20, "y")});
+  ASSERT_TRUE(test::pump_until([&] { return joined.size() == 2; }, [&] { step(); }));
+
+  // The broker restarted (epoch 8): we register there; it has heard from x only so far.
+  broker.send(Kind::event, 0, encode(Event{8, EventType::join, member(0x10, "x"), "", 1}));
+  auto reg = broker.next_of(Kind::reg, [&] { step(); });
+  ASSERT_EQ(reg.kind, Kind::reg);
+  broker.send(Kind::register_ack, reg.correlation, encode(RegisterAck{8, 300, 100, 1}));
+  answer_page(8, 0, {member(0x10, "x")}, 0, /*uptime_ms=*/50);
+  // y is kept while the broker warms up (300 ms: its TTL for us) ...
+  (void)test::pump_until([] { return false; }, [&] { step(); }, 100ms);
+  EXPECT_TRUE(left.empty());
+  EXPECT_EQ(discovery.members().size(), 2u);
+  // ... and dropped by the listing after it, if y did not register again meanwhile.
+  answer_page(8, 0, {member(0x10, "x")}, 0, /*uptime_ms=*/400);
+  ASSERT_TRUE(test::pump_until([&] { return !left.empty(); }, [&] { step(); }));
+  EXPECT_EQ(left, std::vector<PeerId>{0x20});
 }
 
 TEST_F(DiscoveryTest, ARefusedRegistrationIsRetriedOncePerRenewIntervalAndSaysWhy) {
