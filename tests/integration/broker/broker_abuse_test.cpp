@@ -149,9 +149,12 @@ TEST(BrokerAbuse, ClientsThatNeverReadHoldABoundedAmountOfBrokerMemory) {
   std::this_thread::sleep_for(500ms);  // let the broker work through what it was sent
   EXPECT_EQ(normal.peers().peers.size(), 200u);
   peak = std::max(peak, broker.rss_kib());
-  // 20 clients x (8 queued + 2 in flight) x 64 KiB = 12.5 MiB, with room for allocator slack.
   RecordProperty("broker_rss_growth_kib", std::to_string(peak - before));
-  EXPECT_LT(peak - before, 32 * 1024) << "broker RSS " << before << " -> " << peak << " KiB";
+  // 20 clients x (8 queued + 2 in flight) x 64 KiB = 12.5 MiB, with room for allocator
+  // slack. (ASan's quarantine keeps every freed page for a while: RSS means little there.)
+  if (test::kRssTimed) {
+    EXPECT_LT(peak - before, 32 * 1024) << "broker RSS " << before << " -> " << peak << " KiB";
+  }
 }
 
 TEST(BrokerAbuse, AnswersAClientDoesNotReadAreDroppedAndCounted) {
