@@ -111,7 +111,7 @@ class BrokerEvents : public ::testing::Test {
 };
 
 TEST_F(BrokerEvents, EveryEventIsNumberedAndTheAckNamesTheLastOne) {
-  start(1000ms, 100ms);
+  start(5000ms, 100ms);  // nobody expires during the test, however slow the build
   BrokerClient a(broker_->endpoint(), "a");
   BrokerClient b(broker_->endpoint(), "b");
   const BrokerMessage ack = a.register_peer();
