@@ -44,8 +44,8 @@ void BrokerOptions::validate() const {
   require(page_bytes >= 2 * max_peer_bytes + 1024,
           "page_bytes must be at least 2 x max_peer_bytes + 1024 (" +
               std::to_string(2 * max_peer_bytes + 1024) + ")");
-  require(page_bytes + 1024 <= limits.max_payload_bytes,
-          "page_bytes must be at most limits.max_payload_bytes - 1024");
+  // What we send must fit what peers accept (16 MiB by default), with room to spare.
+  require(page_bytes <= std::size_t{8} << 20, "page_bytes must be at most 8 MiB");
   require(send_queue >= 1, "send_queue must be at least 1");
 }
 

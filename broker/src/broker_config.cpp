@@ -159,12 +159,11 @@ void fill(Config& c, const po::variables_map& vm, const Checker& check) {
   check.require(
       page_records >= 1 && page_records <= 100000, {"page-records"},
       "page-records must be between 1 and 100000 (got " + std::to_string(page_records) + ")");
-  check.require(page_bytes >= 2 * max_peer_bytes + 1024 && page_bytes + 1024 <= max_payload,
-                {"page-bytes", "max-peer-bytes", "max-payload-bytes"},
+  check.require(page_bytes >= 2 * max_peer_bytes + 1024 && page_bytes <= 8L * 1024 * 1024,
+                {"page-bytes", "max-peer-bytes"},
                 "page-bytes must be at least 2 x max-peer-bytes + 1024 (" +
-                    std::to_string(2 * max_peer_bytes + 1024) +
-                    ") and at most max-payload-bytes - 1024 (got " + std::to_string(page_bytes) +
-                    ")");
+                    std::to_string(2 * max_peer_bytes + 1024) + ") and at most 8388608 (got " +
+                    std::to_string(page_bytes) + ")");
   check.require(send_queue >= 1 && send_queue <= 100000, {"send-queue"},
                 "send-queue must be between 1 and 100000 (got " + std::to_string(send_queue) + ")");
   c.options.max_services = static_cast<std::size_t>(max_services);
