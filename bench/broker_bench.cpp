@@ -6,12 +6,12 @@
 //
 // 1. A real zmesh-broker process starts on a free loopback port. N lightweight clients
 //    (one DEALER each, its own peer id and session, on K threads that sleep in epoll)
-//    connect; then all register at once (a broker restart looks like this: every Join is
-//    announced to everyone already registered, N(N-1)/2 events).
+//    connect; then all register at once: a restart storm (a young broker batches the
+//    joins of half a renew interval into one Event per peer; it used to send N(N-1)/2).
 // 2. They renew at the interval the RegisterAck names: renews only, for a quarter of
 //    the duration, then renews plus lookups from a separate client for the duration:
-//    by name (1 record), by service (N/10 records), everyone (N records), one of each
-//    every ~5 ms, one at a time. Answers are checked (record counts) now and then.
+//    by name (1 record), by service (N/10 records), everyone (N records, every page), one
+//    of each every ~5 ms, one at a time. Answers are checked (record counts) now and then.
 // 3. Every client sends 150 more lookups (8 in flight), so that every connection has
 //    carried more than a libzmq pipe chunk (256 frames) each way, as it will after a
 //    couple of minutes of renews; then SIGTERM, and every client should hear Bye.
@@ -65,6 +65,7 @@ struct Args {
   int ttl_ms = 3000;
   int threads = 2;           ///< client threads
   int register_over_ms = 0;  ///< spread the registrations over this long (0 = all at once)
+  bool storm_only = false;   ///< stop after the restart storm (step 1): its table only
   std::string broker = ZMESH_BROKER_BIN;
 };
 
@@ -212,7 +213,8 @@ struct Counters {
   std::atomic<long> renew_acks{0};
   std::atomic<long> unknown_peer{0};  ///< renews the broker did not know: an entry expired
   std::atomic<long> rejected{0};
-  std::atomic<long> events{0};
+  std::atomic<long> events{0};       ///< Event messages received
+  std::atomic<long> event_bytes{0};  ///< their payload bytes (Events are batched)
   std::atomic<long> byes{0};
   std::atomic<long> undecodable{0};
 };
@@ -323,7 +325,12 @@ class ClientGroup {
           register_client(cl);
           break;
         case Kind::reject: ++c_.rejected; break;
-        case Kind::event: ++c_.events; break;
+        case Kind::event:
+          // Counted, not decoded: 500 simulated peers per thread decoding every batch
+          // would make the clients, not the broker, the bottleneck (their renewals late).
+          ++c_.events;
+          c_.event_bytes += static_cast<long>(env->payload.size());
+          break;
         case Kind::bye: ++c_.byes; break;
         default: break;
       }
@@ -607,7 +614,7 @@ constexpr int kBurst = 150;
 void usage_exit(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--quick] [--duration S] [--clients N] [--renew-ms R] [--ttl-ms T] "
-               "[--threads K] [--register-over-ms M] [--broker PATH]\n",
+               "[--threads K] [--register-over-ms M] [--broker PATH] [--storm-only]\n",
                argv0);
   std::exit(2);
 }
@@ -636,6 +643,8 @@ Args parse_args(int argc, char** argv) {
       a.register_over_ms = std::stoi(value());
     } else if (arg == "--broker") {
       a.broker = value();
+    } else if (arg == "--storm-only") {
+      a.storm_only = true;
     } else {
       usage_exit(argv[0]);
     }
@@ -663,7 +672,9 @@ int run(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--raw-server") == 0)
     return raw_server_main(std::atoi(argv[2]));
   const Args args = parse_args(argc, argv);
-  ensure_fd_limit(4L * args.clients + 256);  // two populations of DEALERs, one after the other
+  // Two fds per simulated client (its TCP connection and its socket mailbox); the two
+  // populations of DEALERs (broker, then raw server) are never open together.
+  ensure_fd_limit(2L * args.clients + 96);
 
   const int port = free_port();
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
@@ -683,8 +694,8 @@ int run(int argc, char** argv) {
   }
   const long rss_start_kb = broker.status_kb("VmRSS");
 
-  // Connect everyone (each client's first Lookup is answered), then register everyone.
-  // Every Join is announced to everyone already registered: N(N-1)/2 events.
+  // Connect everyone (each client's first Lookup is answered), then register everyone:
+  // what a restarted broker sees. One Event per join per peer would be N(N-1)/2.
   Counters counters;
   std::vector<std::unique_ptr<ClientGroup>> groups;
   if (!connect_groups(groups, ctx, endpoint, args.clients, args.threads, counters)) return 1;
@@ -704,19 +715,89 @@ int run(int argc, char** argv) {
                  counters.registered.load(), args.clients);
     return 1;
   }
-  {  // let the join events drain (bounded)
+  {  // let the join events drain (bounded): while the broker is younger than its TTL it
+     // sends the changes of half a renew interval together, so wait for a quiet interval
     const auto deadline = Clock::now() + 30s;
     long before = -1;
-    while (counters.events < expected_events && counters.events != before &&
-           Clock::now() < deadline) {
+    while (counters.events != before && Clock::now() < deadline) {
       before = counters.events;
-      std::this_thread::sleep_for(200ms);
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::max(200, args.renew_ms)));
     }
   }
   const double events_ms = us_since(t_register) / 1000;
   const double register_cpu_s = broker.cpu_seconds() - cpu_before_register;
   const long join_events = counters.events;
+  const long join_event_bytes = counters.event_bytes;
   const long rss_registered_kb = broker.status_kb("VmRSS");
+  if (args.storm_only) {
+    // A real restart: SIGKILL, and a new broker on the same port. Every client's DEALER
+    // reconnects; its next Renew is answered UnknownPeer and it registers again, all
+    // within one renew interval of the new broker's start, while it is warming up.
+    std::fprintf(stderr, "[bench] SIGKILL the broker and start a new one on the same port\n");
+    kill(broker.pid(), SIGKILL);
+    (void)broker.wait(10s);
+    const long events0 = counters.events;
+    const long bytes0 = counters.event_bytes;
+    const long unknown0 = counters.unknown_peer;
+    const auto t_restart = Clock::now();
+    Process restarted(broker_args(args, port));
+    {
+      const auto deadline = Clock::now() + 120s;
+      while (
+          (counters.unknown_peer - unknown0 < args.clients || counters.registered < args.clients) &&
+          Clock::now() < deadline) {
+        std::this_thread::sleep_for(1ms);
+      }
+    }
+    const double reregister_ms = us_since(t_restart) / 1000;
+    {
+      const auto deadline = Clock::now() + 60s;
+      long before = -1;
+      while (counters.events != before && Clock::now() < deadline) {
+        before = counters.events;
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::max(200, args.renew_ms)));
+      }
+    }
+    const double drained_ms = us_since(t_restart) / 1000;
+    const double restart_cpu_s = restarted.cpu_seconds();  // since it started
+    const long restart_rss_kb = restarted.status_kb("VmRSS");
+    const long storm_events = counters.events - events0;
+    const long storm_bytes = counters.event_bytes - bytes0;
+    kill(restarted.pid(), SIGTERM);
+    const int status = restarted.wait(30s);
+    for (auto& g : groups) g->stop();
+    std::printf(
+        "zmesh-broker restart storm, %d clients (%d client threads), renew-ms %d, ttl-ms %d\n\n",
+        args.clients, args.threads, args.renew_ms, args.ttl_ms);
+    std::printf(
+        "| measure | first start | after a SIGKILL restart | target |\n|---|---|---|---|\n");
+    std::printf("| all %d clients registered (ms) | %.0f | %.0f | |\n", args.clients, register_ms,
+                reregister_ms);
+    std::printf(
+        "| Event messages delivered (one per join per peer would be %ld) | %ld (%.2f per "
+        "client) | %ld (%.2f per client) | <= 3 N |\n",
+        expected_events, join_events,
+        static_cast<double>(join_events) / static_cast<double>(args.clients), storm_events,
+        static_cast<double>(storm_events) / static_cast<double>(args.clients));
+    std::printf("| Event bytes delivered (MB) | %.1f | %.1f | |\n",
+                static_cast<double>(join_event_bytes) / 1e6,
+                static_cast<double>(storm_bytes) / 1e6);
+    std::printf("| time until the Events were drained (ms) | %.0f | %.0f | |\n", events_ms,
+                drained_ms);
+    std::printf(
+        "| broker CPU (s): registrations and Events; the new broker's whole life | %.2f | "
+        "%.2f | |\n",
+        register_cpu_s, restart_cpu_s);
+    std::printf("| broker RSS after the storm (MB) | %.1f | %.1f | |\n",
+                static_cast<double>(rss_registered_kb) / 1024,
+                static_cast<double>(restart_rss_kb) / 1024);
+    std::printf(
+        "\nchecks: exit status %d, renews refused UnknownPeer %ld (restart: %ld), rejects "
+        "%ld\n",
+        status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, counters.unknown_peer.load(),
+        counters.unknown_peer - unknown0, counters.rejected.load());
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+  }
 
   // Phase 1: renews only.
   const int idle_s = std::max(2, args.duration_s / 4);
@@ -753,6 +834,7 @@ int run(int argc, char** argv) {
   long size_name = 0;
   long size_service = 0;
   long size_all = 0;
+  long pages_all = 0;  // pages after the first, over all full listings
   const auto expect_service = static_cast<std::size_t>((args.clients + 9) / 10);
   std::mt19937 rng(42);
   std::vector<std::byte> bytes;
@@ -790,13 +872,28 @@ int run(int argc, char** argv) {
         check(static_cast<std::size_t>(args.clients / 10) + (who % 10 < args.clients % 10 ? 1 : 0));
     }
     t = Clock::now();
-    n = looker.round_trip(Kind::lookup, zmesh::encode(zmesh::Lookup{}), &bytes);
-    if (n < 0) {
-      ++lost_answers;
-    } else {
-      everyone.push_back(us_since(t));
-      size_all = n;
-      if (round % 64 == 0) check(static_cast<std::size_t>(args.clients));
+    {  // every page of the listing (PeerList.next), as a client that wants everyone does
+      std::uint64_t after = 0;
+      std::size_t records = 0;
+      long total = 0;
+      for (;;) {
+        n = looker.round_trip(Kind::lookup, zmesh::encode(zmesh::Lookup{"", "", after}), &bytes);
+        if (n < 0) break;
+        total += n;
+        auto page = zmesh::decode_control<zmesh::PeerList>(bytes, zmesh::Limits{});
+        if (!page) break;
+        records += page->peers.size();
+        if (page->next == 0) break;
+        after = page->next;
+        ++pages_all;
+      }
+      if (n < 0) {
+        ++lost_answers;
+      } else {
+        everyone.push_back(us_since(t));
+        size_all = total;
+        if (round % 64 == 0 && records != static_cast<std::size_t>(args.clients)) ++wrong_answers;
+      }
     }
     ++round;
     const auto now = Clock::now();
@@ -945,11 +1042,19 @@ int run(int argc, char** argv) {
                   : ("spread over " + std::to_string(args.register_over_ms) + " ms").c_str(),
               register_ms);
   std::printf(
-      "| join events delivered / expected; time until drained (ms) | %ld / %ld; %.0f "
+      "| restart storm: Event messages delivered (one per join per peer would be %ld) | %ld "
+      "(%.2f per client) | | | <= 3 N |\n",
+      expected_events, join_events,
+      static_cast<double>(join_events) / static_cast<double>(args.clients));
+  std::printf(
+      "| restart storm: Event bytes delivered (MB); time until drained (ms) | %.1f; %.0f "
       "| | | |\n",
-      join_events, expected_events, events_ms);
+      static_cast<double>(join_event_bytes) / 1e6, events_ms);
   std::printf("| broker CPU time for registration and its events (s) | %.2f | | | |\n",
               register_cpu_s);
+  std::printf("| full listing: pages per listing | %.2f | | | |\n",
+              1.0 + static_cast<double>(pages_all) /
+                        static_cast<double>(std::max<std::size_t>(everyone.size(), 1)));
   std::printf("| SIGTERM to exit, Byes received | %.0f ms, %ld of %d | | | |\n", term_ms,
               counters.byes.load(), args.clients);
   std::printf(

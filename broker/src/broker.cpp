@@ -8,6 +8,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -32,6 +33,20 @@ void BrokerOptions::validate() const {
   require(renew_interval * 2 <= ttl, "renew_interval must be at most half the ttl");
   require(max_peers >= 1, "max_peers must be at least 1");
   limits.validate();
+  require(max_services >= 1 && max_services <= limits.max_list_items,
+          "max_services must be between 1 and limits.max_list_items (" +
+              std::to_string(limits.max_list_items) + ")");
+  require(max_peer_bytes >= 256, "max_peer_bytes must be at least 256");
+  require(page_records >= 1 && page_records <= limits.max_peer_records,
+          "page_records must be between 1 and limits.max_peer_records (" +
+              std::to_string(limits.max_peer_records) + ")");
+  // One record of the largest registration must fit in a page, and a page in a frame.
+  require(page_bytes >= 2 * max_peer_bytes + 1024,
+          "page_bytes must be at least 2 x max_peer_bytes + 1024 (" +
+              std::to_string(2 * max_peer_bytes + 1024) + ")");
+  // What we send must fit what peers accept (16 MiB by default), with room to spare.
+  require(page_bytes <= std::size_t{8} << 20, "page_bytes must be at most 8 MiB");
+  require(send_queue >= 1, "send_queue must be at least 1");
 }
 
 namespace {
@@ -76,9 +91,11 @@ class Broker::Impl {
     std::lock_guard lock(lifecycle_mu_);
     if (thread_.joinable() || stopped_)
       throw Error(errc::invalid_argument, "a Broker starts only once");
-    // Made here, then handed to the broker thread at its start (a full barrier).
-    router_ = make_router(
-        ctx_, SocketTuning{10000, 10000, options_.limits, milliseconds(100), milliseconds(2000)});
+    // Made here, then handed to the broker thread at its start (a full barrier). The
+    // send HWM bounds what one client that does not read can make us hold (ROUTER_MANDATORY
+    // makes a full queue visible as EAGAIN: the answer is dropped and counted).
+    router_ = make_router(ctx_, SocketTuning{options_.send_queue, 10000, options_.limits,
+                                             milliseconds(100), milliseconds(2000)});
     control_ = make_pipe(ctx_, zmq::socket_type::pair, 1);
     control_.bind(control_endpoint_);
     try {
@@ -119,6 +136,9 @@ class Broker::Impl {
   }
 
  private:
+  /// How a send to one client went.
+  enum class Sent { ok, full, gone };
+
   void run() {
     pthread_setname_np(pthread_self(), "zmesh-broker");
     try {
@@ -127,8 +147,10 @@ class Broker::Impl {
       spdlog::error("broker loop failed: {}", e.what());
     }
     // Tell every peer we are going, so it re-registers with the next broker at once.
-    members_.for_each(
-        [&](const Member& m) { send(m.identity, header(Kind::bye, 0), zmq::message_t()); });
+    members_.for_each_identity([&](const std::string& identity) {
+      send(identity, header(Kind::bye, 0), zmq::message_t());
+    });
+    log_summary(SteadyClock::now(), true);
     spdlog::info("broker stopped registered={}", members_.size());
     router_.set(zmq::sockopt::linger, 200);
     router_.close();
@@ -139,7 +161,7 @@ class Broker::Impl {
     for (;;) {
       zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                  {control_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, milliseconds(50));
+      zmq::poll(items, 2, kTick);
       if (items[1].revents & ZMQ_POLLIN) return;
       bool drained = true;  // nothing left unread on the ROUTER
       if (items[0].revents & ZMQ_POLLIN) {
@@ -155,15 +177,18 @@ class Broker::Impl {
       const auto now = SteadyClock::now();
       if (drained) last_idle_ = now;
       // A peer's Renew may be waiting, unread, in our own queue while we work through a
-      // backlog (a registration storm: every Join goes to every peer). Judge expiry as of
-      // the last moment nothing was waiting, so our lag does not count against the peers;
-      // but never more than one TTL back, so a broker that is never idle still expires.
+      // backlog (a registration storm). Judge expiry as of the last moment nothing was
+      // waiting, so our lag does not count against the peers; but never more than one
+      // TTL back, so a broker that is never idle still expires.
       const auto as_of = std::max(last_idle_, now - options_.ttl);
       for (auto& m : members_.expire(as_of)) {
-        spdlog::info("peer expired id={} name={}", id_to_hex(m.info.id), m.info.name);
+        spdlog::debug("peer expired id={} name={}", id_to_hex(m.info.id), m.info.name);
+        ++summary_.expired;
         count([](BrokerStats& s) { ++s.expired; });
-        announce(EventType::leave, m.info, "expired");
+        announce(EventType::leave, std::move(m.info), "expired");
       }
+      if (now >= next_flush_) flush_events(now);
+      log_summary(now, false);
       count([&](BrokerStats& s) { s.registered = members_.size(); });
     }
   }
@@ -191,17 +216,17 @@ class Broker::Impl {
       case Kind::reg: on_register(identity, *env); break;
       case Kind::renew: on_renew(identity, *env); break;
       case Kind::lookup: on_lookup(identity, *env); break;
-      case Kind::bye: on_bye(*env); break;
+      case Kind::bye: on_bye(identity, *env); break;
       case Kind::ping:
-        send(identity, header(Kind::pong, env->header.correlation_id),
-             zmq::message_t(env->payload.data(), env->payload.size()));
+        send_answer(identity, header(Kind::pong, env->header.correlation_id),
+                    zmq::message_t(env->payload.data(), env->payload.size()));
         break;
       default:
         if (env->header.correlation_id != 0) {
-          send(identity, header(Kind::error, env->header.correlation_id),
-               encode(ErrorReply{WireError::bad_request,
-                                 "the broker does not handle '" +
-                                     std::string(kind_name(env->header.kind)) + "'"}));
+          send_answer(identity, header(Kind::error, env->header.correlation_id),
+                      encode(ErrorReply{WireError::bad_request,
+                                        "the broker does not handle '" +
+                                            std::string(kind_name(env->header.kind)) + "'"}));
         }
         break;
     }
@@ -211,7 +236,34 @@ class Broker::Impl {
               const std::string& reason) {
     count([](BrokerStats& s) { ++s.rejected; });
     limiter_.warn("registration refused code={} reason=\"{}\"", wire_error_name(code), reason);
-    send(identity, header(Kind::reject, correlation_id), encode(Reject{code, reason}));
+    send_answer(identity, header(Kind::reject, correlation_id), encode(Reject{code, reason}));
+  }
+
+  /// The liveness rule of protocol.md 5.1/5.4 with the renew interval as the window: a
+  /// registration is live while heard from (Register or Renew) within two renew intervals.
+  [[nodiscard]] bool live(const Member& m, SteadyClock::time_point now) const {
+    return now - m.last_heard() <= 2 * options_.renew_interval;
+  }
+
+  /// Why a registration may not be used from `identity`: it belongs to the live
+  /// connection that made it (protocol.md 5.7).
+  std::string bound_elsewhere(const char* what, const Member& m) {
+    count([](BrokerStats& s) { ++s.foreign_refused; });
+    std::string reason = std::string(what) + " for peer id " + id_to_hex(m.info.id) + " ('" +
+                         m.info.name +
+                         "') refused: its registration belongs to another connection, which "
+                         "renews it; it can be taken over once it misses two renewals (" +
+                         std::to_string(2 * options_.renew_interval.count()) + " ms)";
+    limiter_.warn("{}", reason);
+    return reason;
+  }
+
+  static std::size_t peer_bytes(const PeerInfo& p) {
+    std::size_t n = p.name.size();
+    for (const auto* list : {&p.endpoints, &p.pub_endpoints, &p.services}) {
+      for (const auto& s : *list) n += s.size();
+    }
+    return n;
   }
 
   void on_register(const std::string& identity, const Envelope& env) {
@@ -240,25 +292,70 @@ class Broker::Impl {
              "Register peer id/session differ from its header");
       return;
     }
+    // What one registration may make every listing and every Event carry.
+    if (info.services.size() > options_.max_services) {
+      reject(identity, corr, WireError::bad_request,
+             "Register offers " + std::to_string(info.services.size()) +
+                 " services: this broker accepts at most " + std::to_string(options_.max_services) +
+                 " per peer (max-services)");
+      return;
+    }
+    if (const std::size_t bytes = peer_bytes(info); bytes > options_.max_peer_bytes) {
+      reject(identity, corr, WireError::bad_request,
+             "Register's PeerInfo holds " + std::to_string(bytes) +
+                 " bytes of name, endpoints and services: this broker accepts at most " +
+                 std::to_string(options_.max_peer_bytes) + " (max-peer-bytes)");
+      return;
+    }
     const auto now = SteadyClock::now();
     const Member* old = members_.find(info.id);
+    bool replace_old = false;
     if (old != nullptr && old->info.session != info.session) {
-      // The liveness rule of protocol.md 5.1/5.4 with the renew interval as the window:
-      // a duplicate while the registered session renews, its restart once it missed
-      // two renewals.
-      if (now - old->last_heard() <= 2 * options_.renew_interval) {
+      // A duplicate while the registered session renews, its restart once it missed two.
+      if (live(*old, now)) {
         reject(identity, corr, WireError::duplicate_id,
                "peer id " + id_to_hex(info.id) + " is registered by a live session ('" +
                    old->info.name + "'); it is replaced once it misses two renewals (" +
                    std::to_string(2 * options_.renew_interval.count()) + " ms)");
         return;
       }
+      replace_old = true;
+    } else if (old != nullptr && old->identity != identity && live(*old, now)) {
+      reject(identity, corr, WireError::duplicate_id, bound_elsewhere("Register", *old));
+      return;
+    }
+    // Names are unique among live registrations; a holder that stopped renewing gives
+    // its name up to the newcomer.
+    std::vector<PeerId> stale_holders;
+    for (const Member* holder : members_.named(info.name)) {
+      if (holder->info.id == info.id) continue;
+      if (live(*holder, now)) {
+        const auto age =
+            std::chrono::duration_cast<milliseconds>(now - holder->registered_at).count();
+        reject(identity, corr, WireError::duplicate_name,
+               "name '" + info.name + "' is held by live peer id " + id_to_hex(holder->info.id) +
+                   " (registered " + std::to_string(age) +
+                   " ms ago); names are unique, services are for sharing");
+        return;
+      }
+      stale_holders.push_back(holder->info.id);
+    }
+    if (replace_old) {
       auto replaced = members_.remove(info.id);
-      spdlog::info("peer replaced id={} name={} by a new session", id_to_hex(info.id),
-                   replaced->info.name);
+      spdlog::debug("peer replaced id={} name={} by a new session", id_to_hex(info.id),
+                    replaced->info.name);
+      ++summary_.replaced;
       count([](BrokerStats& s) { ++s.left; });
-      announce(EventType::leave, replaced->info, "replaced");
+      announce(EventType::leave, std::move(replaced->info), "replaced");
       old = nullptr;
+    }
+    for (const PeerId id : stale_holders) {
+      auto replaced = members_.remove(id);
+      spdlog::debug("peer replaced id={} name={}: its name was taken by id={}", id_to_hex(id),
+                    replaced->info.name, id_to_hex(info.id));
+      ++summary_.replaced;
+      count([](BrokerStats& s) { ++s.left; });
+      announce(EventType::leave, std::move(replaced->info), "replaced");
     }
     if (old == nullptr && members_.size() >= options_.max_peers) {
       reject(identity, corr, WireError::overloaded, "broker is full");
@@ -271,36 +368,45 @@ class Broker::Impl {
     ttl = std::max(ttl, 2 * options_.renew_interval);
     const Member& m = members_.upsert(info, identity, ttl, now);
     count([](BrokerStats& s) { ++s.registrations; });
-    send(identity, header(Kind::register_ack, corr),
-         encode(RegisterAck{epoch_, static_cast<std::uint32_t>(ttl.count()),
-                            static_cast<std::uint32_t>(options_.renew_interval.count())}));
+    send_answer(identity, header(Kind::register_ack, corr), ack(ttl));
     if (joined) {
-      spdlog::info("peer joined id={} name={} services={}", id_to_hex(info.id), info.name,
-                   info.services.size());
+      spdlog::debug("peer joined id={} name={} services={}", id_to_hex(info.id), info.name,
+                    info.services.size());
+      ++summary_.joined;
       announce(EventType::join, m.info, "");
     } else if (changed) {
       announce(EventType::update, m.info, "");
     }
   }
 
+  zmq::message_t ack(milliseconds ttl) const {
+    return encode(RegisterAck{epoch_, static_cast<std::uint32_t>(ttl.count()),
+                              static_cast<std::uint32_t>(options_.renew_interval.count()),
+                              event_sequence_});
+  }
+
   void on_renew(const std::string& identity, const Envelope& env) {
     const Member* m = members_.find(env.header.sender_id);
     if (m == nullptr || m->info.session != env.header.sender_session) {
       // We do not know it (we restarted, or it expired): it must register again.
-      send(identity, header(Kind::error, env.header.correlation_id),
-           encode(ErrorReply{WireError::unknown_peer, "not registered: send Register"}));
+      send_answer(identity, header(Kind::error, env.header.correlation_id),
+                  encode(ErrorReply{WireError::unknown_peer, "not registered: send Register"}));
       return;
     }
+    const auto now = SteadyClock::now();
     if (m->identity != identity) {
-      // Its DEALER reconnected: reach it at the new identity from now on.
-      members_.upsert(m->info, identity, m->ttl, SteadyClock::now());
+      if (live(*m, now)) {
+        send_answer(identity, header(Kind::error, env.header.correlation_id),
+                    encode(ErrorReply{WireError::duplicate_id, bound_elsewhere("Renew", *m)}));
+        return;
+      }
+      // Its DEALER reconnected and the old connection went quiet: reach it here now.
+      members_.upsert(m->info, identity, m->ttl, now);
     }
-    members_.renew(env.header.sender_id, SteadyClock::now());
+    members_.renew(env.header.sender_id, now);
     m = members_.find(env.header.sender_id);
     count([](BrokerStats& s) { ++s.renewals; });
-    send(identity, header(Kind::register_ack, env.header.correlation_id),
-         encode(RegisterAck{epoch_, static_cast<std::uint32_t>(m->ttl.count()),
-                            static_cast<std::uint32_t>(options_.renew_interval.count())}));
+    send_answer(identity, header(Kind::register_ack, env.header.correlation_id), ack(m->ttl));
   }
 
   void on_lookup(const std::string& identity, const Envelope& env) {
@@ -309,47 +415,118 @@ class Broker::Impl {
       count([](BrokerStats& s) { ++s.malformed; });
       // The rule for refused content: undecodable is Malformed, a bad value BadRequest.
       const bool bad_value = q.error() == make_error_code(DecodeError::bad_value);
-      send(identity, header(Kind::error, env.header.correlation_id),
-           encode(ErrorReply{bad_value ? WireError::bad_request : WireError::malformed,
-                             bad_value ? "bad Lookup: name is at most 128 bytes, service at most " +
-                                             std::to_string(options_.limits.max_string_bytes)
-                                       : "bad Lookup: " + q.error().message()}));
+      send_answer(
+          identity, header(Kind::error, env.header.correlation_id),
+          encode(ErrorReply{bad_value ? WireError::bad_request : WireError::malformed,
+                            bad_value ? "bad Lookup: name is at most 128 bytes, service at most " +
+                                            std::to_string(options_.limits.max_string_bytes)
+                                      : "bad Lookup: " + q.error().message()}));
       return;
     }
     count([](BrokerStats& s) { ++s.lookups; });
     const auto now = SteadyClock::now();
-    PeerList list{epoch_,
-                  {},
-                  static_cast<std::uint64_t>(
-                      std::chrono::duration_cast<milliseconds>(now - started_).count())};
-    for (const Member* m : members_.match(q->name, q->service)) {
-      const auto age = std::chrono::duration_cast<milliseconds>(now - m->registered_at).count();
-      list.peers.push_back(PeerRecord{m->info, static_cast<std::uint64_t>(age)});
-    }
-    send(identity, header(Kind::peer_list, env.header.correlation_id), encode(list));
+    // One page: at most `limit` records and about page_bytes, from the narrowest index,
+    // encoded into the one buffer we keep for it.
+    const std::size_t limit = q->limit == 0
+                                  ? options_.page_records
+                                  : std::min<std::size_t>(q->limit, options_.page_records);
+    writer_.begin();
+    std::uint64_t last = 0;
+    bool more = false;
+    members_.page(q->name, q->service, q->after, [&](const Member& m) {
+      if (writer_.records() >= limit ||
+          (writer_.records() > 0 && writer_.bytes() + encoded_size(m.info) > options_.page_bytes)) {
+        more = true;
+        return false;
+      }
+      const auto age = std::chrono::duration_cast<milliseconds>(now - m.registered_at).count();
+      writer_.add(m.info, static_cast<std::uint64_t>(age));
+      last = m.order;
+      return true;
+    });
+    const auto uptime = std::chrono::duration_cast<milliseconds>(now - started_).count();
+    count([](BrokerStats& s) { ++s.lookup_pages; });
+    send_answer(identity, header(Kind::peer_list, env.header.correlation_id),
+                writer_.finish(epoch_, static_cast<std::uint64_t>(uptime), more ? last : 0));
   }
 
-  void on_bye(const Envelope& env) {
+  void on_bye(const std::string& identity, const Envelope& env) {
     const Member* m = members_.find(env.header.sender_id);
     if (m == nullptr || m->info.session != env.header.sender_session) return;
+    if (m->identity != identity && live(*m, SteadyClock::now())) {
+      (void)bound_elsewhere("Bye", *m);  // a spoofed Bye: ignored, counted, logged
+      return;
+    }
     auto gone = members_.remove(env.header.sender_id);
-    spdlog::info("peer left id={} name={}", id_to_hex(gone->info.id), gone->info.name);
+    spdlog::debug("peer left id={} name={}", id_to_hex(gone->info.id), gone->info.name);
+    ++summary_.left;
     count([](BrokerStats& s) { ++s.left; });
-    announce(EventType::leave, gone->info, "bye");
+    announce(EventType::leave, std::move(gone->info), "bye");
   }
 
-  /// Pushes an event to every registered peer but its subject. Best effort: a peer that
-  /// misses one catches up with a Lookup when it registers again.
-  void announce(EventType type, const PeerInfo& subject, const std::string& reason) {
-    zmq::message_t payload = encode(Event{epoch_, type, subject, reason});
+  /// Files a change for the next Event (flush_events). Changes are coalesced per tick:
+  /// every registered peer gets one Event per tick however many peers joined in it.
+  void announce(EventType type, PeerInfo subject, std::string reason) {
+    pending_.push_back(Change{type, std::move(subject), std::move(reason)});
+    count([](BrokerStats& s) { ++s.changes; });
+  }
+
+  /// Sends the pending changes to every registered peer: numbered Events of at most
+  /// kEventPages pages' worth of changes, each encoded once and shared by all the sends
+  /// (one buffer, reference counted: an Event costs its bytes once however many peers
+  /// queue it, and the Events queued anywhere are at most the last send_queue ones).
+  /// While the broker is younger than its TTL (warming up: every live peer re-registers
+  /// within it) the changes of a renew interval go out together, so a restart storm of N
+  /// registrations costs a few Events per peer instead of N.
+  void flush_events(SteadyClock::time_point now) {
+    const bool warming = now - started_ < options_.ttl;
+    next_flush_ = now + (warming ? std::max(kTick, options_.renew_interval) : kTick);
+    const std::size_t max_changes =
+        std::min(kEventPages * options_.page_records, options_.limits.max_peer_records);
+    const std::size_t max_bytes = std::min(kEventPages * options_.page_bytes, kMaxEventBytes);
+    if (pending_.empty()) return;
     std::uint64_t sent = 0;
-    members_.for_each([&](const Member& m) {
-      if (m.info.id == subject.id) return;
-      zmq::message_t copy;
-      copy.copy(payload);
-      sent += send(m.identity, header(Kind::event, 0), std::move(copy)) ? 1 : 0;
+    std::uint64_t dropped = 0;
+    for (std::size_t i = 0; i < pending_.size();) {
+      Change& first = pending_[i];
+      Event e{epoch_, first.type, std::move(first.peer), std::move(first.reason), ++event_sequence_,
+              {}};
+      std::size_t bytes = encoded_size(e.peer) + e.reason.size();
+      for (++i; i < pending_.size() && e.more.size() + 1 < max_changes; ++i) {
+        const std::size_t next = encoded_size(pending_[i].peer) + pending_[i].reason.size();
+        if (bytes + next > max_bytes) break;
+        bytes += next;
+        e.more.push_back(std::move(pending_[i]));
+      }
+      zmq::message_t payload = encode(e);
+      zmq::message_t head = header(Kind::event, 0);
+      members_.for_each_identity([&](const std::string& identity) {
+        zmq::message_t h;
+        zmq::message_t copy;
+        h.copy(head);
+        copy.copy(payload);  // shares the buffer (zmq_msg_copy counts references)
+        switch (send(identity, std::move(h), std::move(copy))) {
+          case Sent::ok: ++sent; break;
+          case Sent::full: ++dropped; break;
+          case Sent::gone: break;
+        }
+      });
+    }
+    pending_.clear();
+    count([&](BrokerStats& s) {
+      s.events_sent += sent;
+      s.slow_consumer += dropped;
     });
-    count([&](BrokerStats& s) { s.events_sent += sent; });
+  }
+
+  /// One line a second at most for joins and leaves (each one is a debug line).
+  void log_summary(SteadyClock::time_point now, bool final) {
+    if (!final && now < next_summary_) return;
+    next_summary_ = now + std::chrono::seconds(1);
+    if (summary_.joined + summary_.left + summary_.expired + summary_.replaced == 0) return;
+    spdlog::info("peers joined={} left={} expired={} replaced={} registered={}", summary_.joined,
+                 summary_.left, summary_.expired, summary_.replaced, members_.size());
+    summary_ = {};
   }
 
   zmq::message_t header(Kind kind, std::uint64_t correlation_id) {
@@ -362,18 +539,27 @@ class Broker::Impl {
     return encoder_.encode(h);
   }
 
-  bool send(const std::string& identity, zmq::message_t header, zmq::message_t payload) {
+  /// An answer to one client; one it does not read is dropped and counted (its queue,
+  /// send_queue messages, is full).
+  void send_answer(const std::string& identity, zmq::message_t header, zmq::message_t payload) {
+    if (send(identity, std::move(header), std::move(payload)) == Sent::full) {
+      count([](BrokerStats& s) { ++s.slow_consumer; });
+      limiter_.warn("slow consumer: an answer was dropped, the client does not read its queue");
+    }
+  }
+
+  Sent send(const std::string& identity, zmq::message_t header, zmq::message_t payload) {
     try {
       if (!router_.send(zmq::buffer(identity),
                         zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-        return false;  // its queue is full: it is not reading; its TTL will tell
+        return Sent::full;  // its queue is full: it is not reading
       }
     } catch (const zmq::error_t&) {
-      return false;  // EHOSTUNREACH: it disconnected
+      return Sent::gone;  // EHOSTUNREACH: it disconnected
     }
     router_.send(header, zmq::send_flags::sndmore);
     router_.send(payload, zmq::send_flags::none);
-    return true;
+    return Sent::ok;
   }
 
   template <class Fn>
@@ -381,6 +567,18 @@ class Broker::Impl {
     std::lock_guard s(stats_mu_);
     fn(stats_);
   }
+
+  static constexpr milliseconds kTick{50};
+  /// An Event holds the changes of up to this many listing pages (1 MiB by default).
+  static constexpr std::size_t kEventPages = 16;
+  static constexpr std::size_t kMaxEventBytes = 8 << 20;
+
+  struct Summary {
+    std::uint64_t joined = 0;
+    std::uint64_t left = 0;
+    std::uint64_t expired = 0;
+    std::uint64_t replaced = 0;
+  };
 
   BrokerOptions options_;
   const std::uint64_t epoch_;
@@ -393,8 +591,14 @@ class Broker::Impl {
   detail::Membership members_;
   EnvelopeEncoder encoder_;
   EnvelopeDecoder decoder_;
+  PeerListWriter writer_;  // one buffer for every PeerList page
   FrameSet frames_;
   LogLimiter limiter_;
+  std::vector<Change> pending_;       // changes not yet sent in an Event
+  std::uint64_t event_sequence_ = 0;  // of the last Event sent
+  Summary summary_;                   // since the last summary line
+  SteadyClock::time_point next_summary_{};
+  SteadyClock::time_point next_flush_{};
   SteadyClock::time_point last_idle_ = SteadyClock::now();  // ROUTER last seen empty
   SteadyClock::time_point started_ = SteadyClock::now();    // for PeerList.uptime_ms
 

@@ -107,9 +107,18 @@ po::options_description settings(bool with_config) {
       "how often peers are told to renew, in milliseconds (at most ttl-ms / 2)")(
       "max-peers", po::value<long>()->default_value(100000), "registrations refused beyond this")(
       "max-payload-bytes", po::value<long>()->default_value(16L * 1024 * 1024),
-      "largest payload frame accepted")("log-level",
-                                        po::value<std::string>()->default_value("info"),
-                                        "trace, debug, info, warn, error or off")(
+      "largest payload frame accepted")("max-services", po::value<long>()->default_value(32),
+                                        "most services one registration may offer (1..64)")(
+      "max-peer-bytes", po::value<long>()->default_value(4096),
+      "most bytes of name, endpoints and services in one registration")(
+      "page-records", po::value<long>()->default_value(1000),
+      "most records in one PeerList page (1..100000); an Event holds up to 16 pages' worth")(
+      "page-bytes", po::value<long>()->default_value(64L * 1024),
+      "about the most bytes in one PeerList page; an Event up to 16 times that")(
+      "send-queue", po::value<long>()->default_value(64),
+      "answers and events queued for a client that does not read; beyond this they are "
+      "dropped (slow consumer)")("log-level", po::value<std::string>()->default_value("info"),
+                                 "trace, debug, info, warn, error or off")(
       "log-format", po::value<std::string>()->default_value("text"),
       "text or json (one object per line)");
   if (with_config) {
@@ -209,6 +218,31 @@ void fill(Config& c, const po::variables_map& vm, const Checker& check) {
                 "max-payload-bytes must be between " + std::to_string(kMinPayload) +
                     " (a Register must fit) and " + std::to_string(kMaxPayload) + " (got " +
                     std::to_string(max_payload) + ")");
+  const long max_services = vm["max-services"].as<long>();
+  const long max_peer_bytes = vm["max-peer-bytes"].as<long>();
+  const long page_records = vm["page-records"].as<long>();
+  const long page_bytes = vm["page-bytes"].as<long>();
+  const long send_queue = vm["send-queue"].as<long>();
+  check.require(max_services >= 1 && max_services <= 64, {"max-services"},
+                "max-services must be between 1 and 64 (got " + std::to_string(max_services) + ")");
+  check.require(max_peer_bytes >= 256 && max_peer_bytes <= 1024L * 1024, {"max-peer-bytes"},
+                "max-peer-bytes must be between 256 and 1048576 (got " +
+                    std::to_string(max_peer_bytes) + ")");
+  check.require(
+      page_records >= 1 && page_records <= 100000, {"page-records"},
+      "page-records must be between 1 and 100000 (got " + std::to_string(page_records) + ")");
+  check.require(page_bytes >= 2 * max_peer_bytes + 1024 && page_bytes <= 8L * 1024 * 1024,
+                {"page-bytes", "max-peer-bytes"},
+                "page-bytes must be at least 2 x max-peer-bytes + 1024 (" +
+                    std::to_string(2 * max_peer_bytes + 1024) + ") and at most 8388608 (got " +
+                    std::to_string(page_bytes) + ")");
+  check.require(send_queue >= 1 && send_queue <= 100000, {"send-queue"},
+                "send-queue must be between 1 and 100000 (got " + std::to_string(send_queue) + ")");
+  c.options.max_services = static_cast<std::size_t>(max_services);
+  c.options.max_peer_bytes = static_cast<std::size_t>(max_peer_bytes);
+  c.options.page_records = static_cast<std::size_t>(page_records);
+  c.options.page_bytes = static_cast<std::size_t>(page_bytes);
+  c.options.send_queue = static_cast<int>(send_queue);
   c.options.ttl = std::chrono::milliseconds(ttl);
   c.options.renew_interval = std::chrono::milliseconds(renew);
   c.options.max_peers = static_cast<std::size_t>(max_peers);
@@ -339,6 +373,11 @@ void print_config(std::ostream& out, const Config& c) {
       << "renew-ms = " << c.options.renew_interval.count() << "\n"
       << "max-peers = " << c.options.max_peers << "\n"
       << "max-payload-bytes = " << c.options.limits.max_payload_bytes << "\n"
+      << "max-services = " << c.options.max_services << "\n"
+      << "max-peer-bytes = " << c.options.max_peer_bytes << "\n"
+      << "page-records = " << c.options.page_records << "\n"
+      << "page-bytes = " << c.options.page_bytes << "\n"
+      << "send-queue = " << c.options.send_queue << "\n"
       << "log-level = " << c.log_level << "\n"
       << "log-format = " << c.log_format << "\n";
 }

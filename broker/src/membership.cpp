@@ -9,11 +9,6 @@ const Member* Membership::find(PeerId id) const {
   return it == by_id_.end() ? nullptr : &it->second;
 }
 
-const Member* Membership::by_identity(const std::string& identity) const {
-  auto it = by_identity_.find(identity);
-  return it == by_identity_.end() ? nullptr : find(it->second);
-}
-
 const Member& Membership::upsert(PeerInfo info, std::string identity, std::chrono::milliseconds ttl,
                                  SteadyClock::time_point now) {
   const PeerId id = info.id;
@@ -29,9 +24,10 @@ const Member& Membership::upsert(PeerInfo info, std::string identity, std::chron
     by_id_.erase(it);
   }
   Member m{std::move(info), std::move(identity), order, registered_at, now + ttl, ttl};
-  by_identity_[m.identity] = id;
-  by_name_[m.info.name].insert(id);
-  for (const auto& s : m.info.services) by_service_[s].insert(id);
+  ++identities_[m.identity];
+  by_order_.emplace(m.order, id);
+  by_name_[m.info.name].emplace(m.order, id);
+  for (const auto& s : m.info.services) by_service_[s].emplace(m.order, id);
   expiry_.emplace(m.expires_at, id);
   return by_id_.emplace(id, std::move(m)).first->second;
 }
@@ -70,44 +66,38 @@ std::vector<Member> Membership::expire(SteadyClock::time_point now) {
   return out;
 }
 
+bool Membership::matches(const Member& m, const std::string& name, const std::string& service) {
+  if (!name.empty() && m.info.name != name) return false;
+  return service.empty() || std::find(m.info.services.begin(), m.info.services.end(), service) !=
+                                m.info.services.end();
+}
+
 std::vector<const Member*> Membership::match(const std::string& name,
                                              const std::string& service) const {
   std::vector<const Member*> out;
-  auto add_ids = [&](const std::set<PeerId>& ids) {
-    for (const PeerId id : ids) {
-      const Member* m = find(id);
-      if (m == nullptr) continue;
-      if (!name.empty() && m->info.name != name) continue;
-      if (!service.empty() && std::find(m->info.services.begin(), m->info.services.end(),
-                                        service) == m->info.services.end()) {
-        continue;
-      }
-      out.push_back(m);
-    }
-  };
-  if (!name.empty()) {
-    if (auto it = by_name_.find(name); it != by_name_.end()) add_ids(it->second);
-  } else if (!service.empty()) {
-    if (auto it = by_service_.find(service); it != by_service_.end()) add_ids(it->second);
-  } else {
-    for (const auto& [id, m] : by_id_) out.push_back(&m);
-  }
-  std::sort(out.begin(), out.end(),
-            [](const Member* a, const Member* b) { return a->order < b->order; });
+  page(name, service, 0, [&](const Member& m) {
+    out.push_back(&m);
+    return true;
+  });
   return out;
 }
 
+std::vector<const Member*> Membership::named(const std::string& name) const {
+  return match(name, "");
+}
+
 void Membership::unindex(const Member& m) {
-  // Two ids may have registered over one DEALER: keep the other's mapping.
-  if (auto it = by_identity_.find(m.identity); it != by_identity_.end() && it->second == m.info.id)
-    by_identity_.erase(it);
+  // Two ids may have registered over one DEALER: the identity stays while one is left.
+  if (auto it = identities_.find(m.identity); it != identities_.end() && --it->second == 0)
+    identities_.erase(it);
+  by_order_.erase(m.order);
   if (auto it = by_name_.find(m.info.name); it != by_name_.end()) {
-    it->second.erase(m.info.id);
+    it->second.erase(m.order);
     if (it->second.empty()) by_name_.erase(it);
   }
   for (const auto& s : m.info.services) {
     if (auto it = by_service_.find(s); it != by_service_.end()) {
-      it->second.erase(m.info.id);
+      it->second.erase(m.order);
       if (it->second.empty()) by_service_.erase(it);
     }
   }

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -30,7 +29,6 @@ struct Member {
 class Membership {
  public:
   [[nodiscard]] const Member* find(PeerId id) const;
-  [[nodiscard]] const Member* by_identity(const std::string& identity) const;
   /// Adds or replaces the entry for info.id.
   const Member& upsert(PeerInfo info, std::string identity, std::chrono::milliseconds ttl,
                        SteadyClock::time_point now);
@@ -43,19 +41,51 @@ class Membership {
   /// Entries matching name and service ("" = any), in registration order.
   [[nodiscard]] std::vector<const Member*> match(const std::string& name,
                                                  const std::string& service) const;
+  /// Calls take(member) for the entries matching name and service ("" = any) that
+  /// registered after `after` (an order), in registration order, until it returns false.
+  /// Walks the narrowest index (name, then service, then everyone): a page costs what it
+  /// holds, not the membership's size.
+  template <class Fn>
+  void page(const std::string& name, const std::string& service, std::uint64_t after,
+            Fn&& take) const {
+    const Index* index = &by_order_;
+    if (!name.empty() || !service.empty()) {
+      const auto& keyed = name.empty() ? by_service_ : by_name_;
+      auto it = keyed.find(name.empty() ? service : name);
+      if (it == keyed.end()) return;
+      index = &it->second;
+    }
+    for (auto it = index->upper_bound(after); it != index->end(); ++it) {
+      const Member* m = find(it->second);
+      if (m == nullptr || !matches(*m, name, service)) continue;
+      if (!take(*m)) return;
+    }
+  }
+  /// The entries registered under `name`, in registration order.
+  [[nodiscard]] std::vector<const Member*> named(const std::string& name) const;
   [[nodiscard]] std::size_t size() const noexcept { return by_id_.size(); }
   template <class Fn>
   void for_each(Fn&& fn) const {
     for (const auto& [id, m] : by_id_) fn(m);
   }
+  /// Calls fn(identity) once for every ROUTER identity some entry is reached at (one
+  /// DEALER may have registered several ids: it hears each Event once).
+  template <class Fn>
+  void for_each_identity(Fn&& fn) const {
+    for (const auto& [identity, entries] : identities_) fn(identity);
+  }
 
  private:
+  /// Registration order -> id.
+  using Index = std::map<std::uint64_t, PeerId>;
+  static bool matches(const Member& m, const std::string& name, const std::string& service);
   void unindex(const Member& m);
 
   std::unordered_map<PeerId, Member> by_id_;
-  std::unordered_map<std::string, PeerId> by_identity_;
-  std::map<std::string, std::set<PeerId>, std::less<>> by_name_;
-  std::map<std::string, std::set<PeerId>, std::less<>> by_service_;
+  std::unordered_map<std::string, std::size_t> identities_;  // identity -> entries reached there
+  Index by_order_;
+  std::map<std::string, Index, std::less<>> by_name_;
+  std::map<std::string, Index, std::less<>> by_service_;
   std::multimap<SteadyClock::time_point, PeerId> expiry_;
   std::uint64_t next_order_ = 1;
 };

@@ -13,7 +13,7 @@
 namespace zmesh {
 namespace {
 
-static_assert(static_cast<int>(wire::ErrorCode::Internal) == kMaxWireError);
+static_assert(static_cast<int>(wire::ErrorCode::DuplicateName) == kMaxWireError);
 static_assert(static_cast<int>(wire::EventType::Update) == static_cast<int>(EventType::update));
 
 constexpr std::size_t kMaxNameBytes = 128;
@@ -105,6 +105,14 @@ bool valid_interval(std::uint32_t ms) {
   return ms >= kMinHeartbeatIntervalMs && ms <= kMaxHeartbeatIntervalMs;
 }
 
+// EventType 1..3; Unknown (0) and values of a newer version are refused (protocol.md 9).
+bool read_type(wire::EventType t, EventType& out) {
+  const auto raw = static_cast<std::uint8_t>(t);
+  if (raw == 0 || raw > static_cast<std::uint8_t>(EventType::update)) return false;
+  out = static_cast<EventType>(raw);
+  return true;
+}
+
 bool read_code(wire::ErrorCode c, WireError& out) {
   const auto raw = static_cast<std::uint16_t>(c);
   // Unknown codes from a newer peer are kept as they are: callers map them to remote_error.
@@ -156,14 +164,15 @@ zmq::message_t encode(const Register& v) {
 
 zmq::message_t encode(const RegisterAck& v) {
   Fbb fbb(64);
-  return finish(fbb, wire::CreateRegisterAck(fbb, v.epoch, v.ttl_ms, v.renew_interval_ms));
+  return finish(
+      fbb, wire::CreateRegisterAck(fbb, v.epoch, v.ttl_ms, v.renew_interval_ms, v.event_sequence));
 }
 
 zmq::message_t encode(const Lookup& v) {
   Fbb fbb(128);
   auto name = fbb.CreateString(v.name);
   auto service = fbb.CreateString(v.service);
-  return finish(fbb, wire::CreateLookup(fbb, name, service));
+  return finish(fbb, wire::CreateLookup(fbb, name, service, v.after, v.limit));
 }
 
 zmq::message_t encode(const PeerList& v) {
@@ -175,15 +184,74 @@ zmq::message_t encode(const PeerList& v) {
     records.push_back(wire::CreatePeerRecord(fbb, peer, r.age_ms));
   }
   auto vec = fbb.CreateVector(records);
-  return finish(fbb, wire::CreatePeerList(fbb, v.epoch, vec, v.uptime_ms));
+  return finish(fbb, wire::CreatePeerList(fbb, v.epoch, vec, v.uptime_ms, v.next));
 }
 
 zmq::message_t encode(const Event& v) {
   Fbb fbb(256);
   auto peer = build(fbb, v.peer);
   auto reason = fbb.CreateString(v.reason);
-  return finish(
-      fbb, wire::CreateEvent(fbb, v.epoch, static_cast<wire::EventType>(v.type), peer, reason));
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::Change>>> more;
+  if (!v.more.empty()) {
+    std::vector<flatbuffers::Offset<wire::Change>> changes;
+    changes.reserve(v.more.size());
+    for (const auto& c : v.more) {
+      auto p = build(fbb, c.peer);
+      auto r = fbb.CreateString(c.reason);
+      changes.push_back(wire::CreateChange(fbb, static_cast<wire::EventType>(c.type), p, r));
+    }
+    more = fbb.CreateVector(changes);
+  }
+  return finish(fbb, wire::CreateEvent(fbb, v.epoch, static_cast<wire::EventType>(v.type), peer,
+                                       reason, v.sequence, more));
+}
+
+// ------------------------------------------------------------------ PeerListWriter
+
+struct PeerListWriter::Impl {
+  Fbb fbb{std::size_t{64} * 1024};
+  std::vector<flatbuffers::Offset<wire::PeerRecord>> records;
+};
+
+PeerListWriter::PeerListWriter() : impl_(std::make_unique<Impl>()) {}
+PeerListWriter::~PeerListWriter() = default;
+
+void PeerListWriter::begin() {
+  impl_->fbb.Clear();
+  impl_->records.clear();
+}
+
+void PeerListWriter::add(const PeerInfo& peer, std::uint64_t age_ms) {
+  auto p = build(impl_->fbb, peer);
+  impl_->records.push_back(wire::CreatePeerRecord(impl_->fbb, p, age_ms));
+}
+
+std::size_t PeerListWriter::records() const noexcept {
+  return impl_->records.size();
+}
+
+std::size_t PeerListWriter::bytes() const noexcept {
+  return impl_->fbb.GetSize() + 4 * impl_->records.size();
+}
+
+zmq::message_t PeerListWriter::finish(std::uint64_t epoch, std::uint64_t uptime_ms,
+                                      std::uint64_t next) {
+  auto vec = impl_->fbb.CreateVector(impl_->records);
+  return zmesh::finish(impl_->fbb, wire::CreatePeerList(impl_->fbb, epoch, vec, uptime_ms, next));
+}
+
+std::size_t encoded_size(const PeerInfo& p) noexcept {
+  // The PeerInfo table (<= 44 B) and the record or change around it (<= 24 B), their
+  // vtables when not shared with the previous record's (<= 26 B), the name (length,
+  // terminator, padding: <= 8 B, plus its bytes), 4 B per vector and per vector item, 8 B
+  // per string plus its bytes.
+  auto strings = [](const std::vector<std::string>& v) {
+    std::size_t n = 4;
+    for (const auto& s : v) n += 12 + s.size();
+    return n;
+  };
+  return 102 + p.name.size() + strings(p.endpoints) + strings(p.pub_endpoints) +
+         strings(p.services);
 }
 
 // ------------------------------------------------------------------ decode
@@ -263,7 +331,7 @@ Result<RegisterAck> decode_control<RegisterAck>(std::span<const std::byte> b, co
   return verified<wire::RegisterAck, RegisterAck>(
       b, l, [](const wire::RegisterAck& w) -> Result<RegisterAck> {
         if (w.epoch() == 0) return DecodeError::bad_value;
-        return RegisterAck{w.epoch(), w.ttl_ms(), w.renew_interval_ms()};
+        return RegisterAck{w.epoch(), w.ttl_ms(), w.renew_interval_ms(), w.event_sequence()};
       });
 }
 
@@ -271,6 +339,8 @@ template <>
 Result<Lookup> decode_control<Lookup>(std::span<const std::byte> b, const Limits& l) {
   return verified<wire::Lookup, Lookup>(b, l, [&](const wire::Lookup& w) -> Result<Lookup> {
     Lookup v;
+    v.after = w.after();
+    v.limit = w.limit();
     if (!read_string(w.name(), kMaxNameBytes, v.name) ||
         !read_string(w.service(), l.max_string_bytes, v.service)) {
       return DecodeError::bad_value;
@@ -285,6 +355,7 @@ Result<PeerList> decode_control<PeerList>(std::span<const std::byte> b, const Li
     PeerList v;
     v.epoch = w.epoch();
     v.uptime_ms = w.uptime_ms();
+    v.next = w.next();
     if (v.epoch == 0) return DecodeError::bad_value;
     if (const auto* peers = w.peers()) {
       if (peers->size() > l.max_peer_records) return DecodeError::bad_value;
@@ -305,13 +376,22 @@ Result<Event> decode_control<Event>(std::span<const std::byte> b, const Limits& 
   return verified<wire::Event, Event>(b, l, [&](const wire::Event& w) -> Result<Event> {
     Event v;
     v.epoch = w.epoch();
-    const auto type = static_cast<std::uint8_t>(w.type());
-    if (v.epoch == 0 || type == 0 || type > static_cast<std::uint8_t>(EventType::update)) {
+    v.sequence = w.sequence();
+    if (v.epoch == 0 || !read_type(w.type(), v.type) || !read_peer(w.peer(), l, v.peer) ||
+        !read_string(w.reason(), l.max_string_bytes, v.reason)) {
       return DecodeError::bad_value;
     }
-    v.type = static_cast<EventType>(type);
-    if (!read_peer(w.peer(), l, v.peer) || !read_string(w.reason(), l.max_string_bytes, v.reason)) {
-      return DecodeError::bad_value;
+    if (const auto* more = w.more()) {
+      if (more->size() > l.max_peer_records) return DecodeError::bad_value;
+      v.more.reserve(more->size());
+      for (const auto* c : *more) {
+        Change change;
+        if (!read_type(c->type(), change.type) || !read_peer(c->peer(), l, change.peer) ||
+            !read_string(c->reason(), l.max_string_bytes, change.reason)) {
+          return DecodeError::bad_value;
+        }
+        v.more.push_back(std::move(change));
+      }
     }
     return v;
   });
@@ -332,6 +412,7 @@ errc to_errc(WireError code) noexcept {
     case WireError::shutting_down: return errc::shutting_down;
     case WireError::unknown_peer: return errc::unknown_peer;
     case WireError::overloaded: return errc::overloaded;
+    case WireError::duplicate_name: return errc::duplicate_name;
     default: return errc::remote_error;
   }
 }
@@ -352,6 +433,7 @@ std::string_view wire_error_name(WireError code) noexcept {
     case WireError::bad_request: return "bad_request";
     case WireError::overloaded: return "overloaded";
     case WireError::internal: return "internal";
+    case WireError::duplicate_name: return "duplicate_name";
   }
   return "unknown";
 }

@@ -29,6 +29,7 @@ class ErrcCategory final : public std::error_category {
       case errc::unknown_peer: return "unknown peer";
       case errc::not_running: return "peer not running";
       case errc::overloaded: return "overloaded";
+      case errc::duplicate_name: return "duplicate peer name";
     }
     return "unknown zmesh error " + std::to_string(v);
   }

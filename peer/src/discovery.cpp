@@ -15,6 +15,9 @@ MemberInfo member_info(const PeerInfo& p, std::uint64_t age_ms) {
 constexpr std::chrono::milliseconds kRegisterRetry{100};
 /// Renewals that may go unanswered before we take the broker for gone.
 constexpr int kMissedRenewals = 3;
+/// A listing (all its pages) longer than this many times max_peer_records is taken for
+/// a broker that misbehaves.
+constexpr std::size_t kMaxListingPages = 10;
 
 }  // namespace
 
@@ -55,7 +58,8 @@ bool Discovery::send(Kind kind, std::uint64_t correlation_id, zmq::message_t pay
 
 void Discovery::ask(Query query) {
   const std::uint64_t corr = ctx_.next_correlation();
-  const bool sent = send(Kind::lookup, corr, encode(Lookup{query.name, query.service}));
+  const bool sent =
+      send(Kind::lookup, corr, encode(Lookup{query.name, query.service, query.after}));
   // Not connected yet: ask again at the next tick instead of waiting for the timeout.
   query.resend_at = sent ? SteadyClock::time_point::max() : SteadyClock::now() + kRegisterRetry;
   queries_[corr] = std::move(query);
@@ -64,6 +68,18 @@ void Discovery::ask(Query query) {
 void Discovery::do_register() {
   send(Kind::reg, ctx_.next_correlation(),
        encode(Register{ctx_.self, static_cast<std::uint32_t>(ctx_.opts.registration_ttl.count())}));
+}
+
+void Discovery::refresh() {
+  refresh_at_ = SteadyClock::time_point::max();
+  refresh_present_.clear();
+  refresh_correlation_ = ctx_.next_correlation();
+  send(Kind::lookup, refresh_correlation_, encode(Lookup{}));
+}
+
+void Discovery::set_registration_error(std::string reason) {
+  std::lock_guard lock(ctx_.shared.registration_mu);
+  ctx_.shared.registration_error = std::move(reason);
 }
 
 void Discovery::unregistered() {
@@ -87,6 +103,7 @@ void Discovery::on_timers(SteadyClock::time_point now) {
     }
   }
   for (auto& q : again) ask(std::move(q));
+  if (registered_ && now >= refresh_at_) refresh();
   if (!broker_ || now < next_tick_) return;
   if (registered_ && now - last_ack_ > kMissedRenewals * renew_interval_) {
     unregistered();  // the broker is gone: register again until one answers
@@ -96,7 +113,8 @@ void Discovery::on_timers(SteadyClock::time_point now) {
     next_tick_ = now + renew_interval_;
   } else {
     do_register();
-    next_tick_ = now + std::min(renew_interval_, kRegisterRetry);
+    // Refused (say, for our name): once per renew interval, not at the retry pace.
+    next_tick_ = now + (refused_ ? renew_interval_ : std::min(renew_interval_, kRegisterRetry));
   }
 }
 
@@ -118,11 +136,19 @@ void Discovery::on_envelope(const Envelope& env) {
   const Header& h = env.header;
   switch (h.kind) {
     case Kind::register_ack: on_ack(env); break;
-    case Kind::reject:
-      // DuplicateId: our previous session is still registered; it expires, and the
-      // next attempt (at the next tick) succeeds.
+    case Kind::reject: {
+      // DuplicateId: our previous session is still registered; it expires, and a later
+      // attempt succeeds. DuplicateName: a live peer holds our name; we try again once
+      // per renew interval and say why (Peer::registration_error()).
+      auto rej = decode_control<Reject>(env.payload, ctx_.opts.limits);
+      bump(ctx_.counters().registrations_refused);
+      set_registration_error(rej ? std::string(wire_error_name(rej->code)) + ": " + rej->reason
+                                 : std::string("refused (an undecodable Reject)"));
+      refused_ = true;
       unregistered();
+      next_tick_ = SteadyClock::now() + renew_interval_;
       break;
+    }
     case Kind::error: {
       auto err = decode_control<ErrorReply>(env.payload, ctx_.opts.limits);
       if (err && err->code == WireError::unknown_peer) {
@@ -142,7 +168,7 @@ void Discovery::on_envelope(const Envelope& env) {
         bump(ctx_.counters().malformed);
         break;
       }
-      on_list(h.correlation_id, *list);
+      on_list(h.correlation_id, std::move(*list));
       break;
     }
     case Kind::event: {
@@ -168,14 +194,25 @@ void Discovery::on_ack(const Envelope& env) {
   last_ack_ = SteadyClock::now();
   renew_interval_ = std::chrono::milliseconds(std::max<std::uint32_t>(ack->renew_interval_ms, 10));
   granted_ttl_ = std::chrono::milliseconds(ack->ttl_ms);
-  if (registered_ && ack->epoch == epoch_) return;
+  if (registered_ && ack->epoch == epoch_) {
+    // Every Event sent before this answer came before it on our connection: a higher
+    // number than we saw means some were lost (dropped while we were slow, say).
+    if (ack->event_sequence > event_sequence_) {
+      event_sequence_ = ack->event_sequence;
+      bump(ctx_.counters().membership_resyncs);
+      refresh();
+    }
+    return;
+  }
   registered_ = true;
   ctx_.shared.registered.store(true);
+  if (refused_) set_registration_error({});
+  refused_ = false;
   epoch_ = ack->epoch;
+  event_sequence_ = ack->event_sequence;  // the next Event we get carries this + 1
   next_tick_ = last_ack_ + renew_interval_;
   // A (new) registration: take a full listing, events only tell what changes.
-  refresh_correlation_ = ctx_.next_correlation();
-  send(Kind::lookup, refresh_correlation_, encode(Lookup{}));
+  refresh();
 }
 
 void Discovery::on_event(const Event& e) {
@@ -185,38 +222,102 @@ void Discovery::on_event(const Event& e) {
     do_register();
     return;
   }
-  if (e.type == EventType::leave) {
-    remove(e.peer.id);
-  } else {
-    upsert(e.peer);
+  if (e.sequence != 0) {
+    if (e.sequence <= event_sequence_) return;  // seen already
+    if (e.sequence != event_sequence_ + 1) {
+      // Events were lost: the listing tells what they would have.
+      bump(ctx_.counters().membership_resyncs);
+      refresh();
+    }
+    event_sequence_ = e.sequence;
   }
+  auto apply = [&](EventType type, const PeerInfo& peer) {
+    if (type == EventType::leave) {
+      remove(peer.id);
+      refresh_present_.erase(peer.id);
+    } else {
+      upsert(peer);
+      if (refresh_correlation_ != 0) refresh_present_.insert(peer.id);
+    }
+  };
+  apply(e.type, e.peer);
+  for (const auto& c : e.more) apply(c.type, c.peer);
 }
 
-void Discovery::on_list(std::uint64_t correlation_id, const PeerList& list) {
-  if (correlation_id == refresh_correlation_) {
-    std::set<PeerId> present;
-    for (const auto& r : list.peers) {
-      present.insert(r.peer.id);
-      upsert(r.peer);
-    }
-    std::vector<PeerId> gone;
-    for (const auto& [id, info] : members_) {
-      if (present.count(id) == 0) gone.push_back(id);
-    }
-    for (const PeerId id : gone) remove(id);
+void Discovery::on_list(std::uint64_t correlation_id, PeerList list) {
+  if (correlation_id != 0 && correlation_id == refresh_correlation_) {
+    on_refresh_page(list);
     return;
   }
   auto q = queries_.extract(correlation_id);
   if (!q) return;
-  Query& query = q.mapped();
+  Query query = std::move(q.mapped());
+  for (auto& r : list.peers) query.records.push_back(std::move(r));
+  if (list.next != 0) {
+    // More pages: the cursor must move on, and the whole answer stay within our limit.
+    if (list.next <= query.after ||
+        query.records.size() > kMaxListingPages * ctx_.opts.limits.max_peer_records) {
+      bump(ctx_.counters().malformed);
+      query.fail(errc::malformed, "the broker at " + ctx_.opts.broker +
+                                      " sent a listing that does not end (" +
+                                      std::to_string(query.records.size()) + " records)");
+      return;
+    }
+    query.after = list.next;
+    ask(std::move(query));
+    return;
+  }
+  answer(query, correlation_id, list.uptime_ms);
+}
+
+void Discovery::on_refresh_page(const PeerList& list) {
+  for (const auto& r : list.peers) {
+    refresh_present_.insert(r.peer.id);
+    upsert(r.peer);
+  }
+  if (list.next != 0) {
+    if (refresh_present_.size() > kMaxListingPages * ctx_.opts.limits.max_peer_records) {
+      bump(ctx_.counters().malformed);  // a listing that does not end: keep what we have
+      refresh_correlation_ = 0;
+      refresh_present_.clear();
+      return;
+    }
+    refresh_correlation_ = ctx_.next_correlation();
+    send(Kind::lookup, refresh_correlation_, encode(Lookup{{}, {}, list.next}));
+    return;
+  }
+  refresh_correlation_ = 0;
+  const std::set<PeerId> present = std::exchange(refresh_present_, {});
+  const auto uptime = std::chrono::milliseconds(list.uptime_ms);
+  if (uptime < warm_up()) {
+    // A broker that has just started knows only the peers that registered again so far;
+    // the others do within its warm-up (protocol.md 5.7). Keep them, and list again then,
+    // instead of dropping every member (and its publisher) for a moment.
+    refresh_at_ = SteadyClock::now() + (warm_up() - uptime);
+    return;
+  }
+  // The last page: whoever the listing did not show (nor an Event since) has gone.
+  std::vector<PeerId> gone;
+  for (const auto& [id, info] : members_) {
+    if (present.count(id) == 0) gone.push_back(id);
+  }
+  for (const PeerId id : gone) remove(id);
+}
+
+std::chrono::milliseconds Discovery::warm_up() const {
+  return std::max(2 * renew_interval_, granted_ttl_);
+}
+
+void Discovery::answer(Query& query, std::uint64_t correlation_id, std::uint64_t uptime_ms) {
   if (query.members) {
     std::vector<MemberInfo> out;
-    for (const auto& r : list.peers) out.push_back(member_info(r.peer, r.age_ms));
+    out.reserve(query.records.size());
+    for (const auto& r : query.records) out.push_back(member_info(r.peer, r.age_ms));
     query.members->promise.set_value(std::move(out));
     return;
   }
   std::size_t others = 0;
-  for (const auto& r : list.peers) {  // registration order: the first registered wins
+  for (const auto& r : query.records) {  // registration order: the first registered wins
     if (r.peer.id == ctx_.self.id) continue;
     ++others;
     upsert(r.peer);
@@ -230,20 +331,21 @@ void Discovery::on_list(std::uint64_t correlation_id, const PeerList& list) {
   }
   // A broker that has just started learns the live peers as they renew: each one
   // within its TTL (protocol.md 5.7). Ask again once that has passed, before saying no.
-  const auto warm_up = std::max(2 * renew_interval_, granted_ttl_);
-  const auto uptime = std::chrono::milliseconds(list.uptime_ms);
-  if (uptime < warm_up) {
+  const auto uptime = std::chrono::milliseconds(uptime_ms);
+  if (uptime < warm_up()) {
     Query again = std::move(query);
-    again.resend_at = SteadyClock::now() + (warm_up - uptime);
+    again.records.clear();
+    again.after = 0;
+    again.resend_at = SteadyClock::now() + (warm_up() - uptime);
     if (again.resend_at < again.deadline) {
       queries_.emplace(correlation_id, std::move(again));
       return;
     }
     again.fail(errc::unknown_peer, "no peer named '" + again.name +
                                        "' is registered yet: the broker at " + ctx_.opts.broker +
-                                       " started " + std::to_string(list.uptime_ms) +
+                                       " started " + std::to_string(uptime_ms) +
                                        " ms ago and live peers re-register within " +
-                                       std::to_string(warm_up.count()) + " ms");
+                                       std::to_string(warm_up().count()) + " ms");
     return;
   }
   query.fail(errc::unknown_peer, "no peer named '" + query.name +
@@ -304,7 +406,14 @@ void Discovery::lookup(std::string name, std::string service, const Deadline& de
     done->promise.set_exception(error_ptr(errc::unknown_peer, "no broker configured"));
     return;
   }
-  ask(Query{std::move(done), nullptr, std::move(name), std::move(service), deadline.steady});
+  ask(Query{std::move(done),
+            nullptr,
+            std::move(name),
+            std::move(service),
+            deadline.steady,
+            SteadyClock::time_point::max(),
+            0,
+            {}});
 }
 
 void Discovery::connect_name(const std::string& name, const Deadline& deadline,
@@ -315,7 +424,8 @@ void Discovery::connect_name(const std::string& name, const Deadline& deadline,
         errc::unknown_peer, "no peer named '" + name + "' is known (no broker is configured)"));
     return;
   }
-  ask(Query{nullptr, std::move(done), name, {}, deadline.steady});
+  ask(Query{
+      nullptr, std::move(done), name, {}, deadline.steady, SteadyClock::time_point::max(), 0, {}});
 }
 
 void Discovery::leave(const std::string& text) {

@@ -1,6 +1,7 @@
 // Discovery — the broker client: one DEALER to the broker; registers and renews, keeps
-// the membership from events (and a full listing after every registration), answers
-// lookups, and resolves names. Engine thread only. Membership changes go out as events
+// the membership from events (and a full listing after every registration, and after
+// Events were lost: a jump in their sequence), answers lookups (following the broker's
+// pages to the last), and resolves names. Engine thread only. Membership changes go out as events
 // (a member's publisher appears or goes); connecting goes through a hook.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,8 @@ class Discovery {
     /// When to send the Lookup (again): not sent yet (no broker connection), or a name
     /// not known yet to a broker that has just started. max() = answered or sent.
     SteadyClock::time_point resend_at = SteadyClock::time_point::max();
+    std::uint64_t after = 0;          // cursor of the page to ask for (PeerList.next)
+    std::vector<PeerRecord> records;  // the pages received so far
     void fail(errc code, const std::string& text);
   };
   /// False when the broker connection could not take it now.
@@ -75,11 +79,19 @@ class Discovery {
   /// there is none (then `done` is untouched).
   bool connect_first(const std::string& name, std::unique_ptr<ConnectCompletion>& done);
   void do_register();
+  /// Takes a full listing (paged), replacing the membership once it is complete.
+  void refresh();
+  void set_registration_error(std::string reason);
   void unregistered();
   void on_envelope(const Envelope& env);
   void on_ack(const Envelope& env);
   void on_event(const Event& event);
-  void on_list(std::uint64_t correlation_id, const PeerList& list);
+  void on_list(std::uint64_t correlation_id, PeerList list);
+  void on_refresh_page(const PeerList& list);
+  /// How long a broker that has just started takes to hear from every live peer.
+  [[nodiscard]] std::chrono::milliseconds warm_up() const;
+  /// A query's whole answer (every page) arrived.
+  void answer(Query& query, std::uint64_t correlation_id, std::uint64_t uptime_ms);
   void upsert(const PeerInfo& info);
   void remove(PeerId id);
 
@@ -91,7 +103,13 @@ class Discovery {
   std::optional<zmq::socket_t> broker_;
   std::uint64_t epoch_ = 0;
   bool registered_ = false;
-  std::uint64_t refresh_correlation_ = 0;  // our full Lookup after each registration
+  bool refused_ = false;  // the broker refused our last Register: retry once per renew interval
+  std::uint64_t refresh_correlation_ = 0;  // the page we wait for of our full listing
+  std::set<PeerId> refresh_present_;       // the members the listing has shown so far
+  // When to list again: a broker younger than its warm-up listed only the peers that
+  // re-registered so far, so the others were kept until a later listing. max() = none.
+  SteadyClock::time_point refresh_at_ = SteadyClock::time_point::max();
+  std::uint64_t event_sequence_ = 0;  // of the last broker Event (or RegisterAck)
   SteadyClock::time_point next_tick_{};
   SteadyClock::time_point last_ack_{};
   std::chrono::milliseconds renew_interval_{1000};

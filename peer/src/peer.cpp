@@ -450,6 +450,11 @@ bool Peer::registered() const noexcept {
   return impl_->shared_.registered.load();
 }
 
+std::string Peer::registration_error() const {
+  std::lock_guard lock(impl_->shared_.registration_mu);
+  return impl_->shared_.registration_error;
+}
+
 PeerStats Peer::stats() const {
   return impl_->shared_.counters.snapshot();
 }

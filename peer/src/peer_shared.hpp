@@ -1,11 +1,13 @@
 // State shared by the threads of one Peer: its identity, options, counters and handler
-// table. Everything here is either immutable after start() or atomic.
+// table. Everything here is either immutable after start() or atomic, but for one string
+// guarded by its mutex.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "handler_table.hpp"
@@ -21,7 +23,7 @@ struct Counters {
       handler_errors{0}, no_handler{0}, expired{0}, worker_queue_depth{0}, connections{0},
       published{0}, broadcasts_received{0}, broadcasts_filtered{0}, gaps{0}, subscriptions_seen{0},
       overloaded{0}, departed_skipped{0}, subscriptions_refused{0}, publishers_refused{0},
-      greetings_refused{0};
+      greetings_refused{0}, registrations_refused{0}, membership_resyncs{0};
 
   [[nodiscard]] PeerStats snapshot() const {
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -50,7 +52,9 @@ struct Counters {
                      r(departed_skipped),
                      r(subscriptions_refused),
                      r(publishers_refused),
-                     r(greetings_refused)};
+                     r(greetings_refused),
+                     r(registrations_refused),
+                     r(membership_resyncs)};
   }
 };
 
@@ -91,7 +95,10 @@ struct PeerShared {
   // with ShuttingDown instead of running their handlers.
   std::atomic<std::int64_t> drain_deadline_us{0};
   std::atomic<bool> registered{false};  // the broker holds our registration
-  Departures departed;                  // connection keys: engine adds, workers read
+  // Why the broker refused our last Register ("" = not refused since we last registered).
+  mutable std::mutex registration_mu;
+  std::string registration_error;  // guarded by registration_mu
+  Departures departed;             // connection keys: engine adds, workers read
 
   // Addresses that stand for the inproc pipelines in ThreadSanitizer's eyes
   // (tsan_annotations.hpp): commands, and per worker the way there and back.

@@ -57,6 +57,12 @@ int run(int argc, char** argv) {
   control(7, zmesh::encode(zmesh::Lookup{"pricing", ""}), "lookup");
   control(8, zmesh::encode(zmesh::PeerList{1, {{peer, 3}}}), "peer_list");
   control(9, zmesh::encode(zmesh::Event{1, zmesh::EventType::join, peer, ""}), "event");
+  control(7, zmesh::encode(zmesh::Lookup{"", "quotes", 42, 10}), "lookup-page");
+  control(8, zmesh::encode(zmesh::PeerList{1, {{peer, 3}}, 500, 42}), "peer_list-page");
+  control(9,
+          zmesh::encode(zmesh::Event{
+              1, zmesh::EventType::join, peer, "", 7, {{zmesh::EventType::leave, peer, "bye"}}}),
+          "event-batch");
   std::printf("corpus written to %s\n", argv[1]);
   return 0;
 }

@@ -6,11 +6,13 @@
 // in order, for next_event() / wait_bye(). Every wait is bounded. One thread only.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,19 +108,36 @@ class BrokerClient {
   BrokerMessage renew(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     return wait_answer(send_new(Kind::renew, zmq::message_t()), timeout);
   }
-  /// Lookup{name, service}; the answer is a PeerList.
+  /// Lookup{name, service, after, limit}; the answer is a PeerList (one page).
   BrokerMessage lookup(const std::string& name = "", const std::string& service = "",
-                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-    return wait_answer(send_new(Kind::lookup, encode(Lookup{name, service})), timeout);
+                       std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                       std::uint64_t after = 0, std::uint32_t limit = 0) {
+    return wait_answer(send_new(Kind::lookup, encode(Lookup{name, service, after, limit})),
+                       timeout);
   }
-  /// Lookup, decoded (throws when no PeerList came back).
-  PeerList peers(const std::string& name = "", const std::string& service = "") {
-    BrokerMessage m = lookup(name, service);
-    if (m.kind != Kind::peer_list) {
-      throw Error(errc::timeout,
-                  "no PeerList for lookup, got '" + std::string(kind_name(m.kind)) + "'");
+  /// Lookup, every page, decoded and joined into one list (`pages` says how many came);
+  /// throws when a PeerList did not come back.
+  PeerList peers(const std::string& name = "", const std::string& service = "",
+                 std::size_t* pages = nullptr) {
+    PeerList all;
+    std::uint64_t after = 0;
+    for (std::size_t n = 1;; ++n) {
+      BrokerMessage m = lookup(name, service, std::chrono::seconds(5), after);
+      if (m.kind != Kind::peer_list) {
+        throw Error(errc::timeout,
+                    "no PeerList for lookup, got '" + std::string(kind_name(m.kind)) + "'");
+      }
+      auto page = m.as<PeerList>();
+      all.epoch = page.epoch;
+      all.uptime_ms = page.uptime_ms;
+      for (auto& r : page.peers) all.peers.push_back(std::move(r));
+      if (page.next == 0) {
+        if (pages != nullptr) *pages = n;
+        return all;
+      }
+      if (page.next <= after) throw Error(errc::malformed, "PeerList.next did not move on");
+      after = page.next;
     }
-    return m.as<PeerList>();
   }
   /// Bye (no answer).
   void bye() { send(Kind::bye, 0, zmq::message_t()); }
@@ -147,8 +166,63 @@ class BrokerClient {
     }
   }
 
-  /// The next pushed Event; nullopt after `timeout`. A Bye in between is kept.
+  /// Registers every one of `peers` from this one DEALER (as their sender), `window`
+  /// at a time (the broker queues a few dozen answers per client, protocol.md 5.7);
+  /// returns how many were acknowledged.
+  std::size_t register_all(const std::vector<PeerInfo>& peers, std::size_t window = 32) {
+    std::size_t acked = 0;
+    for (std::size_t i = 0; i < peers.size();) {
+      const std::size_t n = std::min(window, peers.size() - i);
+      for (std::size_t k = 0; k < n; ++k, ++i) {
+        send_new(Kind::reg, encode(Register{peers[i], 0}), peers[i].id, peers[i].session);
+      }
+      const std::size_t got = drain(Kind::register_ack, n, std::chrono::seconds(10));
+      acked += got;
+      if (got < n) break;  // answers lost or refused: the caller's check says so
+    }
+    return acked;
+  }
+
+  /// Receives until `n` answers of `kind` arrived or `timeout` passed; returns how many
+  /// did. Everything else (Events too) is dropped: for tests that register thousands.
+  std::size_t drain(Kind kind, std::size_t n, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t got = 0;
+    while (got < n) {
+      BrokerMessage m = receive(deadline);
+      if (!m) break;
+      got += m.kind == kind ? 1 : 0;
+    }
+    return got;
+  }
+
+  /// The next change pushed to us about another peer, as an Event of its own (an Event
+  /// carries one or more changes, and may tell us about ourselves: those are skipped, as
+  /// a peer does); nullopt after `timeout`. A Bye in between is kept.
   std::optional<Event> next_event(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (changes_.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      std::optional<Event> e = next_batch(std::max(left, std::chrono::milliseconds(0)));
+      if (!e) return std::nullopt;
+      auto keep = [&](EventType type, PeerInfo peer, std::string reason) {
+        if (!wanted(type, peer.id)) return;
+        changes_.push_back(Event{e->epoch, type, std::move(peer), std::move(reason), e->sequence});
+      };
+      keep(e->type, e->peer, e->reason);
+      for (auto& c : e->more) keep(c.type, std::move(c.peer), std::move(c.reason));
+    }
+    Event out = std::move(changes_.front());
+    changes_.pop_front();
+    return out;
+  }
+  /// From now on next_event() skips Joins of `id`: Events go to every peer registered
+  /// when they are sent, so one that registered during a tick may hear of peers that
+  /// registered before it in that tick (its listing shows them too).
+  void skip_joins_of(PeerId id) { skip_joins_of_.insert(id); }
+  /// The next pushed Event message as it came (all its changes); nullopt after `timeout`.
+  std::optional<Event> next_batch(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     BrokerMessage m = next_pushed(Kind::event, timeout);
     if (!m) return std::nullopt;
     return m.as<Event>();
@@ -173,12 +247,30 @@ class BrokerClient {
       if (m.kind == Kind::event || m.kind == Kind::bye) pushed_.push_back(std::move(m));
     }
   }
-  /// Pushed messages received and not yet taken.
-  [[nodiscard]] std::size_t queued() const noexcept { return pushed_.size(); }
+  /// Pushed messages received and not yet taken: Byes, and changes about other peers
+  /// (what next_event() would return).
+  [[nodiscard]] std::size_t queued() const {
+    std::size_t n = changes_.size();
+    for (const auto& m : pushed_) {
+      if (m.kind != Kind::event) {
+        ++n;
+        continue;
+      }
+      const auto e = m.as<Event>();
+      n += wanted(e.type, e.peer.id) ? 1 : 0;
+      for (const auto& c : e.more) n += wanted(c.type, c.peer.id) ? 1 : 0;
+    }
+    return n;
+  }
   /// Frame sets from the broker that failed to decode (there should be none).
   [[nodiscard]] std::uint64_t undecodable() const noexcept { return undecodable_; }
 
  private:
+  /// Whether next_event() returns a change of `type` about `id`.
+  [[nodiscard]] bool wanted(EventType type, PeerId id) const {
+    return id != info_.id && !(type == EventType::join && skip_joins_of_.count(id) != 0);
+  }
+
   BrokerMessage receive(std::chrono::steady_clock::time_point deadline) {
     for (;;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -211,6 +303,8 @@ class BrokerClient {
   EnvelopeDecoder decoder_;
   FrameSet frames_;
   std::deque<BrokerMessage> pushed_;
+  std::deque<Event> changes_;  // taken from Events, not yet returned by next_event()
+  std::set<PeerId> skip_joins_of_;
   std::uint64_t undecodable_ = 0;
 };
 

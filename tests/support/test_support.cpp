@@ -24,7 +24,11 @@ int open_fd_count() {
 }
 
 long rss_kib() {
-  std::ifstream status("/proc/self/status");
+  return rss_kib(getpid());
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string key;
   while (status >> key) {
     if (key == "VmRSS:") {

@@ -43,6 +43,8 @@ int open_fd_count();
 
 /// Resident set size of this process, KiB (VmRSS in /proc/self/status); 0 if unreadable.
 long rss_kib();
+/// Resident set size of process `pid`, KiB (VmRSS in /proc/<pid>/status); 0 if unreadable.
+long rss_kib(pid_t pid);
 
 /// How a ChildProcess is started; the defaults are those of the two-argument constructor.
 struct ChildOptions {

@@ -192,6 +192,10 @@ class Peer {
                                                       std::chrono::milliseconds timeout = {});
   /// True while the broker has our registration (as far as we know).
   [[nodiscard]] bool registered() const noexcept;
+  /// Why the broker refused our registration (e.g. our name is held by another live
+  /// peer, errc::duplicate_name), "" when it did not or we registered since. A refused
+  /// peer tries again once per renew interval.
+  [[nodiscard]] std::string registration_error() const;
 
   /// Whole-peer counters.
   [[nodiscard]] PeerStats stats() const;

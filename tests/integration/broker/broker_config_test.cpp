@@ -132,7 +132,8 @@ TEST(BrokerConfig, HelpPrintsUsageAndExitsZero) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("Usage: zmesh-broker [options]"), std::string::npos) << r.out;
   for (const char* key :
-       {"--bind", "--ttl-ms", "--renew-ms", "--max-peers", "--max-payload-bytes", "--log-level",
+       {"--bind", "--ttl-ms", "--renew-ms", "--max-peers", "--max-payload-bytes", "--max-services",
+        "--max-peer-bytes", "--page-records", "--page-bytes", "--send-queue", "--log-level",
         "--log-format", "--config", "--check-config", "--version"}) {
     EXPECT_NE(r.out.find(key), std::string::npos) << key;
   }
@@ -166,6 +167,11 @@ TEST(BrokerConfig, BadValueOnTheCommandLineExitsTwo) {
       {{"--ttl-ms", "4294967296"}, "ttl-ms"},  // more than a uint32 of milliseconds
       {{"--renew-ms", "0"}, "renew-ms"},
       {{"--max-peers", "0"}, "max-peers"},
+      {{"--max-services", "65"}, "max-services"},
+      {{"--max-peer-bytes", "100"}, "max-peer-bytes"},
+      {{"--page-records", "0"}, "page-records"},
+      {{"--page-bytes", "4096"}, "page-bytes"},
+      {{"--send-queue", "0"}, "send-queue"},
       {{"--ttl-ms", "1000"}, "renew-ms"},  // the default renew-ms 3000 is then too long
       {{"--log-level", "loud"}, "log-level"},
       {{"--log-format", "xml"}, "log-format"},
@@ -372,7 +378,7 @@ TEST(BrokerConfig, SampleConfigPassesAndSetsEveryKey) {
     EXPECT_EQ(setting(r.out, line.substr(0, eq)), line.substr(eq + 3)) << line;
     ++keys;
   }
-  EXPECT_EQ(keys, 7);
+  EXPECT_EQ(keys, 12);
 }
 
 TEST(BrokerConfig, KubernetesConfigMapConfigPasses) {

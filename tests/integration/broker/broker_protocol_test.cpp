@@ -127,16 +127,39 @@ TEST_F(BrokerProtocol, GrantedTtlIsTheRequestCappedByTheBrokerAndAtLeastTwoRenew
   }
 }
 
-TEST_F(BrokerProtocol, DuplicateNamesAreAllListedInRegistrationOrder) {
-  start();
-  BrokerClient a(endpoint(), "twin");
-  BrokerClient b(endpoint(), "twin");
-  ASSERT_EQ(b.register_peer().kind, Kind::register_ack);
-  ASSERT_EQ(a.register_peer().kind, Kind::register_ack);
-  const PeerList list = a.peers("twin");
-  ASSERT_EQ(list.peers.size(), 2u);
-  EXPECT_EQ(list.peers[0].peer.id, b.id());
-  EXPECT_EQ(list.peers[1].peer.id, a.id());
+TEST_F(BrokerProtocol, NamesAreUniqueAmongLiveRegistrationsAndFreedOnceTheHolderIsQuiet) {
+  start(5000ms, 500ms);  // live: heard from within 1 s
+  BrokerClient holder(endpoint(), "twin");
+  BrokerClient second(endpoint(), "twin");
+  ASSERT_EQ(holder.register_peer().kind, Kind::register_ack);
+
+  // While the holder renews, a peer of another id is refused, with a reason naming it.
+  for (int i = 0; i < 3; ++i) {
+    const BrokerMessage refused = second.register_peer();
+    ASSERT_EQ(refused.kind, Kind::reject);
+    const auto reject = refused.as<Reject>();
+    EXPECT_EQ(reject.code, WireError::duplicate_name);
+    EXPECT_NE(reject.reason.find("'twin'"), std::string::npos) << reject.reason;
+    EXPECT_NE(reject.reason.find(id_to_hex(holder.id())), std::string::npos) << reject.reason;
+    ASSERT_EQ(holder.renew().kind, Kind::register_ack);
+    std::this_thread::sleep_for(50ms);
+  }
+  const PeerList list = second.peers("twin");
+  ASSERT_EQ(list.peers.size(), 1u);
+  EXPECT_EQ(list.peers[0].peer.id, holder.id());
+  EXPECT_EQ(broker_->stats().registered, 1u);
+
+  // Once the holder has missed two renewals the name is free: the newcomer takes it and
+  // the quiet holder is replaced (Leave "replaced"), so a name still lists one peer.
+  std::this_thread::sleep_for(1200ms);
+  const BrokerMessage taken = second.register_peer();
+  ASSERT_EQ(taken.kind, Kind::register_ack);
+  const PeerList now = second.peers("twin");
+  ASSERT_EQ(now.peers.size(), 1u);
+  EXPECT_EQ(now.peers[0].peer.id, second.id());
+  const BrokerMessage late = holder.renew();
+  ASSERT_EQ(late.kind, Kind::error);
+  EXPECT_EQ(late.as<ErrorReply>().code, WireError::unknown_peer);
 }
 
 TEST_F(BrokerProtocol, PeerListCarriesTheBrokerUptime) {

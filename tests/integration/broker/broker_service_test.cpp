@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "broker_client.hpp"
+#include "broker_process.hpp"
 #include "test_support.hpp"
 #include "zmesh/broker/broker.hpp"
 #include "zmesh/core/ids.hpp"
@@ -24,63 +25,10 @@ namespace {
 using namespace std::chrono_literals;
 using test::BrokerClient;
 using test::BrokerMessage;
+using test::BrokerProcess;
 using Clock = std::chrono::steady_clock;
 
 // ------------------------------------------------------------------ fixtures
-
-/// A TCP port on 127.0.0.1 that was free a moment ago (bound to :*, read, closed).
-int free_port() {
-  zmq::context_t ctx(1);
-  zmq::socket_t s(ctx, zmq::socket_type::router);
-  s.set(zmq::sockopt::linger, 0);
-  s.bind("tcp://127.0.0.1:*");
-  const std::string ep = s.get(zmq::sockopt::last_endpoint);
-  return std::stoi(ep.substr(ep.rfind(':') + 1));
-}
-
-/// A zmesh-broker process on a free loopback port, known to be serving once constructed.
-/// It prints nothing on stdout, so "serving" means: a Lookup got its PeerList.
-class BrokerProcess {
- public:
-  explicit BrokerProcess(int ttl_ms = 10000, int renew_ms = 2000)
-      : ttl_ms_(ttl_ms), renew_ms_(renew_ms) {
-    for (int attempt = 0; attempt < 5; ++attempt) {  // someone may take the port meanwhile
-      port_ = free_port();
-      if (start()) return;
-    }
-    throw std::runtime_error("zmesh-broker did not start");
-  }
-
-  /// Starts the process (again, after kill(): same port). True once it answers.
-  bool start() {
-    process_ = std::make_unique<test::ChildProcess>(
-        ZMESH_BROKER_BIN,
-        std::vector<std::string>{"--bind", endpoint(), "--ttl-ms", std::to_string(ttl_ms_),
-                                 "--renew-ms", std::to_string(renew_ms_), "--log-level", "warn"});
-    // The probe's DEALER keeps reconnecting until the broker has bound; its Lookup waits
-    // in the DEALER's queue until then.
-    BrokerClient probe(endpoint(), "probe");
-    const auto deadline = Clock::now() + 10s;
-    while (Clock::now() < deadline) {
-      if (probe.lookup("", "", 100ms).kind == Kind::peer_list) return true;
-      if (process_->wait(0ms) != -1) return false;  // it exited: the bind failed
-    }
-    return false;
-  }
-  /// SIGKILL, and reap.
-  void kill() {
-    process_->signal(SIGKILL);
-    process_->wait();
-  }
-  [[nodiscard]] std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-  test::ChildProcess& process() { return *process_; }
-
- private:
-  int ttl_ms_;
-  int renew_ms_;
-  int port_ = 0;
-  std::unique_ptr<test::ChildProcess> process_;
-};
 
 /// Checks that the next Event `c` receives (within 5 s) is `type` about `about`.
 testing::AssertionResult next_event_is(BrokerClient& c, EventType type, const PeerInfo& about,
@@ -210,7 +158,10 @@ TEST(BrokerService, AnEntryNotRenewedExpiresAndTheOthersHearLeaveExpired) {
   while (!leave && Clock::now() < deadline) {
     const BrokerMessage renewed = keeper.renew();
     ASSERT_EQ(renewed.kind, Kind::register_ack);
-    EXPECT_EQ(renewed.as<RegisterAck>(), (RegisterAck{epoch, 1000, 200}));
+    const auto got = renewed.as<RegisterAck>();
+    EXPECT_EQ(got.epoch, epoch);
+    EXPECT_EQ(got.ttl_ms, 1000u);
+    EXPECT_EQ(got.renew_interval_ms, 200u);
     leave = keeper.next_event(200ms);
   }
   ASSERT_TRUE(leave) << "no Leave within 10 s";
@@ -286,26 +237,30 @@ TEST(BrokerService, DuplicateIdIsRefusedWhileTheSameSessionMayRegisterAgain) {
   const BrokerMessage same = a.register_peer();
   ASSERT_EQ(same.kind, Kind::register_ack);
   EXPECT_EQ(same.as<RegisterAck>().epoch, epoch);
-  // ... also from a new connection (its DEALER reconnected: a new ROUTER identity).
+  // From another connection, while the first one renews, it is refused: a registration
+  // belongs to the connection that made it (a reconnected DEALER takes it over once the
+  // old connection has missed two renewals: ConnectionBinding tests).
   BrokerClient reconnected(broker.endpoint(), "alpha");
   reconnected.info() = a.info();
-  ASSERT_EQ(reconnected.register_peer().kind, Kind::register_ack);
+  const BrokerMessage foreign = reconnected.register_peer();
+  ASSERT_EQ(foreign.kind, Kind::reject);
+  EXPECT_EQ(foreign.as<Reject>().code, WireError::duplicate_id);
 
   // With changed information it is an Update: the first event the watcher hears since
-  // the Join, so neither the refusal nor the unchanged registrations announced anything.
-  reconnected.info().services = {"quotes", "news"};
-  ASSERT_EQ(reconnected.register_peer().kind, Kind::register_ack);
-  EXPECT_TRUE(next_event_is(watcher, EventType::update, reconnected.info(), "", epoch));
+  // the Join, so neither the refusals nor the unchanged registration announced anything.
+  a.info().services = {"quotes", "news"};
+  ASSERT_EQ(a.register_peer().kind, Kind::register_ack);
+  EXPECT_TRUE(next_event_is(watcher, EventType::update, a.info(), "", epoch));
 
   // The entry kept its place and its age.
   const PeerList all = watcher.peers();
   ASSERT_EQ(names(all), (Names{"watcher", "alpha"}));
-  EXPECT_EQ(all.peers[1].peer, reconnected.info());
+  EXPECT_EQ(all.peers[1].peer, a.info());
   EXPECT_GE(all.peers[1].age_ms, age_before);
 
   // Once that session has left, the id is free again.
-  reconnected.bye();
-  EXPECT_TRUE(next_event_is(watcher, EventType::leave, reconnected.info(), "bye"));
+  a.bye();
+  EXPECT_TRUE(next_event_is(watcher, EventType::leave, a.info(), "bye"));
   ASSERT_EQ(intruder.register_peer().kind, Kind::register_ack);
   EXPECT_TRUE(next_event_is(watcher, EventType::join, intruder.info()));
 }
@@ -420,8 +375,11 @@ TEST(BrokerService, JoinAndUpdateEventsReachEveryOtherRegisteredPeer) {
   ASSERT_EQ(ack.kind, Kind::register_ack);
   const std::uint64_t epoch = ack.as<RegisterAck>().epoch;
   ASSERT_EQ(two.register_peer().kind, Kind::register_ack);
+  two.skip_joins_of(one.id());  // it may hear of one in the Event of its own tick
   EXPECT_TRUE(next_event_is(one, EventType::join, two.info(), "", epoch));
   ASSERT_EQ(three.register_peer().kind, Kind::register_ack);
+  three.skip_joins_of(one.id());
+  three.skip_joins_of(two.id());
   EXPECT_TRUE(next_event_is(one, EventType::join, three.info(), "", epoch));
   EXPECT_TRUE(next_event_is(two, EventType::join, three.info(), "", epoch));
 

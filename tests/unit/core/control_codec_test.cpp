@@ -60,6 +60,8 @@ TEST(ControlCodec, RoundTripsRegister) {
 TEST(ControlCodec, RoundTripsRegisterAck) {
   RegisterAck v{0x55, 10000, 3000};
   EXPECT_EQ(round_trip(v), v);
+  RegisterAck numbered{0x55, 10000, 3000, 42};
+  EXPECT_EQ(round_trip(numbered), numbered);
 }
 
 TEST(ControlCodec, RoundTripsLookup) {
@@ -67,6 +69,8 @@ TEST(ControlCodec, RoundTripsLookup) {
   EXPECT_EQ(round_trip(v), v);
   Lookup all{};
   EXPECT_EQ(round_trip(all), all);
+  Lookup page{"", "quotes", 1234, 50};
+  EXPECT_EQ(round_trip(page), page);
 }
 
 TEST(ControlCodec, RoundTripsPeerList) {
@@ -74,11 +78,41 @@ TEST(ControlCodec, RoundTripsPeerList) {
   EXPECT_EQ(round_trip(v), v);
   PeerList empty{0x77, {}};
   EXPECT_EQ(round_trip(empty), empty);
+  PeerList first_page{0x77, {{sample_peer(1), 10}}, 500, 17};
+  EXPECT_EQ(round_trip(first_page), first_page);
+}
+
+TEST(ControlCodec, PeerListWriterEncodesWhatEncodeDoesAndKeepsItsBuffer) {
+  PeerListWriter writer;
+  for (int round = 0; round < 2; ++round) {  // the second page reuses the buffer
+    writer.begin();
+    PeerList expected{0x77, {}, 900, round == 0 ? 2u : 0u};
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+      expected.peers.push_back({sample_peer(i + 10 * static_cast<std::uint64_t>(round)), i});
+      writer.add(expected.peers.back().peer, i);
+      EXPECT_LE(writer.bytes(), 3 * encoded_size(sample_peer(1)) + 64);
+    }
+    EXPECT_EQ(writer.records(), 3u);
+    const zmq::message_t page = writer.finish(0x77, 900, expected.next);
+    EXPECT_LE(page.size(), 3 * encoded_size(sample_peer(1)) + 64);
+    EXPECT_EQ(decode_control<PeerList>(bytes_of(page), {}).value(), expected);
+  }
 }
 
 TEST(ControlCodec, RoundTripsEvent) {
   Event v{0x99, EventType::leave, sample_peer(), "expired"};
   EXPECT_EQ(round_trip(v), v);
+  Event batch{0x99,
+              EventType::join,
+              sample_peer(1),
+              "",
+              7,
+              {{EventType::leave, sample_peer(2), "bye"}, {EventType::update, sample_peer(3), ""}}};
+  EXPECT_EQ(round_trip(batch), batch);
+  Event bad_change = batch;
+  bad_change.more[1].type = static_cast<EventType>(9);
+  EXPECT_EQ(decode_control<Event>(bytes_of(encode(bad_change)), {}).error(),
+            DecodeError::bad_value);
 }
 
 TEST(ControlCodec, RejectsEmptyAndRandomPayloads) {
@@ -188,6 +222,8 @@ TEST(ControlCodec, MapsWireErrorsToErrc) {
   EXPECT_EQ(to_errc(WireError::handler_failed), errc::remote_error);
   EXPECT_EQ(to_errc(static_cast<WireError>(999)), errc::remote_error);
   EXPECT_EQ(wire_error_name(WireError::deadline_exceeded), "deadline_exceeded");
+  EXPECT_EQ(to_errc(WireError::duplicate_name), errc::duplicate_name);
+  EXPECT_EQ(wire_error_name(WireError::duplicate_name), "duplicate_name");
 }
 
 }  // namespace

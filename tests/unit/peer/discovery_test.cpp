@@ -100,6 +100,19 @@ struct DiscoveryTest : ::testing::Test {
     discovery.on_timers(SteadyClock::now());
     (void)discovery.read();
   }
+  /// Answers the next Lookup (which must ask for the page after `after`) with `peers`
+  /// and `next`.
+  void answer_page(std::uint64_t epoch, std::uint64_t after, std::vector<PeerInfo> peers,
+                   std::uint64_t next, std::uint64_t uptime_ms = 60000) {
+    auto lookup = broker.next_of(Kind::lookup, [&] { step(); });
+    ASSERT_EQ(lookup.kind, Kind::lookup) << "no Lookup for the page after " << after;
+    const auto q = decode_control<Lookup>(lookup.payload, Limits{});
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->after, after);
+    PeerList list{epoch, {}, uptime_ms, next};
+    for (auto& p : peers) list.peers.push_back(PeerRecord{std::move(p), 5});
+    broker.send(Kind::peer_list, lookup.correlation, encode(list));
+  }
   /// Register, ack with `epoch`, answer the full listing with `peers`.
   void register_with(std::uint64_t epoch, std::vector<PeerInfo> peers) {
     auto reg = broker.next_of(Kind::reg, [&] { step(); });
@@ -108,15 +121,17 @@ struct DiscoveryTest : ::testing::Test {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->peer.id, env.shared.id);
     EXPECT_EQ(r->peer.name, "me");
-    broker.send(Kind::register_ack, reg.correlation, encode(RegisterAck{epoch, 3000, 1000}));
+    broker.send(Kind::register_ack, reg.correlation,
+                encode(RegisterAck{epoch, 3000, 1000, ack_sequence}));
     auto lookup = broker.next_of(Kind::lookup, [&] { (void)discovery.read(); });
     ASSERT_EQ(lookup.kind, Kind::lookup) << "no full listing asked after the ack";
     EXPECT_TRUE(env.shared.registered.load());
-    PeerList list{epoch, {}};
+    PeerList list{epoch, {}, 60000};  // a broker past its warm-up
     for (auto& p : peers) list.peers.push_back(PeerRecord{std::move(p), 5});
     broker.send(Kind::peer_list, lookup.correlation, encode(list));
   }
 
+  std::uint64_t ack_sequence = 0;  // RegisterAck.event_sequence register_with() sends
   zmq::context_t zctx;
   FakeBroker broker;
   ComponentEnv env;
@@ -159,6 +174,103 @@ TEST_F(DiscoveryTest, EventFromAnotherBrokerRunRegistersAgain) {
   EXPECT_EQ(reg.kind, Kind::reg) << "no new Register after an event of epoch 8";
   EXPECT_TRUE(joined.empty()) << "took a member from a broker run we are not registered with";
   EXPECT_FALSE(env.shared.registered.load());
+}
+
+TEST_F(DiscoveryTest, AListingInPagesIsFollowedToTheLastPage) {
+  auto reg = broker.next_of(Kind::reg, [&] { step(); });
+  ASSERT_EQ(reg.kind, Kind::reg);
+  broker.send(Kind::register_ack, reg.correlation, encode(RegisterAck{7, 3000, 1000}));
+  answer_page(7, 0, {member(0x10, "x"), member(0x20, "y")}, 2);
+  answer_page(7, 2, {member(0x30, "z")}, 0);
+  ASSERT_TRUE(test::pump_until([&] { return joined.size() == 3; }, [&] { step(); }));
+  EXPECT_EQ(discovery.members().size(), 3u);
+  EXPECT_TRUE(left.empty()) << "the first page is not the whole membership";
+}
+
+TEST_F(DiscoveryTest, AJumpInTheEventSequenceResyncsFromAFullListing) {
+  ack_sequence = 4;  // the next Event is 5
+  register_with(7, {member(0x10, "x")});
+  ASSERT_TRUE(test::pump_until([&] { return joined.size() == 1; }, [&] { step(); }));
+
+  Event five{7, EventType::join, member(0x20, "y"), "", 5};
+  broker.send(Kind::event, 0, encode(five));
+  ASSERT_TRUE(test::pump_until([&] { return joined.size() == 2; }, [&] { step(); }));
+  EXPECT_EQ(env.shared.counters.membership_resyncs.load(), 0u);
+
+  // Event 6 was lost (say, while we did not read): 7 tells, and we list again. Meanwhile
+  // y left (Event 6) and w joined: the listing shows x, w and z.
+  Event seven{7, EventType::join, member(0x40, "z"), "", 7};
+  broker.send(Kind::event, 0, encode(seven));
+  answer_page(7, 0, {member(0x10, "x"), member(0x30, "w"), member(0x40, "z")}, 0);
+  ASSERT_TRUE(test::pump_until([&] { return !left.empty(); }, [&] { step(); }));
+  EXPECT_EQ(env.shared.counters.membership_resyncs.load(), 1u);
+  EXPECT_EQ(left, std::vector<PeerId>{0x20});
+  std::vector<PeerId> now;
+  for (const auto& m : discovery.members()) now.push_back(m.id);
+  EXPECT_EQ(now, (std::vector<PeerId>{0x10, 0x30, 0x40}));
+
+  // A RegisterAck naming a later Event than the last we saw (9, we saw 7) tells too.
+  auto renew = broker.next_of(Kind::renew, [&] { step(); });
+  ASSERT_EQ(renew.kind, Kind::renew);
+  broker.send(Kind::register_ack, renew.correlation, encode(RegisterAck{7, 3000, 1000, 9}));
+  answer_page(7, 0, {member(0x10, "x")}, 0);
+  ASSERT_TRUE(test::pump_until([&] { return discovery.members().size() == 1; }, [&] { step(); }));
+  EXPECT_EQ(env.shared.counters.membership_resyncs.load(), 2u);
+
+  // An Event in one message carries several changes.
+  Event ten{
+      7,
+      EventType::join,
+      member(0x50, "p"),
+      "",
+      10,
+      {{EventType::join, member(0x60, "q"), ""}, {EventType::leave, member(0x10, "x"), "bye"}}};
+  broker.send(Kind::event, 0, encode(ten));
+  ASSERT_TRUE(test::pump_until([&] { return discovery.members().size() == 2; }, [&] { step(); }));
+  EXPECT_EQ(env.shared.counters.membership_resyncs.load(), 2u);
+}
+
+TEST_F(DiscoveryTest, AYoungBrokersListingDropsNobodyBeforeItsWarmUpIsOver) {
+  register_with(7, {member(0x10, "x"), member(0x20, "y")});
+  ASSERT_TRUE(test::pump_until([&] { return joined.size() == 2; }, [&] { step(); }));
+
+  // The broker restarted (epoch 8): we register there; it has heard from x only so far.
+  broker.send(Kind::event, 0, encode(Event{8, EventType::join, member(0x10, "x"), "", 1}));
+  auto reg = broker.next_of(Kind::reg, [&] { step(); });
+  ASSERT_EQ(reg.kind, Kind::reg);
+  broker.send(Kind::register_ack, reg.correlation, encode(RegisterAck{8, 300, 100, 1}));
+  answer_page(8, 0, {member(0x10, "x")}, 0, /*uptime_ms=*/50);
+  // y is kept while the broker warms up (300 ms: its TTL for us) ...
+  (void)test::pump_until([] { return false; }, [&] { step(); }, 100ms);
+  EXPECT_TRUE(left.empty());
+  EXPECT_EQ(discovery.members().size(), 2u);
+  // ... and dropped by the listing after it, if y did not register again meanwhile.
+  answer_page(8, 0, {member(0x10, "x")}, 0, /*uptime_ms=*/400);
+  ASSERT_TRUE(test::pump_until([&] { return !left.empty(); }, [&] { step(); }));
+  EXPECT_EQ(left, std::vector<PeerId>{0x20});
+}
+
+TEST_F(DiscoveryTest, ARefusedRegistrationIsRetriedOncePerRenewIntervalAndSaysWhy) {
+  auto reg = broker.next_of(Kind::reg, [&] { step(); });
+  ASSERT_EQ(reg.kind, Kind::reg);
+  broker.send(Kind::reject, reg.correlation,
+              encode(Reject{WireError::duplicate_name, "name 'me' is held by live peer id 42"}));
+  ASSERT_TRUE(test::pump_until(
+      [&] { return env.shared.counters.registrations_refused.load() == 1; }, [&] { step(); }));
+  {
+    std::lock_guard lock(env.shared.registration_mu);
+    EXPECT_NE(env.shared.registration_error.find("duplicate_name"), std::string::npos);
+    EXPECT_NE(env.shared.registration_error.find("held by live peer"), std::string::npos);
+  }
+  // Not at the 100 ms retry pace: the next Register comes a renew interval later.
+  const auto refused_at = std::chrono::steady_clock::now();
+  auto again = broker.next_of(Kind::reg, [&] { step(); });
+  ASSERT_EQ(again.kind, Kind::reg);
+  EXPECT_GE(std::chrono::steady_clock::now() - refused_at, 500ms);
+  broker.send(Kind::register_ack, again.correlation, encode(RegisterAck{7, 3000, 1000}));
+  ASSERT_TRUE(test::pump_until([&] { return env.shared.registered.load(); }, [&] { step(); }));
+  std::lock_guard lock(env.shared.registration_mu);
+  EXPECT_EQ(env.shared.registration_error, "");
 }
 
 }  // namespace

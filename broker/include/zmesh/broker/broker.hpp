@@ -23,7 +23,16 @@ struct BrokerOptions {
                                                    ///< peer may ask for less, never for more)
   std::chrono::milliseconds renew_interval{3000};  ///< how often peers are told to renew
   std::size_t max_peers = 100000;                  ///< registrations refused beyond this
-  Limits limits;                                   ///< size limits on received frames
+  std::size_t max_services = 32;                   ///< services one registration may offer
+  std::size_t max_peer_bytes = 4096;  ///< bytes of strings in one registration's PeerInfo
+  std::size_t page_records = 1000;    ///< most records in one PeerList page (Events: 16x)
+  std::size_t page_bytes =
+      std::size_t{64} * 1024;  ///< about the most bytes in one PeerList page (Events: 16x)
+  /// Answers and events queued for one client that does not read them (ZMQ_SNDHWM):
+  /// beyond this they are dropped and counted (BrokerStats::slow_consumer). The memory
+  /// one client can make us hold is about send_queue x page_bytes (4 MiB by default).
+  int send_queue = 64;
+  Limits limits;  ///< size limits on received frames
 
   /// Throws zmesh::Error(invalid_argument) naming the first bad field.
   void validate() const;
@@ -36,11 +45,15 @@ struct BrokerStats {
   std::uint64_t registrations = 0;  ///< Register messages accepted
   std::uint64_t renewals = 0;
   std::uint64_t lookups = 0;
-  std::uint64_t left = 0;         ///< clean leaves (BYE)
-  std::uint64_t expired = 0;      ///< entries dropped after their TTL
-  std::uint64_t rejected = 0;     ///< registrations refused (duplicate id, bad content, full)
-  std::uint64_t malformed = 0;    ///< frame sets or payloads that failed to decode
-  std::uint64_t events_sent = 0;  ///< join/leave/update events pushed to peers
+  std::uint64_t left = 0;             ///< clean leaves (BYE)
+  std::uint64_t expired = 0;          ///< entries dropped after their TTL
+  std::uint64_t rejected = 0;         ///< registrations refused (duplicate id, bad content, full)
+  std::uint64_t malformed = 0;        ///< frame sets or payloads that failed to decode
+  std::uint64_t events_sent = 0;      ///< Event messages pushed to peers (each with >= 1 change)
+  std::uint64_t changes = 0;          ///< join/leave/update changes announced (batched into Events)
+  std::uint64_t slow_consumer = 0;    ///< answers and Events dropped: the client's queue was full
+  std::uint64_t foreign_refused = 0;  ///< Register/Renew/Bye refused: another connection's entry
+  std::uint64_t lookup_pages = 0;     ///< PeerList pages sent
 };
 
 class Broker {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <system_error>
@@ -78,12 +79,15 @@ struct RegisterAck {
   std::uint64_t epoch = 0;
   std::uint32_t ttl_ms = 0;
   std::uint32_t renew_interval_ms = 0;
+  std::uint64_t event_sequence = 0;  ///< sequence of the last Event the broker sent
   friend bool operator==(const RegisterAck&, const RegisterAck&) = default;
 };
 
 struct Lookup {
   std::string name;
   std::string service;
+  std::uint64_t after = 0;  ///< cursor (a PeerList::next): peers registered after it; 0 = all
+  std::uint32_t limit = 0;  ///< at most this many records; 0 = the broker's page size
   friend bool operator==(const Lookup&, const Lookup&) = default;
 };
 
@@ -97,18 +101,59 @@ struct PeerList {
   std::uint64_t epoch = 0;
   std::vector<PeerRecord> peers;
   std::uint64_t uptime_ms = 0;  ///< time since the broker started
+  std::uint64_t next = 0;       ///< cursor of the next page (Lookup::after); 0 = last page
   friend bool operator==(const PeerList&, const PeerList&) = default;
 };
 
 enum class EventType : std::uint8_t { unknown = 0, join = 1, leave = 2, update = 3 };
 
+/// One membership change (Event carries one or more).
+struct Change {
+  EventType type = EventType::unknown;
+  PeerInfo peer;
+  std::string reason;
+  friend bool operator==(const Change&, const Change&) = default;
+};
+
+/// The first change in type/peer/reason, further ones in `more`, in order.
 struct Event {
   std::uint64_t epoch = 0;
   EventType type = EventType::unknown;
   PeerInfo peer;
   std::string reason;
+  std::uint64_t sequence = 0;  ///< 1, 2, 3... per broker epoch; a jump means Events were lost
+  std::vector<Change> more{};
   friend bool operator==(const Event&, const Event&) = default;
 };
+
+/// Encodes PeerList pages record by record into one buffer that is kept between pages
+/// (the broker answers every Lookup with one). One thread at a time.
+class PeerListWriter {
+ public:
+  PeerListWriter();
+  ~PeerListWriter();
+  PeerListWriter(const PeerListWriter&) = delete;
+  PeerListWriter& operator=(const PeerListWriter&) = delete;
+
+  /// Starts a new page (keeps the buffer's memory).
+  void begin();
+  /// Adds one record.
+  void add(const PeerInfo& peer, std::uint64_t age_ms);
+  /// Records added since begin().
+  [[nodiscard]] std::size_t records() const noexcept;
+  /// Bytes encoded so far (the page grows by about encoded_size(peer) per record).
+  [[nodiscard]] std::size_t bytes() const noexcept;
+  /// The page as a payload frame.
+  [[nodiscard]] zmq::message_t finish(std::uint64_t epoch, std::uint64_t uptime_ms,
+                                      std::uint64_t next);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// An upper bound of the bytes `peer` takes in an encoded PeerList or Event.
+[[nodiscard]] std::size_t encoded_size(const PeerInfo& peer) noexcept;
 
 [[nodiscard]] zmq::message_t encode(const Hello& v);
 [[nodiscard]] zmq::message_t encode(const Welcome& v);

@@ -36,6 +36,7 @@ enum class errc {
   unknown_peer = 16,         ///< no connection to that peer id
   not_running = 17,          ///< the peer was not started or was already stopped
   overloaded = 18,           ///< the remote peer refused: we are not reading its replies
+  duplicate_name = 19,       ///< the broker refused our name: another live peer holds it
 };
 
 /// Category "zmesh" for errc.

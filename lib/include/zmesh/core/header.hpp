@@ -78,7 +78,8 @@ enum class WireError : std::uint16_t {
   bad_request = 11,
   overloaded = 12,
   internal = 13,
+  duplicate_name = 14,
 };
-inline constexpr std::uint16_t kMaxWireError = 13;
+inline constexpr std::uint16_t kMaxWireError = 14;
 
 }  // namespace zmesh

@@ -39,6 +39,8 @@ struct PeerStats {
   std::uint64_t subscriptions_refused = 0;  ///< subscriptions our PUB refused (over a bound)
   std::uint64_t publishers_refused = 0;     ///< PUB endpoints not followed (over a bound)
   std::uint64_t greetings_refused = 0;      ///< Hellos we answered with a Reject
+  std::uint64_t registrations_refused = 0;  ///< our Registers the broker refused (Reject)
+  std::uint64_t membership_resyncs = 0;     ///< full listings after broker Events were lost
 };
 
 /// A peer as the broker announced it.
