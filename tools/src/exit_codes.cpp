@@ -14,6 +14,7 @@ int exit_code_for(errc e) noexcept {
     case errc::remote_error:
     case errc::self_connect:
     case errc::duplicate_id:
+    case errc::duplicate_name:
     case errc::unsupported_version:
     case errc::overloaded: return kExitRemote;
     case errc::invalid_argument: return kExitUsage;
