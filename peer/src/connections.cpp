@@ -124,9 +124,13 @@ Connection* Connections::ensure(const PeerInfo& info) {
 void Connections::disconnect(PeerId peer) {
   Connection* c = registry_.by_peer(peer);
   if (c == nullptr) return;
-  if (c->ready()) send_control(*c, Route{c->key}, ctx_.header(Kind::bye, 0), zmq::message_t());
-  if (c->dealer) set_close_linger(*c->dealer, kByeLinger);  // let the BYE leave
-  remove(*c, errc::peer_gone, "disconnected from peer " + c->describe());
+  leave(*c, c->ready(), errc::peer_gone, "disconnected from peer " + c->describe());
+}
+
+void Connections::leave(Connection& c, bool say_bye, errc code, const std::string& text) {
+  if (say_bye) send_control(c, Route{c.key}, ctx_.header(Kind::bye, 0), zmq::message_t());
+  if (c.dealer) set_close_linger(*c.dealer, kByeLinger);  // let the BYE leave
+  remove(c, code, text);
 }
 
 std::string Connections::gone_reason(PeerId peer) const {

@@ -88,6 +88,8 @@ class Connections {
   [[nodiscard]] bool over_bound(const Connection& c) const noexcept {
     return c.backlog_bytes >= ctx_.opts.max_queued_bytes;
   }
+  /// Says BYE on `c` (if `say_bye`), lets it leave, and removes `c` (see remove()).
+  void leave(Connection& c, bool say_bye, errc code, const std::string& text);
   /// Removes a connection: its waiters and pending requests fail with `code`.
   void remove(Connection& c, errc code, const std::string& text);
 

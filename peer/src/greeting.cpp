@@ -161,11 +161,9 @@ void Connections::on_welcome(Connection& c, const Envelope& env) {
       // Another process answers as a peer we are connected to: the same rule as for a
       // Hello — a duplicate while ours is live, its restart once ours is suspect.
       if (live_elsewhere(*other, now)) {
-        send_control(c, Route{c.key}, ctx_.header(Kind::bye, 0), zmq::message_t());
-        if (c.dealer) set_close_linger(*c.dealer, kByeLinger);
-        remove(c, errc::duplicate_id,
-               "peer at " + c.endpoint + " answered as id " + id_to_hex(who.id) +
-                   ", which a live session (" + other->describe() + ") already uses");
+        leave(c, true, errc::duplicate_id,
+              "peer at " + c.endpoint + " answered as id " + id_to_hex(who.id) +
+                  ", which a live session (" + other->describe() + ") already uses");
         return;
       }
       remove(*other, errc::peer_gone, "peer " + other->describe() + " restarted");
