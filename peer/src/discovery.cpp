@@ -1,7 +1,6 @@
 #include "discovery.hpp"
 
 #include <algorithm>
-#include <set>
 
 namespace zmesh::detail {
 namespace {
@@ -10,13 +9,15 @@ MemberInfo member_info(const PeerInfo& p, std::uint64_t age_ms) {
   return MemberInfo{p.id, p.name, p.endpoints, p.pub_endpoints, p.services, age_ms};
 }
 
-/// Fastest retry while no broker answers (with ZMQ_IMMEDIATE nothing was sent before the
-/// connection was up).
-constexpr std::chrono::milliseconds kRegisterRetry{100};
-/// Renewals that may go unanswered before we take the broker for gone.
-constexpr int kMissedRenewals = 3;
-/// A listing (all its pages) longer than this many times max_peer_records is taken for
-/// a broker that misbehaves.
+/// How soon a query that no broker could take (none connected yet) is tried again.
+constexpr std::chrono::milliseconds kRetry{100};
+/// Bounds of the share of a query's deadline one broker gets before the next is asked.
+constexpr std::chrono::milliseconds kMinShare{100};
+constexpr std::chrono::milliseconds kMaxShare{2000};
+/// While a young broker fills up, a name it does not know yet is asked again this often.
+constexpr std::chrono::milliseconds kWarmUpRetry{500};
+/// A query's answer (all its pages) longer than this many times max_peer_records is
+/// taken for a broker that misbehaves.
 constexpr std::size_t kMaxListingPages = 10;
 
 }  // namespace
@@ -27,230 +28,164 @@ void Discovery::Query::fail(errc code, const std::string& text) {
   if (connect) connect->promise.set_exception(e);
 }
 
-Discovery::Discovery(EngineContext& ctx, Events events)
-    : ctx_(ctx), events_(std::move(events)), decoder_(ctx.opts.limits) {}
+Discovery::Discovery(EngineContext& ctx, Events events) : ctx_(ctx), events_(std::move(events)) {}
+
+BrokerLink::Hooks Discovery::link_hooks() {
+  return BrokerLink::Hooks{
+      .seen = [this](BrokerLink&, const PeerInfo& info) { seen(info); },
+      .gone = [this](BrokerLink&, PeerId id) { gone(id); },
+      .listed = [this](BrokerLink& link, std::uint64_t corr,
+                       PeerList list) { on_list(link, corr, std::move(list)); },
+      .failed =
+          [this](BrokerLink& link, std::uint64_t corr, const std::string& text) {
+            if (auto q = queries_.extract(corr)) {
+              q.mapped().fail(errc::remote_error, "broker at " + link.endpoint() + ": " + text);
+            }
+          },
+      .changed = [this] { state_changed(); },
+  };
+}
 
 void Discovery::open() {
-  if (ctx_.opts.broker.empty()) return;
-  SocketTuning t = ctx_.tuning;
-  t.immediate = true;  // nothing queues for a broker that is not there: timers retry
-  broker_.emplace(make_dealer(ctx_.zmq, t));
-  try {
-    broker_->connect(ctx_.opts.broker);
-  } catch (const zmq::error_t& e) {
-    throw Error(errc::invalid_argument,
-                "cannot use broker '" + ctx_.opts.broker + "': " + e.what());
+  for (const auto& endpoint : ctx_.shared.brokers) {
+    links_.push_back(std::make_unique<BrokerLink>(ctx_, endpoint, ctx_.opts.register_with_brokers,
+                                                  link_hooks()));
+    links_.back()->open();
   }
-  next_tick_ = SteadyClock::now();
 }
 
 void Discovery::close() noexcept {
-  broker_.reset();
+  for (auto& link : links_) link->close();
 }
 
-bool Discovery::send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload) {
-  zmq::message_t header = ctx_.encode(ctx_.header(kind, correlation_id));
-  // Best effort: with ZMQ_IMMEDIATE a broker that is down refuses at once; timers retry.
-  if (!broker_->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
-  broker_->send(payload, zmq::send_flags::none);
-  return true;
+std::vector<zmq::socket_t*> Discovery::sockets() {
+  std::vector<zmq::socket_t*> out;
+  out.reserve(links_.size());
+  for (auto& link : links_) out.push_back(&link->socket());
+  return out;
 }
 
-void Discovery::ask(Query query) {
-  const std::uint64_t corr = ctx_.next_correlation();
-  const bool sent =
-      send(Kind::lookup, corr, encode(Lookup{query.name, query.service, query.after}));
-  // Not connected yet: ask again at the next tick instead of waiting for the timeout.
-  query.resend_at = sent ? SteadyClock::time_point::max() : SteadyClock::now() + kRegisterRetry;
-  queries_[corr] = std::move(query);
+int Discovery::read() {
+  int n = 0;
+  for (auto& link : links_) n += link->read();
+  return n;
 }
 
-void Discovery::do_register() {
-  send(Kind::reg, ctx_.next_correlation(),
-       encode(Register{ctx_.self, static_cast<std::uint32_t>(ctx_.opts.registration_ttl.count())}));
+std::string Discovery::brokers_text() const {
+  if (links_.size() == 1) return "the broker at " + links_.front()->endpoint();
+  std::string out = "the brokers (";
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + links_[i]->endpoint();
+  }
+  return out + ")";
 }
 
-void Discovery::refresh() {
-  refresh_at_ = SteadyClock::time_point::max();
-  refresh_present_.clear();
-  refresh_correlation_ = ctx_.next_correlation();
-  send(Kind::lookup, refresh_correlation_, encode(Lookup{}));
-}
-
-void Discovery::set_registration_error(std::string reason) {
+void Discovery::state_changed() {
+  bool registered = false;
+  bool listed = false;
+  std::string refusal;
+  for (const auto& link : links_) {
+    registered = registered || link->registered();
+    listed = listed || link->listed();
+    if (refusal.empty() && !link->refusal().empty()) {
+      refusal = links_.size() == 1 ? link->refusal()
+                                   : "broker at " + link->endpoint() + ": " + link->refusal();
+    }
+  }
+  ctx_.shared.registered.store(registered);
+  ctx_.shared.membership_listed.store(listed);
   std::lock_guard lock(ctx_.shared.registration_mu);
-  ctx_.shared.registration_error = std::move(reason);
-}
-
-void Discovery::unregistered() {
-  registered_ = false;
-  ctx_.shared.registered.store(false);
+  ctx_.shared.registration_error = std::move(refusal);
 }
 
 void Discovery::on_timers(SteadyClock::time_point now) {
   std::vector<Query> again;
   for (auto it = queries_.begin(); it != queries_.end();) {
-    if (now >= it->second.deadline) {
-      it->second.fail(errc::timeout,
-                      "the broker at " + ctx_.opts.broker + " did not answer the lookup in time" +
-                          (registered_ ? "" : " (it has not answered our registration either)"));
+    Query& q = it->second;
+    if (now >= q.deadline) {
+      bool any_live = false;
+      for (const auto& link : links_) any_live = any_live || link->live(now);
+      q.fail(errc::timeout,
+             (links_.size() == 1 ? brokers_text() + " did not"
+                                 : "none of " + brokers_text() + " did") +
+                 " answer the lookup in time" +
+                 (any_live ? "" : " (none answers our registration or pings either)"));
       it = queries_.erase(it);
-    } else if (now >= it->second.resend_at) {
-      again.push_back(std::move(it->second));
+    } else if (now >= q.resend_at) {
+      again.push_back(std::move(q));
+      it = queries_.erase(it);
+    } else if (now >= q.move_on_at) {
+      // This broker took the Lookup but does not answer: ask the next one.
+      q.link = (q.link + 1) % links_.size();
+      again.push_back(std::move(q));
       it = queries_.erase(it);
     } else {
       ++it;
     }
   }
   for (auto& q : again) ask(std::move(q));
-  if (registered_ && now >= refresh_at_) refresh();
-  if (!broker_ || now < next_tick_) return;
-  if (registered_ && now - last_ack_ > kMissedRenewals * renew_interval_) {
-    unregistered();  // the broker is gone: register again until one answers
-  }
-  if (registered_) {
-    send(Kind::renew, ctx_.next_correlation(), zmq::message_t());
-    next_tick_ = now + renew_interval_;
-  } else {
-    do_register();
-    // Refused (say, for our name): once per renew interval, not at the retry pace.
-    next_tick_ = now + (refused_ ? renew_interval_ : std::min(renew_interval_, kRegisterRetry));
+  for (auto& link : links_) link->on_timers(now);
+  // A broker silent for longer than a registration lives knows nothing we can rely on;
+  // forget what it said, as long as another broker speaks (with none left, the last
+  // view is better than none).
+  bool any_live = false;
+  for (const auto& link : links_) any_live = any_live || link->live(now);
+  if (any_live) {
+    for (auto& link : links_) {
+      if (link->stale(now) && !link->view().empty()) link->forget_view();
+    }
   }
 }
 
-int Discovery::read() {
-  int n = 0;
-  for (; n < kBurst && broker_; ++n) {
-    if (!frames_.recv(*broker_, zmq::recv_flags::dontwait)) break;
-    auto env = decoder_.decode(Layout::dealer, frames_);
-    if (!env) {
-      bump(ctx_.counters().malformed);
-      continue;
+std::size_t Discovery::preferred_link() const {
+  const auto now = SteadyClock::now();
+  std::size_t best = 0;
+  SteadyClock::time_point best_heard{};
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    const auto& link = *links_[i];
+    if (link.live(now) && link.last_heard() > best_heard) {
+      best = i;
+      best_heard = link.last_heard();
     }
-    on_envelope(*env);
   }
-  return n;
+  return best;
 }
 
-void Discovery::on_envelope(const Envelope& env) {
-  const Header& h = env.header;
-  switch (h.kind) {
-    case Kind::register_ack: on_ack(env); break;
-    case Kind::reject: {
-      // DuplicateId: our previous session is still registered; it expires, and a later
-      // attempt succeeds. DuplicateName: a live peer holds our name; we try again once
-      // per renew interval and say why (Peer::registration_error()).
-      auto rej = decode_control<Reject>(env.payload, ctx_.opts.limits);
-      bump(ctx_.counters().registrations_refused);
-      set_registration_error(rej ? std::string(wire_error_name(rej->code)) + ": " + rej->reason
-                                 : std::string("refused (an undecodable Reject)"));
-      refused_ = true;
-      unregistered();
-      next_tick_ = SteadyClock::now() + renew_interval_;
-      break;
+void Discovery::ask(Query query) {
+  const auto now = SteadyClock::now();
+  const std::size_t n = links_.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (query.link + k) % n;
+    if (i != query.link && query.after != 0) {
+      // Pages come from one broker: another one starts from the first page.
+      query.after = 0;
+      query.records.clear();
     }
-    case Kind::error: {
-      auto err = decode_control<ErrorReply>(env.payload, ctx_.opts.limits);
-      if (err && err->code == WireError::unknown_peer) {
-        // The broker does not know us (it restarted, or our entry expired).
-        unregistered();
-        do_register();
-        break;
-      }
-      if (auto q = queries_.extract(h.correlation_id)) {
-        q.mapped().fail(errc::remote_error, "broker: " + (err ? err->text : std::string("error")));
-      }
-      break;
+    const std::uint64_t corr = ctx_.next_correlation();
+    if (!links_[i]->send_lookup(corr, Lookup{query.name, query.service, query.after})) continue;
+    query.link = i;
+    query.resend_at = SteadyClock::time_point::max();
+    // One broker of several gets its share of what is left before the next is asked.
+    query.move_on_at = SteadyClock::time_point::max();
+    if (n > 1) {
+      const auto share =
+          std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(query.deadline - now) /
+                         static_cast<long>(n),
+                     kMinShare, kMaxShare);
+      query.move_on_at = now + share;
     }
-    case Kind::peer_list: {
-      auto list = decode_control<PeerList>(env.payload, ctx_.opts.limits);
-      if (!list) {
-        bump(ctx_.counters().malformed);
-        break;
-      }
-      on_list(h.correlation_id, std::move(*list));
-      break;
-    }
-    case Kind::event: {
-      auto ev = decode_control<Event>(env.payload, ctx_.opts.limits);
-      if (!ev) {
-        bump(ctx_.counters().malformed);
-        break;
-      }
-      on_event(*ev);
-      break;
-    }
-    case Kind::bye: unregistered(); break;  // the broker is stopping: register with the next
-    default: break;                         // pongs and anything else
-  }
-}
-
-void Discovery::on_ack(const Envelope& env) {
-  auto ack = decode_control<RegisterAck>(env.payload, ctx_.opts.limits);
-  if (!ack) {
-    bump(ctx_.counters().malformed);
+    queries_[corr] = std::move(query);
     return;
   }
-  last_ack_ = SteadyClock::now();
-  renew_interval_ = std::chrono::milliseconds(std::max<std::uint32_t>(ack->renew_interval_ms, 10));
-  granted_ttl_ = std::chrono::milliseconds(ack->ttl_ms);
-  if (registered_ && ack->epoch == epoch_) {
-    // Every Event sent before this answer came before it on our connection: a higher
-    // number than we saw means some were lost (dropped while we were slow, say).
-    if (ack->event_sequence > event_sequence_) {
-      event_sequence_ = ack->event_sequence;
-      bump(ctx_.counters().membership_resyncs);
-      refresh();
-    }
-    return;
-  }
-  registered_ = true;
-  ctx_.shared.registered.store(true);
-  if (refused_) set_registration_error({});
-  refused_ = false;
-  epoch_ = ack->epoch;
-  event_sequence_ = ack->event_sequence;  // the next Event we get carries this + 1
-  next_tick_ = last_ack_ + renew_interval_;
-  // A (new) registration: take a full listing, events only tell what changes.
-  refresh();
+  // No broker connected yet: ask again at the next tick instead of waiting for the timeout.
+  query.resend_at = now + kRetry;
+  query.move_on_at = SteadyClock::time_point::max();
+  queries_[ctx_.next_correlation()] = std::move(query);
 }
 
-void Discovery::on_event(const Event& e) {
-  if (e.epoch != epoch_) {
-    // From a broker run we are not registered with: register there first.
-    unregistered();
-    do_register();
-    return;
-  }
-  if (e.sequence != 0) {
-    if (e.sequence <= event_sequence_) return;  // seen already
-    if (e.sequence != event_sequence_ + 1) {
-      // Events were lost: the listing tells what they would have.
-      bump(ctx_.counters().membership_resyncs);
-      refresh();
-    }
-    event_sequence_ = e.sequence;
-  }
-  auto apply = [&](EventType type, const PeerInfo& peer) {
-    if (type == EventType::leave) {
-      remove(peer.id);
-      refresh_present_.erase(peer.id);
-    } else {
-      upsert(peer);
-      if (refresh_correlation_ != 0) refresh_present_.insert(peer.id);
-    }
-  };
-  apply(e.type, e.peer);
-  for (const auto& c : e.more) apply(c.type, c.peer);
-}
-
-void Discovery::on_list(std::uint64_t correlation_id, PeerList list) {
-  if (correlation_id != 0 && correlation_id == refresh_correlation_) {
-    on_refresh_page(list);
-    return;
-  }
+void Discovery::on_list(BrokerLink& link, std::uint64_t correlation_id, PeerList list) {
   auto q = queries_.extract(correlation_id);
-  if (!q) return;
+  if (!q) return;  // a late answer from a broker we have moved on from, say
   Query query = std::move(q.mapped());
   for (auto& r : list.peers) query.records.push_back(std::move(r));
   if (list.next != 0) {
@@ -258,7 +193,7 @@ void Discovery::on_list(std::uint64_t correlation_id, PeerList list) {
     if (list.next <= query.after ||
         query.records.size() > kMaxListingPages * ctx_.opts.limits.max_peer_records) {
       bump(ctx_.counters().malformed);
-      query.fail(errc::malformed, "the broker at " + ctx_.opts.broker +
+      query.fail(errc::malformed, "the broker at " + link.endpoint() +
                                       " sent a listing that does not end (" +
                                       std::to_string(query.records.size()) + " records)");
       return;
@@ -270,45 +205,8 @@ void Discovery::on_list(std::uint64_t correlation_id, PeerList list) {
   answer(query, correlation_id, list.uptime_ms);
 }
 
-void Discovery::on_refresh_page(const PeerList& list) {
-  for (const auto& r : list.peers) {
-    refresh_present_.insert(r.peer.id);
-    upsert(r.peer);
-  }
-  if (list.next != 0) {
-    if (refresh_present_.size() > kMaxListingPages * ctx_.opts.limits.max_peer_records) {
-      bump(ctx_.counters().malformed);  // a listing that does not end: keep what we have
-      refresh_correlation_ = 0;
-      refresh_present_.clear();
-      return;
-    }
-    refresh_correlation_ = ctx_.next_correlation();
-    send(Kind::lookup, refresh_correlation_, encode(Lookup{{}, {}, list.next}));
-    return;
-  }
-  refresh_correlation_ = 0;
-  const std::set<PeerId> present = std::exchange(refresh_present_, {});
-  const auto uptime = std::chrono::milliseconds(list.uptime_ms);
-  if (uptime < warm_up()) {
-    // A broker that has just started knows only the peers that registered again so far;
-    // the others do within its warm-up (protocol.md 5.7). Keep them, and list again then,
-    // instead of dropping every member (and its publisher) for a moment.
-    refresh_at_ = SteadyClock::now() + (warm_up() - uptime);
-    return;
-  }
-  // The last page: whoever the listing did not show (nor an Event since) has gone.
-  std::vector<PeerId> gone;
-  for (const auto& [id, info] : members_) {
-    if (present.count(id) == 0) gone.push_back(id);
-  }
-  for (const PeerId id : gone) remove(id);
-}
-
-std::chrono::milliseconds Discovery::warm_up() const {
-  return std::max(2 * renew_interval_, granted_ttl_);
-}
-
 void Discovery::answer(Query& query, std::uint64_t correlation_id, std::uint64_t uptime_ms) {
+  BrokerLink& link = *links_[query.link];
   if (query.members) {
     std::vector<MemberInfo> out;
     out.reserve(query.records.size());
@@ -320,36 +218,45 @@ void Discovery::answer(Query& query, std::uint64_t correlation_id, std::uint64_t
   for (const auto& r : query.records) {  // registration order: the first registered wins
     if (r.peer.id == ctx_.self.id) continue;
     ++others;
-    upsert(r.peer);
     if (events_.connect(r.peer, query.connect)) return;
   }
   if (others > 0) {
-    query.fail(errc::peer_unreachable,
-               std::to_string(others) + " peer(s) named '" + query.name +
-                   "' are registered with the broker but none can be reached (no endpoint)");
+    query.fail(errc::peer_unreachable, std::to_string(others) + " peer(s) named '" + query.name +
+                                           "' are registered with the broker at " +
+                                           link.endpoint() +
+                                           " but none can be reached (no endpoint)");
     return;
   }
   // A broker that has just started learns the live peers as they renew: each one
-  // within its TTL (protocol.md 5.7). Ask again once that has passed, before saying no.
+  // within its TTL (protocol.md 5.7). Ask another broker, or this one again a little
+  // later, before saying no.
   const auto uptime = std::chrono::milliseconds(uptime_ms);
-  if (uptime < warm_up()) {
+  if (uptime < link.warm_up()) {
     Query again = std::move(query);
     again.records.clear();
     again.after = 0;
-    again.resend_at = SteadyClock::now() + (warm_up() - uptime);
+    if (again.young_skips + 1 < links_.size()) {
+      ++again.young_skips;
+      again.link = (again.link + 1) % links_.size();
+      ask(std::move(again));
+      return;
+    }
+    again.young_skips = 0;
+    again.resend_at = SteadyClock::now() + std::min(link.warm_up() - uptime, kWarmUpRetry);
+    again.move_on_at = SteadyClock::time_point::max();
     if (again.resend_at < again.deadline) {
       queries_.emplace(correlation_id, std::move(again));
       return;
     }
     again.fail(errc::unknown_peer, "no peer named '" + again.name +
-                                       "' is registered yet: the broker at " + ctx_.opts.broker +
+                                       "' is registered yet: the broker at " + link.endpoint() +
                                        " started " + std::to_string(uptime_ms) +
                                        " ms ago and live peers re-register within " +
-                                       std::to_string(warm_up().count()) + " ms");
+                                       std::to_string(link.warm_up().count()) + " ms");
     return;
   }
   query.fail(errc::unknown_peer, "no peer named '" + query.name +
-                                     "' is registered with the broker at " + ctx_.opts.broker);
+                                     "' is registered with the broker at " + link.endpoint());
 }
 
 bool Discovery::connect_first(const std::string& name, std::unique_ptr<ConnectCompletion>& done) {
@@ -363,6 +270,29 @@ bool Discovery::connect_first(const std::string& name, std::unique_ptr<ConnectCo
     if (events_.connect(*info, done)) return true;
   }
   return false;
+}
+
+void Discovery::seen(const PeerInfo& info) {
+  // The newest news wins: a broker tells of a change (a new session, new endpoints)
+  // before the others do.
+  upsert(info);
+}
+
+void Discovery::gone(PeerId id) {
+  // Still in another broker's view: keep it, with a record that broker holds.
+  const PeerInfo* other = nullptr;
+  for (const auto& link : links_) {
+    auto it = link->view().find(id);
+    if (it == link->view().end()) continue;
+    auto mine = members_.find(id);
+    if (mine != members_.end() && mine->second == it->second) return;  // unchanged
+    other = &it->second;
+  }
+  if (other != nullptr) {
+    upsert(*other);
+    return;
+  }
+  remove(id);
 }
 
 void Discovery::upsert(const PeerInfo& info) {
@@ -402,36 +332,39 @@ void Discovery::visit(const std::function<void(const PeerInfo&)>& fn) const {
 
 void Discovery::lookup(std::string name, std::string service, const Deadline& deadline,
                        std::unique_ptr<MembersCompletion> done) {
-  if (!broker_) {
+  if (links_.empty()) {
     done->promise.set_exception(error_ptr(errc::unknown_peer, "no broker configured"));
     return;
   }
-  ask(Query{std::move(done),
-            nullptr,
-            std::move(name),
-            std::move(service),
-            deadline.steady,
-            SteadyClock::time_point::max(),
-            0,
-            {}});
+  Query q;
+  q.members = std::move(done);
+  q.name = std::move(name);
+  q.service = std::move(service);
+  q.deadline = deadline.steady;
+  q.link = preferred_link();
+  ask(std::move(q));
 }
 
 void Discovery::connect_name(const std::string& name, const Deadline& deadline,
                              std::unique_ptr<ConnectCompletion> done) {
   if (connect_first(name, done)) return;
-  if (!broker_) {
+  if (links_.empty()) {
     done->promise.set_exception(error_ptr(
         errc::unknown_peer, "no peer named '" + name + "' is known (no broker is configured)"));
     return;
   }
-  ask(Query{
-      nullptr, std::move(done), name, {}, deadline.steady, SteadyClock::time_point::max(), 0, {}});
+  Query q;
+  q.connect = std::move(done);
+  q.name = name;
+  q.deadline = deadline.steady;
+  q.link = preferred_link();
+  ask(std::move(q));
 }
 
 void Discovery::leave(const std::string& text) {
   for (auto& [corr, q] : queries_) q.fail(errc::shutting_down, text);
   queries_.clear();
-  if (broker_ && registered_) send(Kind::bye, 0, zmq::message_t());  // leave at once
+  for (auto& link : links_) link->leave();
 }
 
 }  // namespace zmesh::detail

@@ -1,8 +1,9 @@
-// Discovery — the broker client: one DEALER to the broker; registers and renews, keeps
-// the membership from events (and a full listing after every registration, and after
-// Events were lost: a jump in their sequence), answers lookups (following the broker's
-// pages to the last), and resolves names. Engine thread only. Membership changes go out as events
-// (a member's publisher appears or goes); connecting goes through a hook.
+// Discovery — the brokers' client. One BrokerLink per broker of the list (registering at
+// every one, or lookup-only); the membership is the union of their views, one record per
+// peer id. Lookups go to one live broker and move to the next when it cannot take them
+// or does not answer in its share of the deadline; answers are followed to their last
+// page. Resolves names. Engine thread only. Membership changes go out as events (a
+// member's publisher appears or goes); connecting goes through a hook.
 #pragma once
 
 #include <chrono>
@@ -10,17 +11,15 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include <zmq.hpp>
 
+#include "broker_link.hpp"
 #include "completions.hpp"
 #include "deadline.hpp"
 #include "engine_context.hpp"
-#include "zmesh/core/frame_set.hpp"
 
 namespace zmesh::detail {
 
@@ -40,10 +39,11 @@ class Discovery {
   Discovery(const Discovery&) = delete;
   Discovery& operator=(const Discovery&) = delete;
 
-  /// Connects to options.broker, if set.
+  /// Connects to every broker of the (resolved) list, if any.
   void open();
   void close() noexcept;
-  [[nodiscard]] zmq::socket_t* socket() noexcept { return broker_ ? &*broker_ : nullptr; }
+  /// The brokers' sockets, for the engine to poll (stable between open() and close()).
+  [[nodiscard]] std::vector<zmq::socket_t*> sockets();
   int read();
   void on_timers(SteadyClock::time_point now);
 
@@ -54,7 +54,7 @@ class Discovery {
               std::unique_ptr<MembersCompletion> done);
   void connect_name(const std::string& name, const Deadline& deadline,
                     std::unique_ptr<ConnectCompletion> done);
-  /// Shutdown: fails the queries waiting for the broker and says BYE to it.
+  /// Shutdown: fails the queries waiting for a broker and says BYE to each.
   void leave(const std::string& text);
 
  private:
@@ -64,58 +64,44 @@ class Discovery {
     std::string name;
     std::string service;
     SteadyClock::time_point deadline{};
-    /// When to send the Lookup (again): not sent yet (no broker connection), or a name
-    /// not known yet to a broker that has just started. max() = answered or sent.
+    /// When to send the Lookup (again): not sent yet (no broker connected), or a name
+    /// not known yet to a broker that has just started. max() = sent.
     SteadyClock::time_point resend_at = SteadyClock::time_point::max();
+    /// When to give up on the broker asked and ask the next one.
+    SteadyClock::time_point move_on_at = SteadyClock::time_point::max();
+    std::size_t link = 0;             // the broker asked (pages come from one broker)
+    std::size_t young_skips = 0;      // brokers skipped because they have just started
     std::uint64_t after = 0;          // cursor of the page to ask for (PeerList.next)
     std::vector<PeerRecord> records;  // the pages received so far
     void fail(errc code, const std::string& text);
   };
-  /// False when the broker connection could not take it now.
-  bool send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload);
-  /// Sends a query's Lookup under a new correlation id and files it there.
+  BrokerLink::Hooks link_hooks();
+  /// Sends a query's Lookup under a new correlation id to the first broker, from
+  /// query.link on, that takes it, and files it there.
   void ask(Query query);
+  /// The broker to ask first: the one heard from last among the live ones.
+  [[nodiscard]] std::size_t preferred_link() const;
   /// Connects to the reachable member named `name` that registered first; false if
   /// there is none (then `done` is untouched).
   bool connect_first(const std::string& name, std::unique_ptr<ConnectCompletion>& done);
-  void do_register();
-  /// Takes a full listing (paged), replacing the membership once it is complete.
-  void refresh();
-  void set_registration_error(std::string reason);
-  void unregistered();
-  void on_envelope(const Envelope& env);
-  void on_ack(const Envelope& env);
-  void on_event(const Event& event);
-  void on_list(std::uint64_t correlation_id, PeerList list);
-  void on_refresh_page(const PeerList& list);
-  /// How long a broker that has just started takes to hear from every live peer.
-  [[nodiscard]] std::chrono::milliseconds warm_up() const;
+  void on_list(BrokerLink& link, std::uint64_t correlation_id, PeerList list);
   /// A query's whole answer (every page) arrived.
   void answer(Query& query, std::uint64_t correlation_id, std::uint64_t uptime_ms);
+  /// A broker's view changed for this peer: recompute its record in the union.
+  void seen(const PeerInfo& info);
+  void gone(PeerId id);
   void upsert(const PeerInfo& info);
   void remove(PeerId id);
+  /// Publishes registered / registration_error / membership_ready to the Peer.
+  void state_changed();
+  /// "the broker at X" or "the brokers (X, Y)".
+  [[nodiscard]] std::string brokers_text() const;
 
   EngineContext& ctx_;
   Events events_;
-  EnvelopeDecoder decoder_;
-  FrameSet frames_;
-  // engine thread only
-  std::optional<zmq::socket_t> broker_;
-  std::uint64_t epoch_ = 0;
-  bool registered_ = false;
-  bool refused_ = false;  // the broker refused our last Register: retry once per renew interval
-  std::uint64_t refresh_correlation_ = 0;  // the page we wait for of our full listing
-  std::set<PeerId> refresh_present_;       // the members the listing has shown so far
-  // When to list again: a broker younger than its warm-up listed only the peers that
-  // re-registered so far, so the others were kept until a later listing. max() = none.
-  SteadyClock::time_point refresh_at_ = SteadyClock::time_point::max();
-  std::uint64_t event_sequence_ = 0;  // of the last broker Event (or RegisterAck)
-  SteadyClock::time_point next_tick_{};
-  SteadyClock::time_point last_ack_{};
-  std::chrono::milliseconds renew_interval_{1000};
-  std::chrono::milliseconds granted_ttl_{0};  // the TTL of our registration
-  std::map<PeerId, PeerInfo> members_;
-  std::map<PeerId, std::uint64_t> joined_;  // registration order, as far as we saw it
+  std::vector<std::unique_ptr<BrokerLink>> links_;
+  std::map<PeerId, PeerInfo> members_;      // the union of the links' views
+  std::map<PeerId, std::uint64_t> joined_;  // first-seen order, as far as we saw it
   std::uint64_t next_joined_ = 0;
   std::map<std::uint64_t, Query> queries_;
 };

@@ -202,7 +202,7 @@ void Engine::poll_once() {
   if (auto* r = connections_.router()) items_.push_back({r->handle(), 0, network, 0});
   if (auto* x = broadcasts_.xpub()) items_.push_back({x->handle(), 0, ZMQ_POLLIN, 0});
   items_.push_back({broadcasts_.sub().handle(), 0, network, 0});
-  if (auto* b = discovery_.socket()) items_.push_back({b->handle(), 0, ZMQ_POLLIN, 0});
+  for (auto* b : discovery_.sockets()) items_.push_back({b->handle(), 0, ZMQ_POLLIN, 0});
   if (!paused()) {
     connections_.dealer_keys(dealer_keys_);
     for (const auto key : dealer_keys_) {
@@ -230,7 +230,7 @@ bool Engine::sweep() {
     done += broadcasts_.read_sub();
   }
   if (broadcasts_.xpub() != nullptr) done += broadcasts_.read_xpub();
-  if (discovery_.socket() != nullptr) done += discovery_.read();
+  done += discovery_.read();
   if (parked_) retry_parked();
   if (taking_commands()) done += read_commands();
   return done > 0;

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <thread>
 
+#include "broker_endpoints.hpp"
 #include "command_channels.hpp"
 #include "completions.hpp"
 #include "deadline.hpp"
@@ -70,6 +71,7 @@ class Peer::Impl {
  public:
   explicit Impl(PeerOptions options) {
     options.validate();
+    shared_.brokers = detail::broker_endpoints(options);  // may block in the resolver
     shared_.options = std::move(options);
     shared_.id = shared_.options.id != 0 ? shared_.options.id : random_id();
     shared_.session = random_id();
@@ -448,6 +450,10 @@ std::future<Response> Peer::request_service(std::string_view service, std::strin
 
 bool Peer::registered() const noexcept {
   return impl_->shared_.registered.load();
+}
+
+bool Peer::membership_listed() const noexcept {
+  return impl_->shared_.membership_listed.load();
 }
 
 std::string Peer::registration_error() const {

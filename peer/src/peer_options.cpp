@@ -24,6 +24,9 @@ void PeerOptions::validate() const {
   require(connect_timeout.count() > 0, "connect_timeout must be positive");
   require(request_timeout.count() > 0, "request_timeout must be positive");
   require(send_timeout.count() >= 0, "send_timeout must not be negative");
+  require(membership_refresh.count() >= 0, "membership_refresh must not be negative");
+  require(registration_ttl.count() >= 0 && registration_ttl.count() <= 0xFFFFFFFFLL,
+          "registration_ttl must be in 0..2^32-1 ms");
   require(worker_queue_depth >= 1, "worker_queue_depth must be at least 1");
   require(command_queue_depth >= 1, "command_queue_depth must be at least 1");
   require(greeting_queue_depth >= 1, "greeting_queue_depth must be at least 1");

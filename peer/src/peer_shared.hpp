@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "handler_table.hpp"
 #include "subscription_table.hpp"
@@ -94,7 +95,9 @@ struct PeerShared {
   // After this steady-clock time (µs, 0 = not stopping) workers answer queued requests
   // with ShuttingDown instead of running their handlers.
   std::atomic<std::int64_t> drain_deadline_us{0};
-  std::atomic<bool> registered{false};  // the broker holds our registration
+  std::vector<std::string> brokers;            // resolved from the options at construction
+  std::atomic<bool> registered{false};         // a broker holds our registration
+  std::atomic<bool> membership_listed{false};  // a broker's full listing has arrived
   // Why the broker refused our last Register ("" = not refused since we last registered).
   mutable std::mutex registration_mu;
   std::string registration_error;  // guarded by registration_mu

@@ -172,11 +172,14 @@ class Peer {
   /// Per-publisher broadcast counters (asks the engine; waits up to a second).
   [[nodiscard]] std::vector<PublisherStats> publishers() const;
 
-  /// The membership as the broker announced it (joins, leaves, updates, and a full
-  /// listing after every registration). Empty without a broker.
+  /// The membership as the brokers announced it (joins, leaves, updates, and a full
+  /// listing after every registration; lookup-only: a listing every membership_refresh),
+  /// the union of every broker's view, one record per peer id. Empty without a broker.
   [[nodiscard]] std::vector<MemberInfo> members() const;
-  /// Asks the broker: peers with this name and/or offering this service ("" = any).
-  /// Fails with errc::unknown_peer without a broker, errc::timeout when it does not answer.
+  /// Asks a broker: peers with this name and/or offering this service ("" = any). Waits
+  /// for a broker connection if none is up yet; with several brokers, asks one that is
+  /// live and moves on to the next when it does not answer in its share of the timeout.
+  /// Fails with errc::unknown_peer without a broker, errc::timeout when none answers.
   [[nodiscard]] std::future<std::vector<MemberInfo>> lookup(
       std::string name, std::string service = {},
       std::chrono::milliseconds timeout = std::chrono::seconds(2));
@@ -190,8 +193,10 @@ class Peer {
                                                       std::string_view type,
                                                       std::string_view payload,
                                                       std::chrono::milliseconds timeout = {});
-  /// True while the broker has our registration (as far as we know).
+  /// True while a broker has our registration (as far as we know).
   [[nodiscard]] bool registered() const noexcept;
+  /// True once a broker's full listing has arrived: members() is complete from then on.
+  [[nodiscard]] bool membership_listed() const noexcept;
   /// Why the broker refused our registration (e.g. our name is held by another live
   /// peer, errc::duplicate_name), "" when it did not or we registered since. A refused
   /// peer tries again once per renew interval.

@@ -13,6 +13,7 @@
 
 #include <zmq.hpp>
 
+#include "broker_endpoints.hpp"
 #include "engine_context.hpp"
 #include "zmesh/core/clock.hpp"
 #include "zmesh/core/envelope_codec.hpp"
@@ -24,6 +25,7 @@ namespace zmesh::test {
 /// A PeerShared and the EngineContext over it, as the Engine would make them.
 struct ComponentEnv {
   explicit ComponentEnv(zmq::context_t& zmq_ctx, PeerOptions options = {}, PeerId id = 0) {
+    shared.brokers = detail::broker_endpoints(options);
     shared.options = std::move(options);
     shared.id = id != 0 ? id : random_id();
     shared.session = random_id();

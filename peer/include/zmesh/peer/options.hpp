@@ -27,8 +27,20 @@ struct PeerOptions {
   std::string pub_advertise{};
   /// Services we answer (announced in greetings and to the broker).
   std::vector<std::string> services{};
-  /// Broker endpoint to register with; "" = no broker.
+  /// Brokers to register with and look others up at: one endpoint or a comma-separated
+  /// list ("tcp://10.0.0.1:7400,tcp://10.0.0.2:7400"); "" = no broker. Used together
+  /// with `brokers`. A host name that resolves to several addresses counts as one broker
+  /// per address. The peer registers and renews at every broker; its membership is the
+  /// union of theirs; lookups go to one live broker and move on to the next in time.
   std::string broker{};
+  /// More brokers, one endpoint (or comma-separated list) per item.
+  std::vector<std::string> brokers{};
+  /// false: use the brokers only to look others up (lookup-only: no registration, not
+  /// listed, no Events; the membership is listed again every membership_refresh).
+  bool register_with_brokers = true;
+  /// Lookup-only: how often the membership (members(), publishers followed) is listed
+  /// again; 0 = keep none (lookup() and connect_by_name() still work).
+  std::chrono::milliseconds membership_refresh{5000};
   /// TTL asked of the broker; 0 = its default.
   std::chrono::milliseconds registration_ttl{0};
   std::size_t workers = 4;  ///< handler worker threads, 1..kMaxWorkers
