@@ -445,9 +445,12 @@ class Broker::Impl {
       return true;
     });
     const auto uptime = std::chrono::duration_cast<milliseconds>(now - started_).count();
+    // Live peers re-register within their TTL (at the latest) of a restart.
+    const auto warm_up = std::max(2 * options_.renew_interval, options_.ttl).count();
     count([](BrokerStats& s) { ++s.lookup_pages; });
     send_answer(identity, header(Kind::peer_list, env.header.correlation_id),
-                writer_.finish(epoch_, static_cast<std::uint64_t>(uptime), more ? last : 0));
+                writer_.finish(epoch_, static_cast<std::uint64_t>(uptime), more ? last : 0,
+                               static_cast<std::uint32_t>(warm_up)));
   }
 
   void on_bye(const std::string& identity, const Envelope& env) {

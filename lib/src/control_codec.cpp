@@ -184,7 +184,7 @@ zmq::message_t encode(const PeerList& v) {
     records.push_back(wire::CreatePeerRecord(fbb, peer, r.age_ms));
   }
   auto vec = fbb.CreateVector(records);
-  return finish(fbb, wire::CreatePeerList(fbb, v.epoch, vec, v.uptime_ms, v.next));
+  return finish(fbb, wire::CreatePeerList(fbb, v.epoch, vec, v.uptime_ms, v.next, v.warm_up_ms));
 }
 
 zmq::message_t encode(const Event& v) {
@@ -235,9 +235,10 @@ std::size_t PeerListWriter::bytes() const noexcept {
 }
 
 zmq::message_t PeerListWriter::finish(std::uint64_t epoch, std::uint64_t uptime_ms,
-                                      std::uint64_t next) {
+                                      std::uint64_t next, std::uint32_t warm_up_ms) {
   auto vec = impl_->fbb.CreateVector(impl_->records);
-  return zmesh::finish(impl_->fbb, wire::CreatePeerList(impl_->fbb, epoch, vec, uptime_ms, next));
+  return zmesh::finish(impl_->fbb,
+                       wire::CreatePeerList(impl_->fbb, epoch, vec, uptime_ms, next, warm_up_ms));
 }
 
 std::size_t encoded_size(const PeerInfo& p) noexcept {
@@ -356,6 +357,7 @@ Result<PeerList> decode_control<PeerList>(std::span<const std::byte> b, const Li
     v.epoch = w.epoch();
     v.uptime_ms = w.uptime_ms();
     v.next = w.next();
+    v.warm_up_ms = w.warm_up_ms();
     if (v.epoch == 0) return DecodeError::bad_value;
     if (const auto* peers = w.peers()) {
       if (peers->size() > l.max_peer_records) return DecodeError::bad_value;

@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -114,6 +115,20 @@ Endpoint check_endpoint(std::string_view text, EndpointUse use) {
     bad("cannot resolve host '" + e.host + "'");
   }
   bad("cannot resolve host '" + e.host + "': " + gai_strerror(rc));
+}
+
+std::vector<std::string> split_endpoint_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = std::min(text.find(',', start), text.size());
+    std::string item(text.substr(start, comma - start));
+    const auto first = item.find_first_not_of(" \t");
+    const auto last = item.find_last_not_of(" \t");
+    if (first != std::string::npos) out.push_back(item.substr(first, last - first + 1));
+    start = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace zmesh

@@ -45,20 +45,6 @@ std::vector<std::string> addresses(const std::string& host) {
 
 }  // namespace
 
-std::vector<std::string> split_endpoint_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto comma = std::min(text.find(',', start), text.size());
-    std::string item = text.substr(start, comma - start);
-    const auto first = item.find_first_not_of(" \t");
-    const auto last = item.find_last_not_of(" \t");
-    if (first != std::string::npos) out.push_back(item.substr(first, last - first + 1));
-    start = comma + 1;
-  }
-  return out;
-}
-
 std::vector<std::string> broker_endpoints(const PeerOptions& options) {
   std::vector<std::string> listed = split_endpoint_list(options.broker);
   for (const auto& b : options.brokers) {

@@ -11,9 +11,6 @@
 
 namespace zmesh::detail {
 
-/// Splits a comma-separated list, trimming blanks around each item; empty items dropped.
-[[nodiscard]] std::vector<std::string> split_endpoint_list(const std::string& text);
-
 /// The broker endpoints of `options`, in order, checked (Error(invalid_argument) naming
 /// the first bad one). A tcp host name is replaced by its addresses (tcp://ADDR:PORT,
 /// IPv6 in brackets), in the resolver's order; a name that cannot be resolved now is kept

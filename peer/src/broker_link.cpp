@@ -62,8 +62,13 @@ bool BrokerLink::stale(SteadyClock::time_point now) const noexcept {
 }
 
 std::chrono::milliseconds BrokerLink::warm_up() const noexcept {
-  if (!register_self_ || granted_ttl_.count() == 0) return kDefaultWarmUp;
-  return std::max(2 * renew_interval_, granted_ttl_);
+  if (register_self_ && granted_ttl_.count() != 0)
+    return std::max(2 * renew_interval_, granted_ttl_);
+  return told_warm_up_.count() != 0 ? told_warm_up_ : kDefaultWarmUp;
+}
+
+bool BrokerLink::young(SteadyClock::time_point now) const noexcept {
+  return broker_started_ != SteadyClock::time_point{} && now - broker_started_ < warm_up();
 }
 
 bool BrokerLink::send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload) {
@@ -193,6 +198,9 @@ void BrokerLink::on_envelope(const Envelope& env) {
         bump(ctx_.counters().malformed);
         break;
       }
+      // When the broker started and how long it fills up, whichever page says it.
+      broker_started_ = last_heard_ - std::chrono::milliseconds(list->uptime_ms);
+      if (list->warm_up_ms != 0) told_warm_up_ = std::chrono::milliseconds(list->warm_up_ms);
       if (h.correlation_id != 0 && h.correlation_id == refresh_correlation_) {
         on_refresh_page(*list);
       } else {

@@ -70,6 +70,8 @@ class BrokerLink {
   [[nodiscard]] const std::map<PeerId, PeerInfo>& view() const noexcept { return view_; }
   /// How long this broker, once started, takes to hear from every live peer.
   [[nodiscard]] std::chrono::milliseconds warm_up() const noexcept;
+  /// Started less than warm_up() ago, as its last listing said: its view may lack peers.
+  [[nodiscard]] bool young(SteadyClock::time_point now) const noexcept;
 
  private:
   bool send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload);
@@ -108,7 +110,9 @@ class BrokerLink {
   SteadyClock::time_point last_ack_{};
   SteadyClock::time_point last_heard_{};  // any message from the broker
   std::chrono::milliseconds renew_interval_{1000};
-  std::chrono::milliseconds granted_ttl_{0};  // the TTL of our registration
+  std::chrono::milliseconds granted_ttl_{0};   // the TTL of our registration
+  std::chrono::milliseconds told_warm_up_{0};  // PeerList.warm_up_ms (0 = not said)
+  SteadyClock::time_point broker_started_{};   // from PeerList.uptime_ms
   std::map<PeerId, PeerInfo> view_;
 };
 

@@ -1,6 +1,7 @@
 #include "discovery.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace zmesh::detail {
 namespace {
@@ -139,14 +140,13 @@ void Discovery::on_timers(SteadyClock::time_point now) {
 
 std::size_t Discovery::preferred_link() const {
   const auto now = SteadyClock::now();
+  // Live first, then one that has not just (re)started, then the one heard from last.
+  auto rank = [&](const BrokerLink& link) {
+    return std::tuple(link.live(now), !link.young(now), link.last_heard());
+  };
   std::size_t best = 0;
-  SteadyClock::time_point best_heard{};
-  for (std::size_t i = 0; i < links_.size(); ++i) {
-    const auto& link = *links_[i];
-    if (link.live(now) && link.last_heard() > best_heard) {
-      best = i;
-      best_heard = link.last_heard();
-    }
+  for (std::size_t i = 1; i < links_.size(); ++i) {
+    if (rank(*links_[i]) > rank(*links_[best])) best = i;
   }
   return best;
 }
@@ -207,6 +207,17 @@ void Discovery::on_list(BrokerLink& link, std::uint64_t correlation_id, PeerList
 
 void Discovery::answer(Query& query, std::uint64_t correlation_id, std::uint64_t uptime_ms) {
   BrokerLink& link = *links_[query.link];
+  const auto uptime = std::chrono::milliseconds(uptime_ms);
+  // A broker that has just started may not know every live peer yet (protocol.md 5.7):
+  // while another broker might, ask that one instead.
+  if (uptime < link.warm_up() && query.young_skips + 1 < links_.size()) {
+    ++query.young_skips;
+    query.records.clear();
+    query.after = 0;
+    query.link = (query.link + 1) % links_.size();
+    ask(std::move(query));
+    return;
+  }
   if (query.members) {
     std::vector<MemberInfo> out;
     out.reserve(query.records.size());
@@ -228,19 +239,11 @@ void Discovery::answer(Query& query, std::uint64_t correlation_id, std::uint64_t
     return;
   }
   // A broker that has just started learns the live peers as they renew: each one
-  // within its TTL (protocol.md 5.7). Ask another broker, or this one again a little
-  // later, before saying no.
-  const auto uptime = std::chrono::milliseconds(uptime_ms);
+  // within its TTL (protocol.md 5.7). Ask again a little later before saying no.
   if (uptime < link.warm_up()) {
     Query again = std::move(query);
     again.records.clear();
     again.after = 0;
-    if (again.young_skips + 1 < links_.size()) {
-      ++again.young_skips;
-      again.link = (again.link + 1) % links_.size();
-      ask(std::move(again));
-      return;
-    }
     again.young_skips = 0;
     again.resend_at = SteadyClock::now() + std::min(link.warm_up() - uptime, kWarmUpRetry);
     again.move_on_at = SteadyClock::time_point::max();

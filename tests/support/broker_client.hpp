@@ -130,6 +130,7 @@ class BrokerClient {
       auto page = m.as<PeerList>();
       all.epoch = page.epoch;
       all.uptime_ms = page.uptime_ms;
+      all.warm_up_ms = page.warm_up_ms;
       for (auto& r : page.peers) all.peers.push_back(std::move(r));
       if (page.next == 0) {
         if (pages != nullptr) *pages = n;

@@ -41,6 +41,16 @@ class BrokerProcess {
     throw std::runtime_error("zmesh-broker did not start");
   }
 
+  /// On a port chosen by the caller (a peer may already be trying to reach it).
+  struct AtPort {
+    int port;
+  };
+  explicit BrokerProcess(AtPort at, int ttl_ms = 10000, int renew_ms = 2000,
+                         std::vector<std::string> extra = {})
+      : ttl_ms_(ttl_ms), renew_ms_(renew_ms), extra_(std::move(extra)), port_(at.port) {
+    if (!start()) throw std::runtime_error("zmesh-broker did not start on its port");
+  }
+
   /// Starts the process (again, after kill(): same port). True once it answers.
   bool start() {
     using namespace std::chrono_literals;

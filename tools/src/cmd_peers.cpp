@@ -59,12 +59,12 @@ int run_peers(const Parsed& p) {
   o.bind.clear();
   o.pub_bind.clear();
   o.workers = 1;
+  o.register_with_brokers = false;  // asking does not make us a member
   Output out(p.common.format, p.common.quiet);
   Session s(p.common, "peers", o);
   s.require_broker("listing peers");
   auto f = s.peer().lookup("", opt<std::string>(p.vm, "service").value_or(""), s.remaining());
   auto members = s.await(f, "asking the broker", p.common.timeout);
-  std::erase_if(members, [&](const MemberInfo& m) { return m.id == s.peer().id(); });
   std::sort(members.begin(), members.end(), [](const MemberInfo& a, const MemberInfo& b) {
     return std::tie(a.name, a.id) < std::tie(b.name, b.id);
   });
@@ -129,6 +129,7 @@ int run_ping(const Parsed& p) {
   o.bind.clear();
   o.pub_bind.clear();
   o.workers = 1;
+  o.register_with_brokers = false;
   // The Peer measures round trips with its heartbeats: one ping per interval.
   o.heartbeat_interval = interval;
   o.heartbeat_timeout = std::max(std::chrono::milliseconds(3000), 5 * interval);

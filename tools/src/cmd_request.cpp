@@ -14,9 +14,10 @@ constexpr const char* kPeerHelp =
     "and ids are resolved through the broker (--broker or $ZMESH_BROKER).\n"
     "[payload] is the text itself, @FILE for a file's bytes, or - for stdin (absent = empty).\n";
 
-// A client-only peer: no ROUTER, no PUB; it still registers when given a broker.
+// A client-only peer: no ROUTER, no PUB, and lookup-only at the brokers (not listed).
 PeerOptions client_options() {
   PeerOptions o;
+  o.register_with_brokers = false;
   o.bind.clear();
   o.pub_bind.clear();
   o.workers = 1;

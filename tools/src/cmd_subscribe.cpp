@@ -74,6 +74,9 @@ int run_subscribe(const Parsed& p) {
   o.bind.clear();
   o.pub_bind.clear();
   o.workers = 2;
+  // Lookup-only: publishers that join later are found by listing the membership again.
+  o.register_with_brokers = false;
+  o.membership_refresh = std::chrono::seconds(1);
   Output out(p.common.format, p.common.quiet);
   Received st;
   Session s(p.common, "subscribe", o);

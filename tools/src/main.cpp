@@ -26,7 +26,7 @@ std::string overview() {
     out << "  " << cl.name << std::string(12 - cl.name.size(), ' ') << cl.summary << "\n";
   }
   out << "\nCommon options (every command, before or after it):\n"
-         "  --broker EP          broker endpoint for names, services, membership ($ZMESH_BROKER)\n"
+         "  --broker EP[,EP...]  brokers for names, services, membership ($ZMESH_BROKER)\n"
          "  --connect EP         connect to this peer first (subscribe: a PUB endpoint)\n"
          "  --name NAME          our peer name (default zmesh-<command>-<pid>)\n"
          "  --format text|json   text, or one JSON object per line\n"

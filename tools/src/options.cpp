@@ -15,8 +15,9 @@ constexpr unsigned kHelpWidth = 100;
 
 po::options_description common_options(const CommandLine& cmd) {
   po::options_description d("Common options", kHelpWidth);
-  d.add_options()("broker", po::value<std::string>()->value_name("EP"),
-                  "broker endpoint, for names, services, membership ($ZMESH_BROKER)")(
+  d.add_options()("broker", po::value<std::string>()->value_name("EP[,EP...]"),
+                  "brokers, for names, services, membership ($ZMESH_BROKER); commands that "
+                  "serve or publish register with every one, the others only look up")(
       "connect", po::value<std::vector<std::string>>()->value_name("EP")->composing(),
       cmd.connect_help.c_str())("name", po::value<std::string>()->value_name("NAME"),
                                 "our peer name (default: zmesh-<command>-<pid>)")(
@@ -94,6 +95,13 @@ void check_endpoint_arg(const std::string& endpoint, const std::string& source, 
   }
 }
 
+void check_broker_list(const std::string& list, const std::string& source) {
+  if (list.empty()) return;
+  const auto items = split_endpoint_list(list);
+  if (items.empty()) throw UsageError(source + " '" + list + "': no endpoint in the list");
+  for (const auto& e : items) check_endpoint_arg(e, source, EndpointUse::connect);
+}
+
 void check_target(const std::string& target) {
   if (target.find("://") != std::string::npos) {
     check_endpoint_arg(target, "<peer>", EndpointUse::connect);
@@ -142,11 +150,11 @@ Parsed parse_command(const CommandLine& cmd, const std::vector<std::string>& arg
   Common& c = p.common;
   if (auto b = opt<std::string>(p.vm, "broker")) {
     c.broker = *b;
-    if (!c.broker.empty()) check_endpoint_arg(c.broker, "--broker", EndpointUse::connect);
+    check_broker_list(c.broker, "--broker");
   } else if (const char* env = std::getenv("ZMESH_BROKER")) {
     c.broker = env;
     // An empty variable means no broker, like an unset one.
-    if (!c.broker.empty()) check_endpoint_arg(c.broker, "$ZMESH_BROKER", EndpointUse::connect);
+    check_broker_list(c.broker, "$ZMESH_BROKER");
   }
   if (auto v = opt<std::vector<std::string>>(p.vm, "connect")) c.connect = *v;
   for (const auto& e : c.connect) check_endpoint_arg(e, "--connect", EndpointUse::connect);

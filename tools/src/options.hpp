@@ -79,6 +79,8 @@ struct Parsed {
 void check_endpoint_arg(const std::string& endpoint, const std::string& source, EndpointUse use,
                         bool resolve = true);
 
+/// Checks each endpoint of a comma-separated broker list (--broker, $ZMESH_BROKER).
+void check_broker_list(const std::string& list, const std::string& source);
 /// Checks a <peer> argument that is an endpoint (contains "://") with check_endpoint_arg;
 /// names and ids are resolved later, through the broker.
 void check_target(const std::string& target);

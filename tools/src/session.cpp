@@ -55,7 +55,10 @@ bool signalled(std::chrono::milliseconds d) {
 }
 
 Session::Session(const Common& common, const std::string& command, PeerOptions options)
-    : common_(common), started_(Clock::now()), peer_([&] {
+    : common_(common),
+      started_(Clock::now()),
+      registering_(options.register_with_brokers),
+      peer_([&] {
         try {
           return Peer(prepared(common, command, std::move(options)));
         } catch (const Error& e) {
@@ -81,23 +84,13 @@ std::chrono::milliseconds Session::remaining() const {
 
 bool Session::join_broker(std::chrono::milliseconds within) {
   const auto deadline = Clock::now() + within;
-  while (!peer_.registered()) {
+  // Registered (commands that serve or publish) and a broker's full listing in (every
+  // page): from then on the membership is complete.
+  while ((registering_ && !peer_.registered()) || !peer_.membership_listed()) {
     if (signalled(std::chrono::milliseconds(10))) {
       throw Failure(kExitInterrupted, "waiting for the broker interrupted");
     }
     if (Clock::now() >= deadline) return false;
-  }
-  // The Peer asks for the full listing right after its registration is acknowledged;
-  // the broker answers in order, so once our own lookup is answered the listing is in.
-  const auto left =
-      std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-               std::chrono::milliseconds(100));
-  auto f = peer_.lookup("", "", left);
-  try {
-    (void)await(f, "asking the broker", left);
-  } catch (const Failure& e) {
-    if (e.code() == kExitInterrupted) throw;
-    return false;
   }
   return true;
 }

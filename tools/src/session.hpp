@@ -40,8 +40,9 @@ class Session {
   /// What is left of --timeout since the session started (at least 1 ms).
   [[nodiscard]] std::chrono::milliseconds remaining() const;
 
-  /// Waits until the broker has our registration and our view of the membership is
-  /// filled in. False when it does not answer within `within`; Failure(130) on a signal.
+  /// Waits until a broker has our registration (commands that register) and our view of
+  /// the membership is filled in (a broker's full listing). False when it does not answer within
+  /// `within`; Failure(130) on a signal.
   bool join_broker(std::chrono::milliseconds within);
   /// join_broker(remaining()) or Failure: UsageError without a broker, exit 4 when it
   /// does not answer. `why` completes "... needs --broker" ("to resolve 'pricing'").
@@ -87,6 +88,7 @@ class Session {
 
   Common common_;
   Clock::time_point started_;
+  bool registering_;  // we register with the brokers (else lookup-only)
   Peer peer_;
 };
 

@@ -162,14 +162,16 @@ TEST_F(BrokerProtocol, NamesAreUniqueAmongLiveRegistrationsAndFreedOnceTheHolder
   EXPECT_EQ(late.as<ErrorReply>().code, WireError::unknown_peer);
 }
 
-TEST_F(BrokerProtocol, PeerListCarriesTheBrokerUptime) {
-  start();
+TEST_F(BrokerProtocol, PeerListCarriesTheBrokerUptimeAndWarmUp) {
+  start(5000ms, 1000ms);
   BrokerClient c(endpoint(), "c");
   const PeerList first = c.peers();
   std::this_thread::sleep_for(200ms);
   const PeerList later = c.peers();
   EXPECT_GE(later.uptime_ms, first.uptime_ms + 200);
   EXPECT_LT(later.uptime_ms, 60000u);
+  // max(2 x renew interval, TTL): what a lookup-only client waits for after a restart.
+  EXPECT_EQ(later.warm_up_ms, 5000u);
 }
 
 }  // namespace

@@ -349,6 +349,31 @@ TEST(ZmeshCli, PeersListsTheRegisteredRepliesAndPingMeasures) {
   stop(*b.process);
 }
 
+// Commands that only look up do not register: `zmesh peers` lists neither itself nor a
+// running `zmesh subscribe`; a broker list with a dead endpoint first still works.
+TEST(ZmeshCli, ToolsThatOnlyLookUpAreNotMembersAndABrokerListMayHoldADeadOne) {
+  Broker broker;
+  auto a = start_reply({"reply", "A", "--echo", "--broker", broker.endpoint(), "--name", "alpha"});
+  Process watcher(kZmesh, {"subscribe", "news/", "--broker", broker.endpoint()});
+  EXPECT_NE(watcher.read_err_line(10s).find("subscribed to"), std::string::npos) << watcher.err();
+
+  const std::string dead = free_tcp_endpoint();
+  const std::string list = dead + "," + broker.endpoint();
+  auto r = zmesh({"peers", "--broker", list, "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto rows = lines_of(r.out);
+  ASSERT_EQ(rows.size(), 1u) << r.out;  // alpha only
+  EXPECT_EQ(json::parse(rows[0])["name"], "alpha");
+
+  r = zmesh({"request", "alpha", "A", "hi", "--broker", list});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n");
+  r = run(kZmesh, {"request", "alpha", "A", "hi"}, {}, 15s, {"ZMESH_BROKER=" + list});
+  EXPECT_EQ(r.code, 0) << r.err;
+  stop(watcher);
+  stop(*a.process);
+}
+
 TEST(ZmeshCli, OversizedPayloadFailsAtOnce) {
   // A KiB over the default payload limit (Limits::max_payload_bytes,
   // 16 MiB): refused locally, before anything is sent, not after --timeout.

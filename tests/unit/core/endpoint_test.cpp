@@ -94,5 +94,15 @@ TEST(Endpoint, ResolvesHostsOnlyToConnect) {
             "nohost.invalid");
 }
 
+TEST(Endpoint, ListsSplitAtCommasWithBlanksTrimmed) {
+  EXPECT_EQ(split_endpoint_list("tcp://a:1, tcp://b:2 ,tcp://c:3"),
+            (std::vector<std::string>{"tcp://a:1", "tcp://b:2", "tcp://c:3"}));
+  EXPECT_EQ(split_endpoint_list("tcp://a:1"), std::vector<std::string>{"tcp://a:1"});
+  EXPECT_TRUE(split_endpoint_list("").empty());
+  EXPECT_TRUE(split_endpoint_list(" , ,").empty());
+  EXPECT_EQ(split_endpoint_list("tcp://a:1,,tcp://b:2,"),
+            (std::vector<std::string>{"tcp://a:1", "tcp://b:2"}));
+}
+
 }  // namespace
 }  // namespace zmesh

@@ -273,5 +273,115 @@ TEST_F(DiscoveryTest, ARefusedRegistrationIsRetriedOncePerRenewIntervalAndSaysWh
   EXPECT_EQ(env.shared.registration_error, "");
 }
 
+// Two brokers: the membership is the union of their views, one record per peer id; a
+// lookup moves on from a broker that does not answer.
+struct TwoBrokersTest : ::testing::Test {
+  TwoBrokersTest()
+      : one(zctx),
+        two(zctx),
+        env(zctx,
+            [&] {
+              PeerOptions o;
+              o.name = "me";
+              o.brokers = {one.endpoint, two.endpoint};
+              return o;
+            }()),
+        discovery(*env.ctx,
+                  Discovery::Events{
+                      .joined = [this](const PeerInfo& p) { joined.push_back(p.id); },
+                      .left = [this](const PeerInfo& p) { left.push_back(p.id); },
+                      .connect = [](const PeerInfo&,
+                                    std::unique_ptr<ConnectCompletion>&) { return false; },
+                  }) {
+    discovery.open();
+  }
+  ~TwoBrokersTest() override { discovery.close(); }
+
+  void step() {
+    discovery.on_timers(SteadyClock::now());
+    (void)discovery.read();
+  }
+  void register_at(FakeBroker& b, std::uint64_t epoch, std::vector<PeerInfo> peers) {
+    auto reg = b.next_of(Kind::reg, [&] { step(); });
+    ASSERT_EQ(reg.kind, Kind::reg) << "no Register at " << b.endpoint;
+    // Long intervals: the fake brokers answer no Renew, and must not be taken for gone
+    // (and their views forgotten) while a slow machine runs the test.
+    b.send(Kind::register_ack, reg.correlation, encode(RegisterAck{epoch, 60000, 20000}));
+    auto lookup = b.next_of(Kind::lookup, [&] { step(); });
+    ASSERT_EQ(lookup.kind, Kind::lookup) << "no listing asked of " << b.endpoint;
+    PeerList list{epoch, {}, 60000};
+    for (auto& p : peers) list.peers.push_back(PeerRecord{std::move(p), 5});
+    b.send(Kind::peer_list, lookup.correlation, encode(list));
+  }
+
+  zmq::context_t zctx;
+  FakeBroker one;
+  FakeBroker two;
+  ComponentEnv env;
+  std::vector<PeerId> joined, left;
+  Discovery discovery;
+};
+
+TEST_F(TwoBrokersTest, TheMembershipIsTheUnionOfTheBrokersViews) {
+  register_at(one, 7, {member(0x10, "x"), member(0x20, "y")});
+  register_at(two, 9, {member(0x10, "x"), member(0x40, "w")});
+  // w is only in the second broker's listing: once it is a member, both listings are in.
+  ASSERT_TRUE(test::pump_until(
+      [&] { return discovery.members().size() == 3 && env.shared.membership_listed.load(); },
+      [&] { step(); }));
+  EXPECT_EQ(joined, (std::vector<PeerId>{0x10, 0x20, 0x40}));  // x once, though both list it
+  EXPECT_TRUE(env.shared.registered.load());
+
+  // x leaves one broker's view only (it expired there, say): still a member.
+  one.send(Kind::event, 0, encode(Event{7, EventType::leave, member(0x10, "x"), "expired"}));
+  test::pump_until([] { return false; }, [&] { step(); }, 200ms);
+  EXPECT_TRUE(left.empty());
+  EXPECT_EQ(discovery.members().size(), 3u);
+  // ...and then the other's: gone.
+  two.send(Kind::event, 0, encode(Event{9, EventType::leave, member(0x10, "x"), "bye"}));
+  ASSERT_TRUE(test::pump_until([&] { return !left.empty(); }, [&] { step(); }));
+  EXPECT_EQ(left, std::vector<PeerId>{0x10});
+  // A join heard from either broker counts.
+  two.send(Kind::event, 0, encode(Event{9, EventType::join, member(0x30, "z"), ""}));
+  ASSERT_TRUE(test::pump_until([&] { return discovery.members().size() == 3; }, [&] { step(); }));
+  EXPECT_EQ(joined.back(), 0x30u);
+}
+
+TEST_F(TwoBrokersTest, ALookupMovesOnFromABrokerThatDoesNotAnswer) {
+  register_at(one, 7, {});
+  register_at(two, 9, {});
+  auto done = std::make_unique<MembersCompletion>();
+  auto answer = done->promise.get_future();
+  discovery.lookup("x", "", Deadline::after(2s), std::move(done));
+  // Whichever broker is asked first stays silent; the other one must be asked in time.
+  FakeBroker* first = nullptr;
+  FakeBroker::Got asked;
+  ASSERT_TRUE(test::pump_until(
+      [&] {
+        for (FakeBroker* b : {&one, &two}) {
+          if (!b->frames.recv(b->router, zmq::recv_flags::dontwait)) continue;
+          auto env_in = b->dec.decode(Layout::router, b->frames);
+          if (env_in && env_in->header.kind == Kind::lookup) {
+            first = b;
+            return true;
+          }
+        }
+        return false;
+      },
+      [&] { step(); }));
+  FakeBroker& second = first == &one ? two : one;
+  asked = second.next_of(Kind::lookup, [&] { step(); });
+  ASSERT_EQ(asked.kind, Kind::lookup) << "the second broker was never asked";
+  second.send(
+      Kind::peer_list, asked.correlation,
+      encode(PeerList{
+          second.endpoint == one.endpoint ? 7u : 9u, {PeerRecord{member(0x10, "x"), 5}}, 60000}));
+  ASSERT_TRUE(test::pump_until([&] { return answer.wait_for(0ms) == std::future_status::ready; },
+                               [&] { step(); }));
+  const auto found = answer.get();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].name, "x");
+}
+
 }  // namespace
 }  // namespace zmesh::detail

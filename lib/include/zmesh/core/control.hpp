@@ -102,6 +102,8 @@ struct PeerList {
   std::vector<PeerRecord> peers;
   std::uint64_t uptime_ms = 0;  ///< time since the broker started
   std::uint64_t next = 0;       ///< cursor of the next page (Lookup::after); 0 = last page
+  /// How long after starting the broker has heard from every live peer (0 = not said).
+  std::uint32_t warm_up_ms = 0;
   friend bool operator==(const PeerList&, const PeerList&) = default;
 };
 
@@ -145,7 +147,7 @@ class PeerListWriter {
   [[nodiscard]] std::size_t bytes() const noexcept;
   /// The page as a payload frame.
   [[nodiscard]] zmq::message_t finish(std::uint64_t epoch, std::uint64_t uptime_ms,
-                                      std::uint64_t next);
+                                      std::uint64_t next, std::uint32_t warm_up_ms = 0);
 
  private:
   struct Impl;

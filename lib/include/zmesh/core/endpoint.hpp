@@ -11,6 +11,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace zmesh {
 
@@ -35,5 +36,9 @@ struct Endpoint {
 /// the name does not exist, Error(peer_unreachable) when the resolver fails for now
 /// (EAI_AGAIN: no DNS server answered).
 Endpoint check_endpoint(std::string_view text, EndpointUse use);
+
+/// Splits a comma-separated list of endpoints ("tcp://a:1,tcp://b:2"), trimming blanks
+/// around each item; empty items are dropped. No check.
+[[nodiscard]] std::vector<std::string> split_endpoint_list(std::string_view text);
 
 }  // namespace zmesh
