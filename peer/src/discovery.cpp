@@ -156,7 +156,7 @@ void Discovery::ask(Query query) {
   const std::size_t n = links_.size();
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = (query.link + k) % n;
-    if (i != query.link && query.after != 0) {
+    if (query.after != 0 && i != query.pages_from) {
       // Pages come from one broker: another one starts from the first page.
       query.after = 0;
       query.records.clear();
@@ -199,6 +199,7 @@ void Discovery::on_list(BrokerLink& link, std::uint64_t correlation_id, PeerList
       return;
     }
     query.after = list.next;
+    query.pages_from = query.link;
     ask(std::move(query));
     return;
   }

@@ -72,6 +72,7 @@ class Discovery {
     std::size_t link = 0;             // the broker asked (pages come from one broker)
     std::size_t young_skips = 0;      // brokers skipped because they have just started
     std::uint64_t after = 0;          // cursor of the page to ask for (PeerList.next)
+    std::size_t pages_from = 0;       // the broker whose cursor `after` is
     std::vector<PeerRecord> records;  // the pages received so far
     void fail(errc code, const std::string& text);
   };

@@ -383,5 +383,42 @@ TEST_F(TwoBrokersTest, ALookupMovesOnFromABrokerThatDoesNotAnswer) {
   EXPECT_EQ(found[0].name, "x");
 }
 
+TEST_F(TwoBrokersTest, AnAnswerBrokenOffAfterAPageStartsAgainFromTheFirstPageElsewhere) {
+  register_at(one, 7, {});
+  register_at(two, 9, {});
+  auto done = std::make_unique<MembersCompletion>();
+  auto answer = done->promise.get_future();
+  discovery.lookup("", "", Deadline::after(3s), std::move(done));
+  FakeBroker* first = nullptr;
+  FakeBroker::Got asked;
+  ASSERT_TRUE(test::pump_until(
+      [&] {
+        for (FakeBroker* b : {&one, &two}) {
+          asked = b->next([] {}, 1ms);
+          if (asked.kind == Kind::lookup) {
+            first = b;
+            return true;
+          }
+        }
+        return false;
+      },
+      [&] { step(); }));
+  // The first broker sends one page of two and then nothing more.
+  first->send(Kind::peer_list, asked.correlation,
+              encode(PeerList{7, {PeerRecord{member(0x10, "x"), 5}}, 60000, 1}));
+  FakeBroker& second = first == &one ? two : one;
+  auto again = second.next_of(Kind::lookup, [&] { step(); });
+  ASSERT_EQ(again.kind, Kind::lookup) << "the second broker was never asked";
+  const auto q = decode_control<Lookup>(again.payload, Limits{});
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->after, 0u) << "asked another broker for the first broker's next page";
+  second.send(Kind::peer_list, again.correlation,
+              encode(PeerList{
+                  9, {PeerRecord{member(0x10, "x"), 5}, PeerRecord{member(0x20, "y"), 5}}, 60000}));
+  ASSERT_TRUE(test::pump_until([&] { return answer.wait_for(0ms) == std::future_status::ready; },
+                               [&] { step(); }));
+  EXPECT_EQ(answer.get().size(), 2u) << "records of the broken-off answer were kept";
+}
+
 }  // namespace
 }  // namespace zmesh::detail
