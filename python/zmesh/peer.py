@@ -266,6 +266,8 @@ class Peer:
     def _target(self, to):
         """int = peer id; 'tcp://…' = endpoint (connected on demand); other str = a name
         resolved through the broker's membership."""
+        if isinstance(to, tuple) and len(to) == 2 and to[0] == "service":
+            return to
         if isinstance(to, int):
             return ("id", to)
         if isinstance(to, str) and "://" in to:
@@ -319,6 +321,11 @@ class Peer:
         timeout = self.request_timeout if timeout is None else timeout
         fut = self.request_future(("service", service), type, payload, timeout)
         return fut.result(timeout + 2.0)
+
+    async def arequest_service(self, service: str, type: str, payload=b"",
+                               timeout: float | None = None) -> Response:
+        return await asyncio.wrap_future(
+            self.request_future(("service", service), type, payload, timeout))
 
     # -- pub/sub -------------------------------------------------------------------------
     def publish(self, topic, type: str, payload=b"") -> None:
