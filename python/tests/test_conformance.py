@@ -547,3 +547,36 @@ def test_asyncio_request(echo, peers):
         rs = await asyncio.gather(*(c.arequest(echo.endpoint, "Echo", str(i)) for i in range(50)))
         return [r.payload for r in rs]
     assert asyncio.run(main()) == [str(i).encode() for i in range(50)]
+
+
+def test_rule17_a_welcome_naming_another_live_session_of_a_known_id_fails_duplicate_id(
+        peers, raws):
+    p = peers.make("c", heartbeat_interval=0.5)
+    live = raws(name="live")
+    live.greet(p.endpoint, interval=500)
+    a = raws(zmq.ROUTER, id=live.id, name="impostor")  # same id, another session
+    port = a.s.bind_to_random_port("tcp://127.0.0.1")
+    fut = p.connect_future(f"tcp://127.0.0.1:{port}")
+    ident, hb, _ = a.recv()
+    h, _ = codec.decode_header(hb)
+    a.s.send_multipart([ident, a.hdr(codec.WELCOME, h.correlation_id),
+                        codec.encode_welcome(a.info(), 500)])
+    with pytest.raises(zmesh.DuplicateId):
+        fut.result(2)
+    f = a.recv(2)
+    assert f is not None and codec.decode_header(f[1])[0].kind == codec.BYE
+
+
+def test_stop_fails_what_is_pending_with_shutting_down_and_says_bye(raws):
+    p = zmesh.Peer("stopper")
+    r = raws()
+    r.greet(p.endpoint)
+    fut = p.request_future(r.id, "Hang", b"", timeout=10)
+    r.recv_kind(codec.REQUEST)
+    p.stop()
+    with pytest.raises(zmesh.ShuttingDown):
+        fut.result(1)
+    h, _ = r.recv_kind(codec.BYE)
+    assert h is not None
+    with pytest.raises(zmesh.NotRunning):
+        p.request(r.id, "X")

@@ -227,7 +227,10 @@ class Engine:
                 if sock == self.p._wake_r:
                     continue
                 self._read(sock)
-            self._timers()
+            try:
+                self._timers()
+            except Exception:
+                self.stats["internal_errors"] += 1
         self._shutdown()
 
     def _read(self, sock):
@@ -240,21 +243,24 @@ class Engine:
                 return
             except zmq.ZMQError:
                 return
-            if sock is self.router:
-                self._on_router(frames)
-            elif sock is self.xpub:
-                self._on_xpub(frames)
-            elif sock is self.sub:
-                self._on_sub(frames)
-            elif self.broker and sock is self.broker.sock:
-                self._on_broker(frames)
-            else:
-                c = self.by_sock.get(sock)
-                if c is None:
-                    return
-                self._on_dealer(c, frames)
-                if c.state == "closed":
-                    return
+            try:
+                if sock is self.router:
+                    self._on_router(frames)
+                elif sock is self.xpub:
+                    self._on_xpub(frames)
+                elif sock is self.sub:
+                    self._on_sub(frames)
+                elif self.broker and sock is self.broker.sock:
+                    self._on_broker(frames)
+                else:
+                    c = self.by_sock.get(sock)
+                    if c is None:
+                        return
+                    self._on_dealer(c, frames)
+                    if c.state == "closed":
+                        return
+            except Exception:  # never let one message stop the engine: count and go on
+                self.stats["internal_errors"] += 1
 
     def _drain_commands(self):
         q = self.p._cmds
@@ -590,10 +596,13 @@ class Engine:
         c = self.by_ident.get(ident)
         if c is None or c.state != "up":
             if h.kind in (codec.REQUEST, codec.PING):
-                self.router.send_multipart(
-                    [ident, self.hdr(codec.ERROR, h.correlation_id),
-                     codec.encode_error(EC["UnknownPeer"], "greet first: send a Hello")],
-                    zmq.NOBLOCK)
+                try:
+                    self.router.send_multipart(
+                        [ident, self.hdr(codec.ERROR, h.correlation_id),
+                         codec.encode_error(EC["UnknownPeer"], "greet first: send a Hello")],
+                        zmq.NOBLOCK)
+                except zmq.ZMQError:
+                    pass
             return self._drop("ungreeted")
         self._traffic(c, h, payload)
 
@@ -697,6 +706,11 @@ class Engine:
         want_answer = is_req and not h.flags & codec.FLAG_NO_REPLY
         msg = Message(h.type.decode("utf-8", "replace"), payload, c.info.id, c.info.name, is_req)
         corr, deadline_ms, t = h.correlation_id, h.deadline_unix_ms, h.type
+        if self.stopping:  # no new work while stopping
+            if want_answer:
+                self._send(c, [self.hdr(codec.ERROR, corr),
+                               codec.encode_error(EC["ShuttingDown"], "the peer is stopping")])
+            return
 
         def job():
             kind, out = codec.REPLY, b""
