@@ -1,5 +1,4 @@
-"""Shared fixtures: the C++ binaries (paths from $ZMESH_BIN and $ZMESH_BROKER_BIN, default
-../build/...), processes that are always killed by PID, free loopback ports, and `Raw`:
+"""Shared fixtures: the C++ binaries (from $ZMESH_BUILD_DIR, default build/), processes that are always killed by PID, free loopback ports, and `Raw`:
 a bare pyzmq socket that plays the other implementation byte by byte."""
 from __future__ import annotations
 
@@ -16,9 +15,12 @@ from zmesh import codec
 from zmesh.codec import Info
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-ZMESH_BIN = os.environ.get("ZMESH_BIN", os.path.join(ROOT, "build", "tools", "zmesh"))
-BROKER_BIN = os.environ.get("ZMESH_BROKER_BIN",
-                            os.path.join(ROOT, "build", "broker", "zmesh-broker"))
+# The C++ build tree whose binaries the interop tests run ($ZMESH_BUILD_DIR, default
+# build/). Not ZMESH_BROKER_*: zmesh-broker takes every such variable as a setting of its
+# own and refuses unknown ones.
+BUILD_DIR = os.environ.get("ZMESH_BUILD_DIR", os.path.join(ROOT, "build"))
+ZMESH_BIN = os.path.join(BUILD_DIR, "tools", "zmesh")
+BROKER_BIN = os.path.join(BUILD_DIR, "broker", "zmesh-broker")
 EXAMPLES = os.path.join(ROOT, "examples", "python")
 
 
@@ -31,7 +33,7 @@ def free_port() -> int:
 def need_binaries():
     for b in (ZMESH_BIN, BROKER_BIN):
         if not os.access(b, os.X_OK):
-            pytest.skip(f"{b} not built (set ZMESH_BIN / ZMESH_BROKER_BIN)")
+            pytest.skip(f"{b} not built (set ZMESH_BUILD_DIR)")
 
 
 class Procs:

@@ -678,6 +678,12 @@ class Engine:
         if pend is None or pend.conn.info is None or pend.conn.info.id != c.info.id:
             self.stats["unmatched"] += 1
             return
+        if _now() > pend.deadline:  # too late, even if our timer has not run yet
+            self._end(h.correlation_id)
+            self.stats["unmatched"] += 1
+            return _fail(pend.fut, errors.Timeout(
+                f"request '{pend.type.decode(errors='replace')}' to {c.label} got no answer "
+                f"in time"))
         if h.kind == codec.REPLY:
             self._end(h.correlation_id)
             from .peer import Response
