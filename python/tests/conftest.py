@@ -56,14 +56,28 @@ class Procs:
                    stderr=subprocess.DEVNULL)
         return ep
 
-    def line(self, p, timeout=5.0) -> str:
-        """First stdout line of p (e.g. "listening on tcp://... as NAME (id HEX)")."""
+    def line(self, p, timeout=5.0, drain=False) -> str:
+        """First stdout line of p (e.g. "listening on tcp://... as NAME (id HEX)"). With
+        `drain`, the rest of its stdout is read on a thread into p.rest, so that a process
+        printing a line per request never blocks on a full pipe."""
         import selectors
+        import threading
         sel = selectors.DefaultSelector()
         sel.register(p.stdout, selectors.EVENT_READ)
         if not sel.select(timeout):
             raise AssertionError(f"no output from {p.args} in {timeout} s")
-        return p.stdout.readline()
+        first = p.stdout.readline()
+        if drain:
+            p.rest = []
+
+            def run():
+                try:
+                    for line in p.stdout:
+                        p.rest.append(line)
+                except (ValueError, OSError):
+                    pass
+            threading.Thread(target=run, daemon=True).start()
+        return first
 
     def kill_all(self):
         for p in self.procs:

@@ -174,3 +174,24 @@ def test_rule40_unknown_error_codes_are_kept_as_remote_error():
 def test_rule31_marker_topic_format():
     assert codec.marker_topic(0x5EED5EED5EED5EED, 1) == b"\x00zmesh.sync.5eed5eed5eed5eed.1"
     assert len(codec.marker_topic(0x5EED5EED5EED5EED, 1)) == 30
+
+
+def test_the_direct_header_encoder_matches_the_builder_and_the_generated_reader():
+    from zmesh.wire import Header
+    for kw in (dict(kind=codec.REQUEST, corr=7, type_=b"GetQuote", deadline_ms=1700000000500),
+               dict(kind=codec.PUBLISH, type_=b"P", sequence=3),
+               dict(kind=codec.BYE), dict(kind=codec.REQUEST, corr=1, type_=b"x" * 128, flags=1),
+               dict(kind=codec.REQUEST, corr=1, type_=b"abc"), dict(kind=codec.PING, corr=2**64 - 1)):
+        a = codec.encode_header(sender_id=ME, session=SESSION, timestamp=False, **kw)
+        b = codec.encode_header_builder(sender_id=ME, session=SESSION, timestamp=False, **kw)
+        assert codec.verify(a, codec.HEADER_S, b"ZMH1") and len(a) <= 1024
+        da, why = codec.decode_header(a)
+        assert why is None and da == codec.decode_header(b)[0]
+        g = Header.Header.GetRootAs(a, 0)
+        assert (g.Kind(), g.CorrelationId(), g.Type() or b"", g.SenderId(), g.Sequence(),
+                g.Flags(), g.Version()) == (da.kind, da.correlation_id, da.type, ME,
+                                            da.sequence, da.flags, 1)
+    # and it reads the spec's bytes (a layout the C++ builder chose)
+    r, why = codec.decode_header(REQ_61)
+    assert why is None and (r.sender_id, r.sender_session, r.timestamp_us) == \
+        (ME, SESSION, 1700000000000000)

@@ -27,7 +27,7 @@ def binaries():
 
 def cpp_reply(procs, *args, type_="Echo"):
     p = procs.start([ZMESH_BIN, "reply", type_, *args])
-    line = procs.line(p)
+    line = procs.line(p, drain=True)  # it prints a line per request
     m = re.match(r"listening on (\S+) as (\S+) \(id ([0-9a-f]{16})\)", line)
     assert m, line
     return p, m.group(1), int(m.group(3), 16)

@@ -128,6 +128,7 @@ class Engine:
         self.thread = threading.Thread(target=self.run, name="zmesh-engine", daemon=True)
         self.corr = itertools.count(1)
         self.tie = itertools.count()
+        self.next_timers = 0.0
         self.router = self.xpub = self.sub = None
         self.broker: Broker | None = None
         self.by_sock: dict = {}
@@ -212,7 +213,7 @@ class Engine:
                 self._rebuild_poller()
             self._flush_backlog()
             try:
-                events = dict(self.poller.poll(10))
+                events = dict(self.poller.poll(0 if self.p._cmds.qsize() else 10))
             except zmq.ZMQError:
                 events = {}
             if self.p._wake_r in events:
@@ -228,7 +229,10 @@ class Engine:
                     continue
                 self._read(sock)
             try:
-                self._timers()
+                now = _now()
+                if now >= self.next_timers:  # timers run every 2 ms at most
+                    self.next_timers = now + 0.002
+                    self._timers()
             except Exception:
                 self.stats["internal_errors"] += 1
         self._shutdown()
@@ -516,8 +520,9 @@ class Engine:
                 self._end(corr)
                 _fail(fut, errors.QueueFull(f"{c.label}: cannot send now (high-water mark)"))
 
-        # a lookup's own deadline is the request's: fail the future when it ends
-        heapq.heappush(self.deadlines, (deadline, next(self.tie), 0, fut))
+        if target[0] in ("name", "service"):
+            # a lookup's own deadline is the request's: fail the future when it ends
+            heapq.heappush(self.deadlines, (deadline, next(self.tie), 0, fut))
         self._resolve(target, then, lambda exc: _fail(fut, exc))
 
     def _end(self, corr):

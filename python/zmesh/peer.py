@@ -205,14 +205,18 @@ class Peer:
     def _post(self, cmd, block=True, timeout=None):
         if self._state not in ("running", "stopping"):
             raise errors.NotRunning(f"peer '{self.name}' is not running")
+        q = self._cmds
         try:
-            self._cmds.put(cmd, block, self.send_timeout if timeout is None else timeout)
+            q.put(cmd, block, self.send_timeout if timeout is None else timeout)
         except queue.Full:
             raise errors.QueueFull("command queue full") from None
-        try:
-            os.write(self._wake_w, b"x")
-        except BlockingIOError:
-            pass
+        # Wake the engine only when the queue was empty: otherwise it has not drained it
+        # yet and will (it drains until empty, and polls without sleeping while not empty).
+        if q.qsize() <= 1:
+            try:
+                os.write(self._wake_w, b"x")
+            except (BlockingIOError, OSError):
+                pass
 
     def _call(self, *cmd, timeout=2.0):
         fut = concurrent.futures.Future()
