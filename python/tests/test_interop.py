@@ -160,14 +160,16 @@ def test_cpp_pipelined_requests_to_python(procs, peers):
 
 # -- broadcasts -------------------------------------------------------------------------------
 def test_python_subscribes_to_a_cpp_publisher_with_sync_and_no_gaps(procs, peers):
+    # --interval: the publisher must outlive our sync (it starts on our first subscription,
+    # before the sync's second round, and exits after its last message)
     pub = procs.start([ZMESH_BIN, "publish", "prices/eur", "Price", "1.08", "--count", "200",
-                       "--wait-subscribers", "1", "--timeout", "10s"])
+                       "--interval", "5ms", "--wait-subscribers", "1", "--timeout", "10s"])
     m = re.match(r"publishing on (\S+)", procs.line(pub))
     got = []
     s = peers.make("py-sub", bind="")
     s.subscribe_to(m.group(1))
     s.subscribe("prices/", lambda msg: got.append((msg.topic, msg.sequence, msg.payload)))
-    assert pub.wait(10) == 0
+    assert pub.wait(15) == 0
     assert wait_for(lambda: len(got) == 200, 5)
     assert got == [(b"prices/eur", i, b"1.08") for i in range(1, 201)]
     (st,) = s.publishers().values()
@@ -178,7 +180,7 @@ def test_python_counts_gaps_from_a_cpp_publisher_exactly(procs, peers):
     """A subscriber that falls behind a flooding publisher loses broadcasts at the
     publisher's high-water mark; what it counts as missed plus what it received is exactly
     the last sequence number it saw."""
-    pub = procs.start([ZMESH_BIN, "publish", "t", "T", "x" * 100, "--count", "0",
+    pub = procs.start([ZMESH_BIN, "publish", "t", "T", "x" * 500, "--count", "0",
                        "--wait-subscribers", "1", "--timeout", "10s"])
     m = re.match(r"publishing on (\S+)", procs.line(pub))
     got, gaps = [], []
@@ -191,14 +193,14 @@ def test_python_counts_gaps_from_a_cpp_publisher_exactly(procs, peers):
     s.on_gap(lambda pid, topic, n: gaps.append(n))
     s.subscribe_to(m.group(1))
     s.subscribe("t", slow)
-    time.sleep(2.0)
+    time.sleep(1.5)
     pub.send_signal(signal.SIGTERM)
     assert pub.wait(10) == 0
     def settled():
         a = len(got)
         time.sleep(0.3)
         return a == len(got)
-    assert wait_for(settled, 10)
+    assert wait_for(settled, 20)
     (st,) = s.publishers().values()
     assert st["missed"] > 0 and sum(gaps) == st["missed"]
     assert st["received"] == len(got)
@@ -224,7 +226,7 @@ def test_cpp_subscribes_to_a_python_publisher(procs, peers):
 
 def test_subscriber_example_follows_a_cpp_publisher(procs):
     pub = procs.start([ZMESH_BIN, "publish", "weather/paris", "Forecast", "sunny", "--count",
-                       "5", "--wait-subscribers", "1", "--timeout", "10s"])
+                       "5", "--interval", "200ms", "--wait-subscribers", "1", "--timeout", "10s"])
     m = re.match(r"publishing on (\S+)", procs.line(pub))
     sub = procs.start([sys.executable, os.path.join(EXAMPLES, "subscriber.py"), "weather/",
                        "--connect", m.group(1), "--count", "5"])
@@ -237,7 +239,7 @@ def test_subscriber_example_follows_a_cpp_publisher(procs):
 def test_python_subscriber_follows_cpp_publishers_through_the_broker(procs, peers):
     brk = procs.broker("--renew-ms", "300", "--ttl-ms", "1000")
     pub = procs.start([ZMESH_BIN, "publish", "w/x", "W", "hi", "--count", "10",
-                       "--wait-subscribers", "1", "--timeout", "10s", "--broker", brk,
+                       "--interval", "100ms", "--wait-subscribers", "1", "--timeout", "10s", "--broker", brk,
                        "--name", "cpp-pub"])
     procs.line(pub)
     s = peers.make("py-sub", broker=brk)

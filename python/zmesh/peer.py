@@ -340,6 +340,8 @@ class Peer:
             raise errors.InvalidArgument("topics starting with a zero byte are reserved")
         if len(tp) > LIMITS.max_topic_bytes or not 1 <= len(t) <= LIMITS.max_type_bytes:
             raise errors.InvalidArgument("topic over 256 bytes or type not 1..128 bytes")
+        if not self.pub_endpoint:
+            raise errors.InvalidArgument("this peer does not publish (pub_bind is empty)")
         self._post(("publish", tp, t, p))
 
     def subscribe(self, prefix, handler, sync: bool = True, timeout: float = 5.0) -> Registration:
