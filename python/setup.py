@@ -4,7 +4,7 @@ The generated code is never committed. `pip install --no-build-isolation ./pytho
 `python3 setup.py build`) runs `flatc --python` on ../schemas/*.fbs (override with
 $ZMESH_SCHEMAS, the flatc binary with $FLATC) into the build directory, next to the
 hand-written package. For working in the source tree without installing, run
-`python3 python/setup.py gen_wire`: it writes python/zmesh/wire/ (ignored by git).
+`cd python && python3 setup.py gen_wire`: it writes python/zmesh/wire/ (ignored by git).
 """
 import glob
 import os

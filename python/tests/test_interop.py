@@ -396,3 +396,45 @@ def test_rule42_an_event_jump_makes_the_peer_take_a_full_listing(peers, raws):
     peer_list(ident, h.correlation_id, [info("c", 13), info("d", 14)])
     assert wait_for(lambda: [m.name for m in s.members()] == ["c", "d"], 2)
     assert s.stats()["events_lost"] == 2
+
+
+def _restartable_broker(procs, *extra):
+    from conftest import free_port
+    ep = f"tcp://127.0.0.1:{free_port()}"
+    args = [BROKER_BIN, "--bind", ep, *extra]
+    start = lambda: procs.start(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return ep, start
+
+
+def test_rule39_a_name_is_looked_up_again_while_the_broker_is_young(procs, peers):
+    ep, start = _restartable_broker(procs, "--renew-ms", "500", "--ttl-ms", "2000")
+    b1 = start()
+    cpp_reply(procs, "--broker", ep, "--name", "named")
+    os.kill(b1.pid, signal.SIGKILL)
+    b1.wait()
+    start()  # knows nobody until "named" renews (within 500 ms) and hears UnknownPeer
+    c = peers.make("asker", broker=ep)
+    t0 = time.monotonic()
+    assert c.request("named", "Echo", "found", timeout=5).payload == b"found"
+    # and a name nobody registers is reported unknown once the warm-up is over, not at once
+    with pytest.raises(zmesh.UnknownPeer):
+        c.request("nobody", "Echo", "x", timeout=5)
+    assert time.monotonic() - t0 < 5
+
+
+def test_rule39_a_young_brokers_listing_drops_no_member(procs, peers):
+    ep, start = _restartable_broker(procs, "--renew-ms", "300", "--ttl-ms", "1200")
+    b1 = start()
+    w = peers.make("watcher", broker=ep)
+    assert w.wait_registered(5)
+    cpp_reply(procs, "--broker", ep, "--name", "member")
+    assert wait_for(lambda: [m.name for m in w.members()] == ["member"], 5)
+    e1 = w.stats()["broker_epoch"]
+    os.kill(b1.pid, signal.SIGKILL)
+    b1.wait()
+    start()
+    end = time.monotonic() + 2.5
+    while time.monotonic() < end:  # the restart is invisible in the membership
+        assert [m.name for m in w.members()] == ["member"]
+        time.sleep(0.02)
+    assert w.stats()["broker_epoch"] != e1  # it did register with the new broker

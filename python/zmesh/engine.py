@@ -129,6 +129,8 @@ class Engine:
         self.corr = itertools.count(1)
         self.tie = itertools.count()
         self.next_timers = 0.0
+        self.later: list = []       # heap of (when, tie, fn): work for later (rule 39 retries)
+        self.last_uptime_ms = None  # uptime_ms of the broker's last listing
         self.router = self.xpub = self.sub = None
         self.broker: Broker | None = None
         self.by_sock: dict = {}
@@ -447,11 +449,17 @@ class Engine:
             if not self.broker:
                 return fail(errors.UnknownPeer(f"no peer named '{what}' (no broker)"))
 
+            deadline = _now() + self.p.request_timeout
+
             def got(members, exc):
                 if exc:
                     return fail(exc)
                 ok = [m for m in members if m.name == what and m.endpoints]
                 if not ok:
+                    wait = self._warmup_left()
+                    if wait > 0 and _now() + wait < deadline:  # rule 39: a young broker
+                        return self._after(wait, lambda: self._lookup(
+                            what, "", max(0.1, deadline - _now()), got))
                     return fail(errors.UnknownPeer(f"no peer named '{what}' is registered"))
                 try:
                     then(self._conn_for_member(ok[0]))
@@ -952,12 +960,28 @@ class Engine:
             if exc:
                 return
             new = {m.id: m for m in ms if m.id != self.p.id}
-            for mid in list(self.members):
-                if mid not in new:
-                    self._member_gone(mid)
+            wait = self._warmup_left()
+            if wait > 0:  # rule 39: a young broker's listing lacks who has not renewed yet
+                self._after(wait + 0.05, self._resync)
+            else:
+                for mid in list(self.members):
+                    if mid not in new:
+                        self._member_gone(mid)
             for m in new.values():
                 self._member_set(m)
         self._lookup("", "", 5.0, got)
+
+    def _after(self, delay, fn):
+        heapq.heappush(self.later, (_now() + delay, next(self.tie), fn))
+
+    def _warmup_left(self) -> float:
+        """Seconds until the broker is older than the TTL and two renew intervals (5.7),
+        judged by the uptime_ms of its last listing; 0 when it is not young."""
+        b = self.broker
+        if not b or self.last_uptime_ms is None:
+            return 0.0
+        warm = max(b.ttl_ms, 2 * b.renew_ms)
+        return max(0.0, (warm - self.last_uptime_ms) / 1000.0)
 
     def _member_set(self, m):
         old = self.members.get(m.id)
@@ -995,6 +1019,7 @@ class Engine:
                 if why:
                     return op.done(None, errors.Malformed(f"bad PeerList ({why})"))
                 op.acc += [_member(i, age) for i, age in lst.peers]
+                self.last_uptime_ms = lst.uptime_ms
                 if lst.next:
                     return self._lookup_page(op, lst.next)
                 return op.done(op.acc, None)
@@ -1074,6 +1099,8 @@ class Engine:
                 _fail(pend.fut, errors.Timeout(
                     f"request '{pend.type.decode(errors='replace')}' to {pend.conn.label} "
                     f"got no answer within {now - pend.sent:.3f} s"))
+        while self.later and self.later[0][0] <= now:
+            heapq.heappop(self.later)[2]()
         own = self.own_ms / 1000.0
         for c in list(itertools.chain(self.by_sock.values(), self.by_ident.values())):
             if c.state == "greeting":
