@@ -438,3 +438,17 @@ def test_rule39_a_young_brokers_listing_drops_no_member(procs, peers):
         assert [m.name for m in w.members()] == ["member"]
         time.sleep(0.02)
     assert w.stats()["broker_epoch"] != e1  # it did register with the new broker
+
+
+def test_a_service_request_moves_to_the_next_provider_when_one_dies(procs, peers):
+    brk = procs.broker()
+    slow, _, _ = cpp_reply(procs, "--broker", brk, "--name", "slow", "--service", "svc",
+                           "--command", "sleep 30", type_="Work")
+    cpp_reply(procs, "--broker", brk, "--name", "fast", "--service", "svc", "--text", "done",
+              type_="Work")
+    c = peers.make("client", broker=brk)
+    assert wait_for(lambda: len(c.members()) == 2, 5)
+    futs = [c.request_future(("service", "svc"), "Work", b"", timeout=15) for _ in range(2)]
+    time.sleep(0.5)  # one of them waits on "slow"
+    os.kill(slow.pid, signal.SIGKILL)
+    assert [f.result(12).payload for f in futs] == [b"done", b"done"]

@@ -64,12 +64,13 @@ class Conn:
 
 class Pend:
     __slots__ = ("corr", "fut", "conn", "deadline", "type", "payload", "deadline_ms", "sent",
-                 "flags")
+                 "flags", "retry")
 
     def __init__(self, corr, fut, conn, deadline, type_, payload, deadline_ms, flags):
         self.corr, self.fut, self.conn, self.deadline = corr, fut, conn, deadline
         self.type, self.payload, self.deadline_ms, self.flags = type_, payload, deadline_ms, flags
         self.sent = _now()
+        self.retry = None  # for a request to a service: sends it to the next provider
 
 
 def _fail(fut, exc):
@@ -373,6 +374,10 @@ class Engine:
         for corr in list(c.pending):
             pend = self.pending.pop(corr, None)
             if pend:
+                if (pend.retry and exc_cls in (errors.PeerGone, errors.PeerUnreachable)
+                        and _now() < pend.deadline):
+                    self._after(0, pend.retry)  # a service request moves to the next provider
+                    continue
                 _fail(pend.fut, exc_cls(f"{c.label} {why}"))
         c.pending.clear()
         for f in c.futs:
@@ -508,14 +513,19 @@ class Engine:
         deadline_ms = _wall_ms() + int(timeout * 1000)
         flags = codec.FLAG_NO_REPLY if no_reply else 0
 
+        tries = [0]
+
         def then(c):
             if fut.done():
                 return
+            tries[0] += 1
             corr = next(self.corr)
             if no_reply:
                 self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
                 return _ok(fut, None)
             pend = Pend(corr, fut, c, deadline, type_, payload, deadline_ms, flags)
+            if target[0] == "service" and tries[0] < 8:
+                pend.retry = lambda: self._resolve(target, then, lambda exc: _fail(fut, exc))
             self.pending[corr] = pend
             c.pending.add(corr)
             heapq.heappush(self.deadlines, (deadline, next(self.tie), corr, None))
