@@ -351,6 +351,7 @@ def test_rule42_an_event_jump_makes_the_peer_take_a_full_listing(peers, raws):
         PeerList.Start(b)
         PeerList.AddEpoch(b, epoch)
         PeerList.AddPeers(b, v)
+        PeerList.AddUptimeMs(b, 3_600_000)  # an old broker (a young one's listing drops nobody)
         b.Finish(PeerList.End(b))
         fake.s.send_multipart([ident, fake.hdr(codec.PEER_LIST, corr), bytes(b.Output())])
 
