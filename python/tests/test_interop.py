@@ -176,36 +176,47 @@ def test_python_subscribes_to_a_cpp_publisher_with_sync_and_no_gaps(procs, peers
     assert st["missed"] == 0
 
 
+@pytest.mark.timeout(60)
 def test_python_counts_gaps_from_a_cpp_publisher_exactly(procs, peers):
     """A subscriber that falls behind a flooding publisher loses broadcasts at the
     publisher's high-water mark; what it counts as missed plus what it received is exactly
-    the last sequence number it saw."""
-    pub = procs.start([ZMESH_BIN, "publish", "t", "T", "x" * 500, "--count", "0",
-                       "--wait-subscribers", "1", "--timeout", "10s"])
-    m = re.match(r"publishing on (\S+)", procs.line(pub))
-    got, gaps = [], []
-    s = peers.make("py-sub", bind="", hwm=100, workers=1, worker_queue_depth=10)
+    the last sequence number it saw. (Up to three attempts: on a loaded machine the
+    publisher may itself be too slow to overflow its queue, and then nothing is lost.)"""
+    for attempt in range(3):
+        pub = procs.start([ZMESH_BIN, "publish", "t", "T", "x" * 500, "--count", "0",
+                           "--wait-subscribers", "1", "--timeout", "10s"])
+        m = re.match(r"publishing on (\S+)", procs.line(pub))
+        got, gaps = [], []
+        s = peers.make(f"py-sub-{attempt}", bind="", hwm=100, workers=1, worker_queue_depth=10)
 
-    def slow(msg):
-        if not got:
-            time.sleep(1.0)  # fall behind: ZeroMQ drops at the publisher's HWM
-        got.append(msg.sequence)
-    s.on_gap(lambda pid, topic, n: gaps.append(n))
-    s.subscribe_to(m.group(1))
-    s.subscribe("t", slow)
-    time.sleep(1.5)
-    pub.send_signal(signal.SIGTERM)
-    assert pub.wait(10) == 0
-    def settled():
-        a = len(got)
-        time.sleep(0.3)
-        return a == len(got)
-    assert wait_for(settled, 20)
-    (st,) = s.publishers().values()
-    assert st["missed"] > 0 and sum(gaps) == st["missed"]
-    assert st["received"] == len(got)
-    assert st["received"] + st["missed"] == got[-1]
-    assert got == sorted(got)
+        def slow(msg, got=got):
+            if not got:
+                time.sleep(2.0)  # fall behind: ZeroMQ drops at the publisher's HWM
+            got.append(msg.sequence)
+        s.on_gap(lambda pid, topic, n, gaps=gaps: gaps.append(n))
+        s.subscribe_to(m.group(1))
+        s.subscribe("t", slow)
+        time.sleep(3.0)
+        pub.send_signal(signal.SIGTERM)
+        assert pub.wait(10) == 0
+
+        def settled(got=got):
+            a = len(got)
+            time.sleep(0.3)
+            return a == len(got)
+        assert wait_for(settled, 20)
+        (st,) = s.publishers().values()  # a snapshot; a straggler may still come in
+        n = st["received"]
+        assert wait_for(lambda: len(got) >= n, 5)
+        # exact accounting, whatever was lost: the n-th broadcast handled carries the
+        # sequence number n + missed
+        assert n + st["missed"] == got[n - 1]
+        assert sum(gaps) >= st["missed"]  # gap callbacks run in order with the broadcasts
+        assert got == sorted(got)
+        s.stop()
+        if st["missed"] > 0:
+            return
+    pytest.fail("no broadcast was lost in three attempts: the gap count was not exercised")
 
 
 def test_cpp_subscribes_to_a_python_publisher(procs, peers):
