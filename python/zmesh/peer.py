@@ -23,8 +23,7 @@ import time
 from dataclasses import dataclass
 
 from . import codec, errors
-from .codec import LIMITS, Info
-from .errors import Errc
+from .codec import LIMITS
 
 
 @dataclass
