@@ -5,6 +5,9 @@ SUB, the DEALER to the broker, the pending-request table and every timer (deadli
 heartbeats, liveness, connect timeouts, renewals, sync rounds). It never runs user
 code: application messages go to the workers' bounded queues; when one is full the
 engine stops reading the network until there is room again.
+
+This file: the loop, connections and greetings, requests, liveness. Publish/subscribe is
+in engine_pubsub.py, the broker client in engine_broker.py (mixins of Engine, same thread).
 """
 from __future__ import annotations
 
