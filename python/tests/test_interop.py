@@ -198,7 +198,8 @@ def test_python_counts_gaps_from_a_cpp_publisher_exactly(procs, peers):
         s.subscribe("t", slow)
         time.sleep(3.0)
         pub.send_signal(signal.SIGTERM)
-        assert pub.wait(10) == 0
+        rc = pub.wait(10)
+        assert rc == 0, (rc, pub.stderr.read())
 
         def settled(got=got):
             a = len(got)
