@@ -101,8 +101,8 @@ stage_build() {
 # only (no downloads), then its pytest suite against the C++ binaries of <dir>.
 python_tests() {
   local dir="$1" venv="$1/pyvenv"
-  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/pip" install --quiet --no-build-isolation --no-index ./python
+  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv" || return 1
+  "$venv/bin/pip" install --quiet --no-build-isolation --no-index ./python || return 1
   ZMESH_BUILD_DIR="$PWD/$dir" "$venv/bin/python" -P -m pytest -q -p no:cacheprovider python/tests
 }
 
