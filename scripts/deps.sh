@@ -12,6 +12,8 @@ packages=(
   libboost-program-options-dev
   libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  python3-zmq python3-flatbuffers python3-pytest python3-pytest-timeout python3-setuptools
+  python3-wheel python3-venv
 )
 # Pinned to 14: another clang-format version formats some lines differently.
 [ "${1:-}" = "--checks" ] && packages+=(clang-format-14 clang-tidy-14)

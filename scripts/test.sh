@@ -2,14 +2,14 @@
 # Builds zmesh (warnings as errors) and runs the whole test suite; with --all (or CI=true)
 # also the checks CI runs. Each stage is announced and timed; the script goes on after a
 # failed stage, then prints a summary and exits 1 if any stage failed.
-#   scripts/test.sh                 build: plain build in build/, ctest
+#   scripts/test.sh                 build: plain build in build/, ctest, Python tests
 #   scripts/test.sh --all           format build tidy asan tsan (what .ci/run does)
 #   scripts/test.sh format tidy     the named stages only
 #   ZMESH_SANITIZE=address,undefined scripts/test.sh   as before: the asan stage alone
 #   ZMESH_SANITIZE=thread scripts/test.sh              as before: the tsan stage alone
 # Stages:
 #   format  clang-format-14 --dry-run --Werror over the tracked C++ files of the check dirs
-#   build   plain build (build/), ctest
+#   build   plain build (build/), ctest, then the Python package's pytest suite (python/)
 #   tidy    clang-tidy-14 (.clang-tidy) over build/compile_commands.json, check dirs only
 #   asan    ZMESH_SANITIZE=address,undefined build (build-asan/), ctest
 #   tsan    ZMESH_SANITIZE=thread build (build-tsan/), ctest with tests/tsan.supp
@@ -90,7 +90,20 @@ stage_format() {
 }
 
 stage_build() {
-  build_and_test build ""
+  # Both run; the stage fails when either does (stages run with set +e, see below).
+  local rc=0
+  build_and_test build "" || rc=$?
+  python_tests build || rc=$?
+  return "$rc"
+}
+
+# The Python package (python/): installed into a venv under <dir>/ from Debian's packages
+# only (no downloads), then its pytest suite against the C++ binaries of <dir>.
+python_tests() {
+  local dir="$1" venv="$1/pyvenv"
+  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv" || return 1
+  "$venv/bin/pip" install --quiet --no-build-isolation --no-index ./python || return 1
+  ZMESH_BUILD_DIR="$PWD/$dir" "$venv/bin/python" -P -m pytest -q -p no:cacheprovider python/tests
 }
 
 stage_tidy() {

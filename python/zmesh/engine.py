@@ -1,0 +1,779 @@
+"""The engine: the one thread that owns every socket of a Peer (the ZeroMQ way).
+
+It owns the ROUTER (bound), one DEALER per outbound connection, the XPUB (bound), the
+SUB, the DEALER to the broker, the pending-request table and every timer (deadlines,
+heartbeats, liveness, connect timeouts, renewals, sync rounds). It never runs user
+code: application messages go to the workers' bounded queues; when one is full the
+engine stops reading the network until there is room again.
+
+This file: the loop, connections and greetings, requests, liveness. Publish/subscribe is
+in engine_pubsub.py, the broker client in engine_broker.py (mixins of Engine, same thread).
+"""
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+import os
+import threading
+import time
+
+import zmq
+
+from . import codec, errors
+from .codec import EC, Hdr, Info
+from .engine_broker import BrokerClient
+from .engine_pubsub import PubSub
+from .engine_util import (Broker, Conn, LookupOp, Pend, _fail, _member, _now, _ok,
+                          _rng, _wall_ms)
+
+
+class Engine(PubSub, BrokerClient):
+    def __init__(self, peer):
+        self.p = peer
+        self.ctx = zmq.Context()
+        self.thread = threading.Thread(target=self.run, name="zmesh-engine", daemon=True)
+        self.corr = itertools.count(1)
+        self.tie = itertools.count()
+        self.next_timers = 0.0
+        self.later: list = []       # heap of (when, tie, fn): work for later (rule 39 retries)
+        self.last_uptime_ms = None  # uptime_ms of the broker's last listing
+        self.router = self.xpub = self.sub = None
+        self.broker: Broker | None = None
+        self.by_sock: dict = {}
+        self.by_ep: dict = {}
+        self.by_ident: dict = {}
+        self.by_id: dict = {}
+        self.pending: dict = {}
+        self.deadlines: list = []   # heap of (deadline, corr)
+        self.backlog = collections.deque()
+        self.stopping = False
+        self.running = True
+        self.seq: dict = {}          # topic -> last sequence we published
+        self.pubs: dict = {}         # publisher id -> {"session", "topics", "received", "missed"}
+        self.followed: dict = {}     # pub endpoint -> set of reasons
+        self.sub_counts: dict = {}   # prefix -> subscriptions
+        self.syncs: list = []
+        self.sync_counter = 0
+        self.members: dict = {}      # id -> MemberInfo
+        self.rr: dict = {}           # service -> round-robin counter
+        self.stats = collections.Counter()
+        self.poller_dirty = True
+        self.poller = None
+        self.own_ms = int(round(peer.heartbeat_interval * 1000))
+
+    # -- setup ---------------------------------------------------------------------------
+    def _socket(self, kind):
+        s = self.ctx.socket(kind)
+        s.setsockopt(zmq.LINGER, 200)
+        s.setsockopt(zmq.SNDHWM, self.p.hwm)
+        s.setsockopt(zmq.RCVHWM, self.p.hwm)
+        return s
+
+    def bind_sockets(self):
+        p = self.p
+        try:
+            if p.bind:
+                self.router = self._socket(zmq.ROUTER)
+                self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+                self.router.bind(p.bind)
+                p.endpoint = self.router.getsockopt(zmq.LAST_ENDPOINT).decode()
+            if p.pub_bind:
+                self.xpub = self._socket(zmq.XPUB)
+                self.xpub.setsockopt(zmq.XPUB_VERBOSE, 1)
+                self.xpub.bind(p.pub_bind)
+                p.pub_endpoint = self.xpub.getsockopt(zmq.LAST_ENDPOINT).decode()
+            self.sub = self._socket(zmq.SUB)
+            if p.broker:
+                s = self._socket(zmq.DEALER)
+                s.connect(p.broker)
+                self.broker = Broker(s)
+        except zmq.ZMQError as e:
+            self._close_all()
+            raise errors.InvalidArgument(f"cannot bind: {e}") from None
+
+    def info(self) -> Info:
+        p = self.p
+        return Info(p.id, p.session, p.name, [p.endpoint] if p.endpoint else [],
+                    [p.pub_endpoint] if p.pub_endpoint else [], list(p.services))
+
+    def hdr(self, kind, corr=0, type_=b"", deadline_ms=0, sequence=0, flags=0):
+        return codec.encode_header(kind, self.p.id, self.p.session, corr, type_, deadline_ms,
+                                   sequence, flags)
+
+    # -- main loop -----------------------------------------------------------------------
+    def _rebuild_poller(self):
+        pl = zmq.Poller()
+        pl.register(self.p._wake_r, zmq.POLLIN)
+        net = [s for s in (self.router, self.sub, self.broker and self.broker.sock) if s]
+        net += list(self.by_sock)
+        if self.xpub:
+            pl.register(self.xpub, zmq.POLLIN)
+        for s in net:
+            pl.register(s, zmq.POLLIN)
+        self.poller = pl
+        self.poller_dirty = False
+
+    def run(self):
+        if self.broker:
+            self.broker.next_renew = 0.0
+        while self.running:
+            if self.poller_dirty:
+                self._rebuild_poller()
+            self._flush_backlog()
+            try:
+                events = dict(self.poller.poll(0 if self.p._cmds.qsize() else 10))
+            except zmq.ZMQError:
+                events = {}
+            if self.p._wake_r in events:
+                try:
+                    os.read(self.p._wake_r, 4096)
+                except BlockingIOError:
+                    pass
+            self._drain_commands()
+            if not self.running:
+                break
+            for sock in list(events):
+                if sock == self.p._wake_r:
+                    continue
+                self._read(sock)
+            try:
+                now = _now()
+                if now >= self.next_timers:  # timers run every 2 ms at most
+                    self.next_timers = now + 0.002
+                    self._timers()
+            except Exception:
+                self.stats["internal_errors"] += 1
+        self._shutdown()
+
+    def _read(self, sock):
+        for _ in range(256):  # bounded batches: every socket and timer gets its turn
+            if self.backlog and sock is not self.xpub:
+                return
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError:
+                return
+            try:
+                if sock is self.router:
+                    self._on_router(frames)
+                elif sock is self.xpub:
+                    self._on_xpub(frames)
+                elif sock is self.sub:
+                    self._on_sub(frames)
+                elif self.broker and sock is self.broker.sock:
+                    self._on_broker(frames)
+                else:
+                    c = self.by_sock.get(sock)
+                    if c is None:
+                        return
+                    self._on_dealer(c, frames)
+                    if c.state == "closed":
+                        return
+            except Exception:  # never let one message stop the engine: count and go on
+                self.stats["internal_errors"] += 1
+
+    def _drain_commands(self):
+        q = self.p._cmds
+        for _ in range(4096):
+            try:
+                cmd = q.get_nowait()
+            except Exception:
+                return
+            try:
+                getattr(self, "cmd_" + cmd[0])(*cmd[1:])
+            except Exception as e:  # a command's failure belongs to its caller, not the engine
+                fut = cmd[-1] if cmd and hasattr(cmd[-1], "set_exception") else None
+                if not isinstance(e, errors.ZmeshError):
+                    self.stats["command_errors"] += 1
+                _fail(fut, e)
+            if not self.running:
+                return
+
+    # -- workers -------------------------------------------------------------------------
+    def _dispatch(self, key, job):
+        ws = self.p._workers
+        w = ws[hash(key) % len(ws)]
+        if self.backlog:
+            self.backlog.append((w, job))
+            return
+        try:
+            w.q.put_nowait(job)
+        except Exception:
+            self.backlog.append((w, job))
+            self.stats["backpressure"] += 1
+
+    def _flush_backlog(self):
+        while self.backlog:
+            w, job = self.backlog[0]
+            try:
+                w.q.put_nowait(job)
+            except Exception:
+                return
+            self.backlog.popleft()
+
+    # -- sending -------------------------------------------------------------------------
+    def _send(self, conn, frames) -> bool:
+        try:
+            if conn.out:
+                conn.sock.send_multipart(frames, zmq.NOBLOCK)
+            else:
+                self.router.send_multipart([conn.ident, *frames], zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            self.stats["send_full"] += 1
+            return False
+        except zmq.ZMQError:  # EHOSTUNREACH: the identity is gone
+            self.stats["send_failed"] += 1
+            return False
+
+    def _send_app(self, conn, kind, corr, type_, payload, deadline_ms, flags):
+        if conn.state == "greeting":
+            if len(conn.waiting) >= self.p.greeting_queue_depth:
+                raise errors.QueueFull(f"{conn.label}: greeting queue full")
+            conn.waiting.append((kind, corr, type_, payload, deadline_ms, flags))
+            return True
+        return self._send(conn, [self.hdr(kind, corr, type_, deadline_ms, 0, flags), payload])
+
+    # -- connections ---------------------------------------------------------------------
+    def _open(self, endpoint) -> Conn:
+        c = self.by_ep.get(endpoint)
+        if c is not None and c.state != "closed":
+            return c
+        if self.stopping:
+            raise errors.ShuttingDown("the peer is stopping")
+        s = self._socket(zmq.DEALER)
+        try:
+            s.connect(endpoint)
+        except zmq.ZMQError as e:
+            s.close(0)
+            raise errors.InvalidArgument(f"bad endpoint '{endpoint}': {e}") from None
+        c = Conn(True, sock=s, endpoint=endpoint)
+        self.by_sock[s] = c
+        self.by_ep[endpoint] = c
+        self.poller_dirty = True
+        self._greet(c)
+        return c
+
+    def _greet(self, c):
+        c.state = "greeting"
+        c.hello_corr = next(self.corr)
+        c.greet_deadline = _now() + self.p.connect_timeout
+        c.sock.send_multipart([self.hdr(codec.HELLO, c.hello_corr),
+                               codec.encode_hello(self.info(), self.own_ms)])
+
+    def _live(self, c) -> bool:
+        w = max(self.own_ms, c.interval_ms) / 1000.0
+        return _now() - c.last_heard <= 2 * w
+
+    def _gone(self, c, why, exc_cls=errors.PeerGone, bye=False):
+        """Drops a connection; what is pending on it fails at once."""
+        if c.state == "closed":
+            return
+        if bye and c.state == "up":
+            self._send(c, [self.hdr(codec.BYE), b""])
+        was_greeting = c.state == "greeting"
+        c.state = "closed"
+        exc = exc_cls(f"{c.label} {why}")
+        for corr in list(c.pending):
+            pend = self.pending.pop(corr, None)
+            if pend:
+                if (pend.retry and exc_cls in (errors.PeerGone, errors.PeerUnreachable)
+                        and _now() < pend.deadline):
+                    self._after(0, pend.retry)  # a service request moves to the next provider
+                    continue
+                _fail(pend.fut, exc_cls(f"{c.label} {why}"))
+        c.pending.clear()
+        for f in c.futs:
+            _fail(f, exc)
+        c.futs.clear()
+        c.waiting.clear()
+        if c.out:
+            self.by_sock.pop(c.sock, None)
+            if self.by_ep.get(c.endpoint) is c:
+                del self.by_ep[c.endpoint]
+            c.sock.close(0 if not bye else 200)
+            self.poller_dirty = True
+        elif self.by_ident.get(c.ident) is c:
+            del self.by_ident[c.ident]
+        if c.info and self.by_id.get(c.info.id) is c:
+            del self.by_id[c.info.id]
+            # another greeted connection of the same session takes over
+            for o in itertools.chain(self.by_sock.values(), self.by_ident.values()):
+                if o.state == "up" and o.info and o.info.id == c.info.id:
+                    self.by_id[c.info.id] = o
+                    break
+            else:
+                for ep in c.info.pub_endpoints:
+                    self._unfollow(ep, ("conn", c.info.id))
+        if not was_greeting:
+            self.stats["connections_gone"] += 1
+
+    def _adopt(self, c, info: Info, interval_ms):
+        """c is greeted as `info`: put it in the registry."""
+        c.info, c.interval_ms, c.state = info, interval_ms, "up"
+        c.last_heard = _now()
+        c.next_ping = _now() + self.own_ms / 1000.0
+        if info.id not in self.by_id:
+            self.by_id[info.id] = c
+        for ep in info.pub_endpoints:
+            self._follow(ep, ("conn", info.id))
+
+    def cmd_connect(self, endpoint, fut):
+        c = self._open(endpoint)
+        if c.state == "up":
+            _ok(fut, c.info.id)
+        else:
+            c.futs.append(fut)
+
+    def cmd_disconnect(self, peer_id):
+        for c in list(itertools.chain(self.by_sock.values(), self.by_ident.values())):
+            if c.info and c.info.id == peer_id:
+                self._gone(c, "disconnected", bye=True)
+
+    def cmd_connections(self, fut):
+        out = []
+        for c in itertools.chain(self.by_sock.values(), self.by_ident.values()):
+            out.append(dict(peer=c.info.id if c.info else 0, name=c.info.name if c.info else "",
+                            outbound=c.out, state=c.state, endpoint=c.endpoint,
+                            rtt=c.rtt, suspect=c.suspect, pending=len(c.pending),
+                            announced_ms=c.interval_ms))
+        _ok(fut, out)
+
+    # -- requests and messages (commands) -------------------------------------------------
+    def _resolve(self, target, then, fail):
+        """Calls then(conn) (maybe later, after a broker lookup) or fail(exc)."""
+        how, what = target
+        if how == "id":
+            c = self.by_id.get(what)
+            if c is None:
+                return fail(errors.UnknownPeer(f"no connection to peer {what:016x}"))
+            return then(c)
+        if how == "ep":
+            return then(self._open(what))
+        if how == "name":
+            ms = [m for m in self.members.values() if m.name == what]
+            if ms:
+                return then(self._conn_for_member(ms[0]))
+            if not self.broker:
+                return fail(errors.UnknownPeer(f"no peer named '{what}' (no broker)"))
+
+            deadline = _now() + self.p.request_timeout
+
+            def got(members, exc):
+                if exc:
+                    return fail(exc)
+                ok = [m for m in members if m.name == what and m.endpoints]
+                if not ok:
+                    wait = self._warmup_left()
+                    if wait > 0 and _now() + wait < deadline:  # rule 39: a young broker
+                        return self._after(wait, lambda: self._lookup(
+                            what, "", max(0.1, deadline - _now()), got))
+                    return fail(errors.UnknownPeer(f"no peer named '{what}' is registered"))
+                try:
+                    then(self._conn_for_member(ok[0]))
+                except errors.ZmeshError as e:
+                    fail(e)
+            return self._lookup(what, "", self.p.request_timeout, got)
+        if how == "service":
+            def pick(cands):
+                cands = [m for m in cands if m.endpoints]
+                if not cands:
+                    return fail(errors.UnknownPeer(f"no peer offers service '{what}'"))
+                n = self.rr.get(what, 0)
+                self.rr[what] = n + 1
+                then(self._conn_for_member(cands[n % len(cands)]))
+            cands = [m for m in self.members.values() if what in m.services]
+            seen = {m.id for m in cands}
+            for c in list(self.by_id.values()):
+                if c.info and what in c.info.services and c.info.id not in seen:
+                    cands.append(_member(c.info))
+            if cands or not self.broker:
+                return pick(cands)
+            return self._lookup("", what, self.p.request_timeout,
+                                lambda ms, exc: fail(exc) if exc else pick(ms))
+        return fail(errors.InvalidArgument(f"bad target {target!r}"))
+
+    def _conn_for_member(self, m):
+        c = self.by_id.get(m.id)
+        if c is not None and c.info.session == m.session:
+            return c
+        if not m.endpoints:
+            raise errors.PeerUnreachable(f"peer '{m.name}' announces no endpoint")
+        return self._open(m.endpoints[0])
+
+    def cmd_send(self, target, type_, payload):
+        if self.stopping:
+            return
+
+        def then(c):
+            self._send_app(c, codec.MESSAGE, 0, type_, payload, 0, 0)
+        self._resolve(target, then, lambda exc: self.stats.update(["send_unresolved"]))
+
+    def cmd_request(self, target, type_, payload, timeout, no_reply, fut):
+        if self.stopping:
+            return _fail(fut, errors.ShuttingDown("the peer is stopping"))
+        deadline = _now() + timeout
+        deadline_ms = _wall_ms() + int(timeout * 1000)
+        flags = codec.FLAG_NO_REPLY if no_reply else 0
+
+        tries = [0]
+
+        def then(c):
+            if fut.done():
+                return
+            tries[0] += 1
+            corr = next(self.corr)
+            if no_reply:
+                self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
+                return _ok(fut, None)
+            pend = Pend(corr, fut, c, deadline, type_, payload, deadline_ms, flags)
+            if target[0] == "service" and tries[0] < 8:
+                pend.retry = lambda: self._resolve(target, then, lambda exc: _fail(fut, exc))
+            self.pending[corr] = pend
+            c.pending.add(corr)
+            heapq.heappush(self.deadlines, (deadline, next(self.tie), corr, None))
+            try:
+                sent = self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
+            except errors.ZmeshError as e:
+                self._end(corr)
+                return _fail(fut, e)
+            if not sent:
+                self._end(corr)
+                _fail(fut, errors.QueueFull(f"{c.label}: cannot send now (high-water mark)"))
+
+        if target[0] in ("name", "service"):
+            # a lookup's own deadline is the request's: fail the future when it ends
+            heapq.heappush(self.deadlines, (deadline, next(self.tie), 0, fut))
+        self._resolve(target, then, lambda exc: _fail(fut, exc))
+
+    def _end(self, corr):
+        pend = self.pending.pop(corr, None)
+        if pend:
+            pend.conn.pending.discard(corr)
+        return pend
+
+    # -- incoming ------------------------------------------------------------------------
+    def _drop(self, why):
+        self.stats["dropped"] += 1
+        self.stats["dropped_" + why] += 1
+
+    def _on_dealer(self, c, frames):
+        why = codec.check_sizes("dealer", frames, self.p.limits)
+        if why:
+            return self._drop(why)
+        h, why = codec.decode_header(frames[0], self.p.limits)
+        if why:
+            return self._drop(why)
+        payload = frames[1]
+        if c.state == "greeting":
+            if h.correlation_id != c.hello_corr or h.kind not in (codec.WELCOME, codec.REJECT):
+                return self._drop("before_welcome")
+            if h.kind == codec.REJECT:
+                ct, why = codec.decode_code_text(payload, True, self.p.limits)
+                if why:
+                    return self._gone(c, "refused the greeting (undecodable Reject)",
+                                      errors.Malformed)
+                code, reason = ct
+                e = errors.errc_of_reject_code(code)
+                return self._gone(c, f"rejected the greeting: {reason}", errors.BY_ERRC[e])
+            g, why = codec.decode_welcome(payload, self.p.limits)
+            if why:
+                return self._gone(c, f"sent a bad Welcome ({why})", errors.Malformed)
+            if not 1 <= g.version <= codec.PROTOCOL_VERSION:
+                return self._gone(c, f"welcomed us at version {g.version}, we offered 1..1",
+                                  errors.UnsupportedVersion, bye=False)
+            old = self.by_id.get(g.info.id)
+            if old is not None and old is not c and old.info.session != g.info.session:
+                if self._live(old):
+                    c.state = "up"  # so that _gone says Bye on it
+                    return self._gone(c, "is another live session of a connected peer id",
+                                      errors.DuplicateId, bye=True)
+                self._gone(old, "restarted (a new session took its id)")
+            self._adopt(c, g.info, g.interval_ms)
+            for f in c.futs:
+                _ok(f, g.info.id)
+            c.futs.clear()
+            waiting, c.waiting = c.waiting, []
+            for kind, corr, t, p, dl, fl in waiting:
+                if corr and corr not in self.pending and kind == codec.REQUEST and not fl:
+                    continue  # timed out meanwhile
+                self._send(c, [self.hdr(kind, corr, t, dl, 0, fl), p])
+            return
+        self._traffic(c, h, payload)
+
+    def _on_router(self, frames):
+        why = codec.check_sizes("router", frames, self.p.limits)
+        if why:
+            if why == "payload_too_large":
+                h, _ = codec.decode_header(frames[1], self.p.limits)
+                c = self.by_ident.get(frames[0])
+                if h and h.kind == codec.REQUEST and c and not h.flags & codec.FLAG_NO_REPLY:
+                    self._send(c, [self.hdr(codec.ERROR, h.correlation_id),
+                                   codec.encode_error(EC["TooLarge"],
+                                                      "payload over the limit of "
+                                                      f"{self.p.limits.max_payload_bytes} bytes")])
+            return self._drop(why)
+        ident, hb, payload = frames
+        h, why = codec.decode_header(hb, self.p.limits)
+        if why:
+            return self._drop(why)
+        if h.kind == codec.HELLO:
+            return self._on_hello(ident, h, payload)
+        c = self.by_ident.get(ident)
+        if c is None or c.state != "up":
+            if h.kind in (codec.REQUEST, codec.PING):
+                try:
+                    self.router.send_multipart(
+                        [ident, self.hdr(codec.ERROR, h.correlation_id),
+                         codec.encode_error(EC["UnknownPeer"], "greet first: send a Hello")],
+                        zmq.NOBLOCK)
+                except zmq.ZMQError:
+                    pass
+            return self._drop("ungreeted")
+        self._traffic(c, h, payload)
+
+    def _reject(self, ident, corr, code, reason):
+        self.stats["greetings_refused"] += 1
+        try:
+            self.router.send_multipart([ident, self.hdr(codec.REJECT, corr),
+                                        codec.encode_reject(EC[code], reason)], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def _on_hello(self, ident, h, payload):
+        corr = h.correlation_id
+        if h.version != codec.PROTOCOL_VERSION:
+            return self._reject(ident, corr, "UnsupportedVersion",
+                                f"Hello header version {h.version}; we speak 1..1")
+        g, why = codec.decode_hello(payload, h, self.p.limits)
+        if why:
+            return self._reject(ident, corr, "BadRequest" if why == "bad_value" else "Malformed",
+                                f"Hello refused: {why}")
+        v = min(g.version, codec.PROTOCOL_VERSION)
+        if v < max(g.min_version, 1):
+            return self._reject(ident, corr, "UnsupportedVersion",
+                                f"you speak {g.min_version}..{g.version}, we speak 1..1")
+        pid = g.info.id
+        if pid == self.p.id:
+            return self._reject(ident, corr, "SelfConnect", "that is our own id")
+        if self.stopping:
+            return self._reject(ident, corr, "ShuttingDown", "stopping")
+        old = self.by_id.get(pid)
+        if old is not None and old.info.session != g.info.session:
+            if self._live(old):
+                return self._reject(ident, corr, "DuplicateId",
+                                    f"id {pid:016x} is in use by a live session")
+            self._gone(old, "restarted (a new session took its id)")
+        c = self.by_ident.get(ident)
+        if c is not None and c.info and c.info.id == pid and c.info.session == g.info.session:
+            c.last_heard = _now()  # a second Hello of the same session: changes nothing
+        else:
+            if c is not None:  # this DEALER greeted before as someone else: move it
+                self._gone(c, "greeted again as another peer")
+            c = Conn(False, ident=ident)
+            self.by_ident[ident] = c
+            self._adopt(c, g.info, g.interval_ms)
+        self.router.send_multipart([ident, self.hdr(codec.WELCOME, corr),
+                                    codec.encode_welcome(self.info(), self.own_ms, v)],
+                                   zmq.NOBLOCK)
+
+    def _traffic(self, c, h: Hdr, payload):
+        """A message on a greeted connection (either direction)."""
+        c.last_heard = _now()
+        c.suspect = False
+        k = h.kind
+        if k in (codec.REPLY, codec.ERROR):
+            return self._answer(c, h, payload)
+        if k in (codec.REQUEST, codec.MESSAGE):
+            return self._handle(c, h, payload)
+        if k == codec.PING:
+            if codec.decode_ping(payload, self.p.limits)[1]:
+                return self._drop("bad_ping")
+            return self._send(c, [self.hdr(codec.PONG, h.correlation_id), payload])
+        if k == codec.PONG:
+            v, why = codec.decode_ping(payload, self.p.limits)
+            if not why:
+                c.rtt = max(0.0, time.monotonic() - v[1] / 1e6)
+            return
+        if k == codec.BYE:
+            return self._gone(c, "left (Bye)")
+        self._drop("unexpected_kind")
+
+    def _answer(self, c, h, payload):
+        pend = self.pending.get(h.correlation_id)
+        if pend is None or pend.conn.info is None or pend.conn.info.id != c.info.id:
+            self.stats["unmatched"] += 1
+            return
+        if _now() > pend.deadline:  # too late, even if our timer has not run yet
+            self._end(h.correlation_id)
+            self.stats["unmatched"] += 1
+            return _fail(pend.fut, errors.Timeout(
+                f"request '{pend.type.decode(errors='replace')}' to {c.label} got no answer "
+                f"in time"))
+        if h.kind == codec.REPLY:
+            self._end(h.correlation_id)
+            from .peer import Response
+            return _ok(pend.fut, Response(payload, c.info.id, c.info.name, _now() - pend.sent))
+        ct, why = codec.decode_code_text(payload, False, self.p.limits)
+        if why:
+            self._end(h.correlation_id)
+            return _fail(pend.fut, errors.Malformed(f"{c.label} sent an undecodable Error"))
+        code, text = ct
+        if code == EC["UnknownPeer"] and c.out and c.state == "up":
+            # our identity at the responder is new (reconnect): greet again, resend
+            self.stats["regreetings"] += 1
+            self._greet(c)
+            c.waiting.append((codec.REQUEST, pend.corr, pend.type, pend.payload,
+                              pend.deadline_ms, pend.flags))
+            return
+        self._end(h.correlation_id)
+        e = errors.errc_of_error_code(code)
+        _fail(pend.fut, errors.make(e, f"{c.label}: {text}" if text else f"{c.label}: {e.name}",
+                                    code))
+
+    def _handle(self, c, h, payload):
+        from .peer import Message
+        p = self.p
+        is_req = h.kind == codec.REQUEST
+        want_answer = is_req and not h.flags & codec.FLAG_NO_REPLY
+        msg = Message(h.type.decode("utf-8", "replace"), payload, c.info.id, c.info.name, is_req)
+        corr, deadline_ms, t = h.correlation_id, h.deadline_unix_ms, h.type
+        if self.stopping:  # no new work while stopping
+            if want_answer:
+                self._send(c, [self.hdr(codec.ERROR, corr),
+                               codec.encode_error(EC["ShuttingDown"], "the peer is stopping")])
+            return
+
+        def job():
+            kind, out = codec.REPLY, b""
+            if deadline_ms and _wall_ms() > deadline_ms:
+                kind, out = codec.ERROR, codec.encode_error(
+                    EC["DeadlineExceeded"], "deadline passed before the handler ran")
+            else:
+                handler = p._handlers.get(t)
+                if handler is None:
+                    kind, out = codec.ERROR, codec.encode_error(
+                        EC["NoHandler"], f"no handler for '{msg.type}'")
+                else:
+                    try:
+                        r = handler(msg)
+                        out = b"" if r is None else (r.encode() if isinstance(r, str) else bytes(r))
+                        if len(out) > p.limits.max_payload_bytes:
+                            kind, out = codec.ERROR, codec.encode_error(
+                                EC["TooLarge"], "the reply is over the payload limit")
+                    except Exception as exc:  # the handler threw: HandlerFailed with its text
+                        kind, out = codec.ERROR, codec.encode_error(EC["HandlerFailed"], str(exc))
+            if want_answer:
+                try:
+                    p._post(("answer", c, corr, kind, out), block=True, timeout=60)
+                except errors.ZmeshError:
+                    pass
+        self._dispatch(c.info.id, job)
+
+    def cmd_answer(self, c, corr, kind, payload):
+        if c.state != "up":
+            self.stats["answers_skipped"] += 1  # the requester is gone
+            return
+        self._send(c, [self.hdr(kind, corr), payload])
+
+    # -- timers --------------------------------------------------------------------------
+    def _timers(self):
+        now = _now()
+        while self.deadlines and self.deadlines[0][0] <= now:
+            _, _, corr, fut = heapq.heappop(self.deadlines)
+            if fut is not None:
+                _fail(fut, errors.Timeout("no answer in time (resolving the peer)"))
+                continue
+            pend = self._end(corr)
+            if pend:
+                _fail(pend.fut, errors.Timeout(
+                    f"request '{pend.type.decode(errors='replace')}' to {pend.conn.label} "
+                    f"got no answer within {now - pend.sent:.3f} s"))
+        while self.later and self.later[0][0] <= now:
+            heapq.heappop(self.later)[2]()
+        own = self.own_ms / 1000.0
+        for c in list(itertools.chain(self.by_sock.values(), self.by_ident.values())):
+            if c.state == "greeting":
+                if now > c.greet_deadline:
+                    self._gone(c, "unreachable (no Welcome in time)", errors.PeerUnreachable)
+                continue
+            if c.state != "up":
+                continue
+            w = max(self.own_ms, c.interval_ms) / 1000.0
+            silence = now - c.last_heard
+            if self.backlog:
+                c.last_heard = max(c.last_heard, now - 2 * w)  # we are not reading: not its fault
+                continue
+            if silence > max(self.p.heartbeat_timeout, 3 * w):
+                self._gone(c, f"gone: silent for {int(silence * 1000)} ms")
+                continue
+            c.suspect = silence > 2 * w
+            if now >= c.next_ping:
+                c.next_ping = now + own
+                self._send(c, [self.hdr(codec.PING, next(self.corr)),
+                               codec.encode_ping(_rng.getrandbits(64) | 1,
+                                                 int(time.monotonic() * 1e6))])
+        if self.syncs:
+            self._sync_timers()
+        b = self.broker
+        if b:
+            if now >= b.next_renew and not self.stopping:
+                if b.registered:
+                    corr = next(self.corr)
+                    b.ops[corr] = ("renew",)
+                    self._bsend(codec.RENEW, b"", corr)
+                    b.next_renew = now + b.renew_ms / 1000.0
+                else:
+                    self._register()
+            for corr, op in list(b.ops.items()):
+                if isinstance(op, LookupOp) and now > op.deadline:
+                    del b.ops[corr]
+                    op.done(None, errors.Timeout("the broker did not answer the lookup"))
+
+    # -- stop ----------------------------------------------------------------------------
+    def cmd_stopping(self):
+        self.stopping = True
+
+    def cmd_stats(self, fut):
+        s = dict(self.stats)
+        if self.broker:
+            s.update(broker_events=self.broker.events, broker_resyncs=self.broker.resyncs,
+                     broker_epoch=self.broker.epoch, broker_last_event=self.broker.last_seq)
+        s["pending"] = len(self.pending)
+        _ok(fut, s)
+
+    def cmd_stop(self):
+        self.running = False
+
+    def _shutdown(self):
+        for pend in list(self.pending.values()):
+            _fail(pend.fut, errors.ShuttingDown("the peer is stopping"))
+        self.pending.clear()
+        for c in list(itertools.chain(self.by_sock.values(), self.by_ident.values())):
+            self._gone(c, "left (we are stopping)", errors.ShuttingDown, bye=True)
+        for op in self.syncs:
+            _fail(op.fut, errors.ShuttingDown("the peer is stopping"))
+        if self.broker:
+            for op in self.broker.ops.values():
+                if isinstance(op, LookupOp):
+                    op.done(None, errors.ShuttingDown("the peer is stopping"))
+            if self.broker.registered:
+                self._bsend(codec.BYE)
+        # fail whatever still waits in the command queue
+        while True:
+            try:
+                cmd = self.p._cmds.get_nowait()
+            except Exception:
+                break
+            if cmd and hasattr(cmd[-1], "set_exception"):
+                _fail(cmd[-1], errors.ShuttingDown("the peer is stopping"))
+        self._close_all()
+
+    def _close_all(self):
+        for s in [self.router, self.xpub, self.sub, self.broker and self.broker.sock]:
+            if s is not None:
+                s.close(200)
+        self.ctx.term()

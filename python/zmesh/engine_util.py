@@ -1,0 +1,114 @@
+"""Small pieces of the engine: connection and request records, broker and sync state,
+future helpers. Everything here is used on the engine thread only."""
+from __future__ import annotations
+
+import random
+import time
+
+from .codec import Info
+
+
+_rng = random.SystemRandom()
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Conn:
+    """One connection to a remote peer: our DEALER (out) or an identity at our ROUTER."""
+
+    __slots__ = ("out", "sock", "ident", "endpoint", "state", "info", "interval_ms",
+                 "last_heard", "next_ping", "hello_corr", "greet_deadline", "futs",
+                 "waiting", "pending", "rtt", "suspect")
+
+    def __init__(self, out, sock=None, ident=None, endpoint=""):
+        self.out, self.sock, self.ident, self.endpoint = out, sock, ident, endpoint
+        self.state = "greeting" if out else "up"
+        self.info: Info | None = None
+        self.interval_ms = 0
+        self.last_heard = _now()
+        self.next_ping = 0.0
+        self.hello_corr = 0
+        self.greet_deadline = 0.0
+        self.futs: list = []       # connect() futures waiting for the Welcome
+        self.waiting: list = []    # sends held until the Welcome: (kind, corr, type, payload, deadline_ms, flags)
+        self.pending: set = set()  # correlation ids of our requests on it
+        self.rtt = 0.0
+        self.suspect = False
+
+    @property
+    def label(self) -> str:
+        if self.info:
+            return f"peer '{self.info.name}' ({self.info.id:016x})"
+        return f"peer at {self.endpoint}"
+
+
+class Pend:
+    __slots__ = ("corr", "fut", "conn", "deadline", "type", "payload", "deadline_ms", "sent",
+                 "flags", "retry")
+
+    def __init__(self, corr, fut, conn, deadline, type_, payload, deadline_ms, flags):
+        self.corr, self.fut, self.conn, self.deadline = corr, fut, conn, deadline
+        self.type, self.payload, self.deadline_ms, self.flags = type_, payload, deadline_ms, flags
+        self.sent = _now()
+        self.retry = None  # for a request to a service: sends it to the next provider
+
+
+def _fail(fut, exc):
+    if fut is not None and not fut.done():
+        try:
+            fut.set_exception(exc)
+        except Exception:
+            pass
+
+
+def _ok(fut, value):
+    if fut is not None and not fut.done():
+        try:
+            fut.set_result(value)
+        except Exception:
+            pass
+
+
+class Broker:
+    """Our side of the broker connection (5.7)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.registered = False
+        self.error = ""
+        self.epoch = 0
+        self.last_seq = 0
+        self.renew_ms = 1000
+        self.ttl_ms = 0
+        self.next_renew = 0.0       # also: when to (re)send a Register
+        self.register_corr = 0
+        self.ops: dict = {}         # corr -> ("register"|"renew",) or Lookup op
+        self.resyncs = 0
+        self.events = 0
+
+
+class LookupOp:
+    __slots__ = ("name", "service", "done", "acc", "deadline")
+
+    def __init__(self, name, service, done, deadline):
+        self.name, self.service, self.done, self.deadline = name, service, done, deadline
+        self.acc: list = []
+
+
+class SyncOp:
+    __slots__ = ("fut", "deadline", "round", "marker", "got")
+
+    def __init__(self, fut, deadline):
+        self.fut, self.deadline, self.round, self.marker, self.got = fut, deadline, 0, b"", set()
+
+
+def _member(info: Info, age_ms: int = 0):
+    from .peer import MemberInfo
+    return MemberInfo(info.id, info.session, info.name, list(info.endpoints),
+                      list(info.pub_endpoints), list(info.services), age_ms)
