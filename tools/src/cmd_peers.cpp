@@ -44,7 +44,8 @@ CommandLine describe_peers() {
       "Asks the broker (--broker or $ZMESH_BROKER) for its membership and prints one row per\n"
       "peer: NAME, ID, SERVICES, ENDPOINTS (requests), PUB (broadcasts), AGE (since it\n"
       "registered). With --format json: one object per line with name, id, services,\n"
-      "endpoints, pub_endpoints and age_ms. This command's own registration is left out.\n";
+      "endpoints, pub_endpoints and age_ms. With several brokers it asks one that answers.\n"
+      "It only looks up: it does not register, so it never lists itself.\n";
   c.examples =
       "  zmesh peers --broker tcp://127.0.0.1:7400\n"
       "  ZMESH_BROKER=tcp://127.0.0.1:7400 zmesh peers --service echo --format json\n";

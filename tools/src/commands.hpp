@@ -28,6 +28,8 @@ CommandLine describe_peers();
 int run_peers(const Parsed& p);
 CommandLine describe_ping();
 int run_ping(const Parsed& p);
+CommandLine describe_keygen();
+int run_keygen(const Parsed& p);
 
 /// Every command, in the order `zmesh --help` lists them.
 [[nodiscard]] const std::vector<Command>& commands();

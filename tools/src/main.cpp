@@ -139,7 +139,7 @@ const std::vector<Command>& commands() {
       {describe_send, run_send},           {describe_request, run_request},
       {describe_reply, run_reply},         {describe_publish, run_publish},
       {describe_subscribe, run_subscribe}, {describe_peers, run_peers},
-      {describe_ping, run_ping},
+      {describe_ping, run_ping},           {describe_keygen, run_keygen},
   };
   return kAll;
 }

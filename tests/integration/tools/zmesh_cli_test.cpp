@@ -1,6 +1,8 @@
 // The zmesh command line tool as a user runs it: real zmesh and zmesh-broker processes
 // over tcp loopback; output, JSON, payload sources and every exit code checked.
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -372,6 +374,32 @@ TEST(ZmeshCli, ToolsThatOnlyLookUpAreNotMembersAndABrokerListMayHoldADeadOne) {
   EXPECT_EQ(r.code, 0) << r.err;
   stop(watcher);
   stop(*a.process);
+}
+
+TEST(ZmeshCli, KeygenWritesAPublicAndAProtectedSecretCertificate) {
+  const std::string dir = ::testing::TempDir() + "zmesh-keygen-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  auto r = zmesh({"keygen", "alice", "--dir", dir, "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["public_file"], dir + "/alice.key");
+  const std::string key = j["public_key"];
+  EXPECT_EQ(key.size(), 40u);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/alice.key_secret").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::ifstream pub(dir + "/alice.key");
+  const std::string text((std::istreambuf_iterator<char>(pub)), {});
+  EXPECT_NE(text.find("public-key = \"" + key + "\""), std::string::npos) << text;
+  EXPECT_EQ(text.find("secret-key"), std::string::npos) << "the public file holds the secret";
+  // Never overwritten: one line saying why, exit 1.
+  r = zmesh({"keygen", "alice", "--dir", dir});
+  EXPECT_EQ(r.code, 1);
+  expect_one_error_line(r, "exists already");
+  expect_refused({"keygen", "a/b"}, 2,
+                 "zmesh: <name> must be 1..128 bytes without '/' (got 'a/b')");
+  for (const char* f : {"/alice.key", "/alice.key_secret"}) ::unlink((dir + f).c_str());
+  ::rmdir(dir.c_str());
 }
 
 TEST(ZmeshCli, OversizedPayloadFailsAtOnce) {
