@@ -122,10 +122,15 @@ class BrokerClient {
     PeerList all;
     std::uint64_t after = 0;
     for (std::size_t n = 1;; ++n) {
+      const auto t0 = std::chrono::steady_clock::now();
       BrokerMessage m = lookup(name, service, std::chrono::seconds(5), after);
       if (m.kind != Kind::peer_list) {
-        throw Error(errc::timeout,
-                    "no PeerList for lookup, got '" + std::string(kind_name(m.kind)) + "'");
+        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - t0);
+        throw Error(errc::timeout, "no PeerList for lookup page " + std::to_string(n) +
+                                       " (after " + std::to_string(after) + "), got '" +
+                                       std::string(kind_name(m.kind)) + "' after " +
+                                       std::to_string(waited.count()) + " ms");
       }
       auto page = m.as<PeerList>();
       all.epoch = page.epoch;

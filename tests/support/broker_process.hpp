@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <zmq.hpp>
@@ -65,7 +66,13 @@ class BrokerProcess {
     BrokerClient probe(endpoint(), "probe");
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (probe.lookup("", "", 100ms).kind == Kind::peer_list) return true;
+      if (probe.lookup("", "", 100ms).kind == Kind::peer_list) {
+        // The answer may have come from another process that took the port after
+        // free_port() read it (tests run in parallel): ours then fails to bind and exits
+        // at once. Make sure it is still there.
+        std::this_thread::sleep_for(200ms);
+        return process_->wait(0ms) == -1;
+      }
       if (process_->wait(0ms) != -1) return false;  // it exited: the bind failed
     }
     return false;
