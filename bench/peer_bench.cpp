@@ -2,8 +2,10 @@
 // one process, one run.
 //   build/bench/bench_peer [--quick]
 // Prints a Markdown table: one-at-a-time round trip p50/p99 and pipelined requests/s
-// (windows 1, 16, 256) for 16 B and 1 KiB payloads, zmesh / raw ratios, and the time of
-// an idle Peer::stop().
+// (windows 1, 16, 256; zmesh with futures and with callbacks) for 16 B and 1 KiB
+// payloads, zmesh / raw ratios, and beside each figure its cost per request for the
+// whole process (both ends): CPU µs, syscalls, context switches, operator new calls
+// (meters.hpp says how each is measured). Then the time of an idle Peer::stop().
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -12,12 +14,14 @@
 #include <deque>
 #include <exception>
 #include <future>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <zmq.hpp>
 
+#include "meters.hpp"
 #include "zmesh/core/envelope_codec.hpp"
 #include "zmesh/peer.hpp"
 
@@ -174,6 +178,57 @@ double zmesh_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& pay
   return n / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+double zmesh_callback_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload,
+                                 int window, int n) {
+  std::counting_semaphore<1 << 20> room(window);
+  std::atomic<int> failed{0};
+  std::atomic<int> got{0};
+  std::counting_semaphore<1> all_done(0);
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    room.acquire();
+    c.request(to, "Echo", payload, {}, [&](std::error_code ec, zmesh::Response) {
+      if (ec) failed.fetch_add(1);
+      room.release();
+      if (got.fetch_add(1) + 1 == n) all_done.release();
+    });
+  }
+  all_done.acquire();
+  const double rate = n / std::chrono::duration<double>(Clock::now() - t0).count();
+  if (failed.load() != 0) std::fprintf(stderr, "bench_peer: %d callbacks failed\n", failed.load());
+  return rate;
+}
+
+// One measured figure and what it cost per request.
+struct Measured {
+  double value = 0;
+  bench::Cost cost;
+};
+
+template <class Fn>
+Measured metered(double requests, Fn&& fn) {
+  const auto a = bench::Meters::sample();
+  Measured m;
+  m.value = fn();
+  const auto b = bench::Meters::sample();
+  m.cost = bench::Meters::per(a, b, requests);
+  return m;
+}
+
+void row(std::size_t size, const std::string& measure, const Measured& raw, const Measured& zm,
+         const char* fmt_value) {
+  char rv[32];
+  char zv[32];
+  std::snprintf(rv, sizeof rv, fmt_value, raw.value);
+  std::snprintf(zv, sizeof zv, fmt_value, zm.value);
+  std::printf(
+      "| %zu B | %s | %s | %s | %.2fx | %.1f / %.1f | %s / %s | %.2f / %.2f | %.1f / %.1f |\n",
+      size, measure.c_str(), rv, zv, zm.value / raw.value, raw.cost.cpu_us, zm.cost.cpu_us,
+      bench::fmt_syscalls(raw.cost.syscalls).c_str(), bench::fmt_syscalls(zm.cost.syscalls).c_str(),
+      raw.cost.switches, zm.cost.switches, raw.cost.news, zm.cost.news);
+  std::fflush(stdout);
+}
+
 int run(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const int lat_n = quick ? 2000 : 20000;
@@ -189,26 +244,37 @@ int run(int argc, char** argv) {
   client.start();
   const zmesh::PeerId to = client.connect(server.endpoint()).get();
 
-  std::printf("| payload | measure | raw cppzmq | zmesh | zmesh/raw |\n");
-  std::printf("|---|---|---|---|---|\n");
+  std::printf(
+      "| payload | measure | raw cppzmq | zmesh | zmesh/raw | CPU us/req raw / zmesh | "
+      "syscalls/req raw / zmesh | ctx switches/req raw / zmesh | operator new/req raw / "
+      "zmesh |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
     const std::string payload(size, 'p');
     // Warm up both paths.
     (void)raw_latency(raw, payload, 500);
     (void)zmesh_latency(client, to, payload, 500);
-    const Latency rl = raw_latency(raw, payload, lat_n);
-    const Latency zl = zmesh_latency(client, to, payload, lat_n);
-    std::printf("| %zu B | RTT p50 (us) | %.1f | %.1f | %.2fx |\n", size, rl.p50_us, zl.p50_us,
-                zl.p50_us / rl.p50_us);
-    std::printf("| %zu B | RTT p99 (us) | %.1f | %.1f | %.2fx |\n", size, rl.p99_us, zl.p99_us,
-                zl.p99_us / rl.p99_us);
-    std::fflush(stdout);
+    Latency rl;
+    Latency zl;
+    const auto rlm = metered(lat_n, [&] {
+      rl = raw_latency(raw, payload, lat_n);
+      return rl.p50_us;
+    });
+    const auto zlm = metered(lat_n, [&] {
+      zl = zmesh_latency(client, to, payload, lat_n);
+      return zl.p50_us;
+    });
+    row(size, "RTT p50 (us)", rlm, zlm, "%.1f");
+    row(size, "RTT p99 (us)", Measured{rl.p99_us, rlm.cost}, Measured{zl.p99_us, zlm.cost}, "%.1f");
     for (int window : {1, 16, 256}) {
-      const double rt = raw_throughput(raw, payload, window, tput_n);
-      const double zt = zmesh_throughput(client, to, payload, window, tput_n);
-      std::printf("| %zu B | req/s, window %d | %.0f | %.0f | %.2fx |\n", size, window, rt, zt,
-                  zt / rt);
-      std::fflush(stdout);
+      const auto rt = metered(tput_n, [&] { return raw_throughput(raw, payload, window, tput_n); });
+      const auto zt =
+          metered(tput_n, [&] { return zmesh_throughput(client, to, payload, window, tput_n); });
+      row(size, "req/s, window " + std::to_string(window) + ", futures", rt, zt, "%.0f");
+      if (window == 1) continue;
+      const auto zc = metered(
+          tput_n, [&] { return zmesh_callback_throughput(client, to, payload, window, tput_n); });
+      row(size, "req/s, window " + std::to_string(window) + ", callbacks", rt, zc, "%.0f");
     }
   }
   client.stop();
@@ -231,6 +297,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::printf("%s\n\n", bench::Meters::open().c_str());
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {
