@@ -108,13 +108,21 @@ void Dispatcher::push(Item item) {
 }
 
 void Dispatcher::flush() {
+  bool retried = false;
   while (!waiting_.empty()) {
     Item& w = waiting_.front();
     auto& pipe = pipes_[w.worker];
     pipeline_release(&ctx_.shared.to_worker_sync[w.worker]);
     if (!pipe.send(pod_frame(w.meta), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      return;  // that worker is full: the network waits until it has room
+      // That worker is full: the network waits until it has room (its pipe signals).
+      // The refused send may have taken in the signals that say it has room again.
+      if (ctx_.refused(pipe) && !retried) {
+        retried = true;
+        continue;
+      }
+      return;
     }
+    ctx_.touched(pipe);  // the send may have taken in the signal of a reply
     pipe.send(w.type, zmq::send_flags::sndmore);
     pipe.send(w.topic, zmq::send_flags::sndmore);
     pipe.send(w.payload, zmq::send_flags::none);
