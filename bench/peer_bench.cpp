@@ -5,7 +5,9 @@
 // (windows 1, 16, 256; zmesh with futures and with callbacks) for 16 B and 1 KiB
 // payloads, zmesh / raw ratios, and beside each figure its cost per request for the
 // whole process (both ends): CPU µs, syscalls, context switches, operator new calls
-// (meters.hpp says how each is measured). Then the time of an idle Peer::stop().
+// (meters.hpp says how each is measured). Rows marked "inline" use a handler registered
+// with HandlerOptions::run_inline and callbacks with CallbackOptions::run_inline. Then
+// the time of an idle Peer::stop().
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -150,12 +152,13 @@ zmesh::PeerOptions bench_options(const std::string& name) {
   return o;
 }
 
-Latency zmesh_latency(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload, int n) {
+Latency zmesh_latency(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload, int n,
+                      const char* type = "Echo") {
   std::vector<double> us;
   us.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     const auto t0 = Clock::now();
-    (void)c.request(to, "Echo", payload).get();
+    (void)c.request(to, type, payload).get();
     us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
   }
   return percentiles(std::move(us));
@@ -179,7 +182,8 @@ double zmesh_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& pay
 }
 
 double zmesh_callback_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload,
-                                 int window, int n) {
+                                 int window, int n, const char* type = "Echo",
+                                 zmesh::CallbackOptions options = {}) {
   std::counting_semaphore<1 << 20> room(window);
   std::atomic<int> failed{0};
   std::atomic<int> got{0};
@@ -187,11 +191,14 @@ double zmesh_callback_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::st
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
     room.acquire();
-    c.request(to, "Echo", payload, {}, [&](std::error_code ec, zmesh::Response) {
-      if (ec) failed.fetch_add(1);
-      room.release();
-      if (got.fetch_add(1) + 1 == n) all_done.release();
-    });
+    c.request(
+        to, type, payload, {},
+        [&](std::error_code ec, zmesh::Response) {
+          if (ec) failed.fetch_add(1);
+          room.release();
+          if (got.fetch_add(1) + 1 == n) all_done.release();
+        },
+        options);
   }
   all_done.acquire();
   const double rate = n / std::chrono::duration<double>(Clock::now() - t0).count();
@@ -239,6 +246,10 @@ int run(int argc, char** argv) {
 
   zmesh::Peer server(bench_options("bench-server"));
   auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
+  // The same handler run on the engine thread (HandlerOptions::run_inline).
+  auto inline_reg = server.on(
+      "EchoInline", [](const zmesh::Message& m) { return std::string(m.text()); },
+      zmesh::HandlerOptions{.run_inline = true});
   server.start();
   zmesh::Peer client(bench_options("bench-client"));
   client.start();
@@ -266,6 +277,15 @@ int run(int argc, char** argv) {
     });
     row(size, "RTT p50 (us)", rlm, zlm, "%.1f");
     row(size, "RTT p99 (us)", Measured{rl.p99_us, rlm.cost}, Measured{zl.p99_us, zlm.cost}, "%.1f");
+    (void)zmesh_latency(client, to, payload, 500, "EchoInline");
+    Latency il;
+    const auto ilm = metered(lat_n, [&] {
+      il = zmesh_latency(client, to, payload, lat_n, "EchoInline");
+      return il.p50_us;
+    });
+    row(size, "RTT p50 (us), inline handler", rlm, ilm, "%.1f");
+    row(size, "RTT p99 (us), inline handler", Measured{rl.p99_us, rlm.cost},
+        Measured{il.p99_us, ilm.cost}, "%.1f");
     for (int window : {1, 16, 256}) {
       const auto rt = metered(tput_n, [&] { return raw_throughput(raw, payload, window, tput_n); });
       const auto zt =
@@ -275,6 +295,12 @@ int run(int argc, char** argv) {
       const auto zc = metered(
           tput_n, [&] { return zmesh_callback_throughput(client, to, payload, window, tput_n); });
       row(size, "req/s, window " + std::to_string(window) + ", callbacks", rt, zc, "%.0f");
+      const auto zi = metered(tput_n, [&] {
+        return zmesh_callback_throughput(client, to, payload, window, tput_n, "EchoInline",
+                                         zmesh::CallbackOptions{.run_inline = true});
+      });
+      row(size, "req/s, window " + std::to_string(window) + ", inline handler + callbacks", rt, zi,
+          "%.0f");
     }
   }
   client.stop();

@@ -1,5 +1,6 @@
 #include "dispatcher.hpp"
 
+#include "delivery.hpp"
 #include "tsan_annotations.hpp"
 
 namespace zmesh::detail {
@@ -29,16 +30,30 @@ std::size_t Dispatcher::worker_for(PeerId peer) const noexcept {
 void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
                          zmq::message_t payload) {
   const Header& h = env.header;
+  const std::size_t worker = worker_for(sender);
+  const WorkMeta meta{.op = WorkOp::deliver,
+                      .kind = h.kind,
+                      .sender = sender,
+                      .route = route,
+                      .correlation_id = h.correlation_id,
+                      .deadline_unix_ms = h.deadline_unix_ms,
+                      .flags = h.flags};
+  if (ctx_.shared.handlers->any_inline() && !stopping_ &&
+      ctx_.shared.worker_pending[worker].load(std::memory_order_acquire) == 0) {
+    if (auto entry = ctx_.shared.handlers->find(h.type); entry && entry->run_inline) {
+      Outcome out = run_delivery(ctx_.shared, meta, h.type, bytes_of(payload), entry);
+      if (out.what != Outcome::What::nothing) {
+        const bool ok = out.what == Outcome::What::reply;
+        on_result_(
+            ResultMeta{ok ? ResultOp::reply : ResultOp::error, out.code, route, h.correlation_id},
+            zmq::message_t(out.body.data(), out.body.size()));
+      }
+      return;
+    }
+  }
   bump(ctx_.counters().worker_queue_depth);
-  push(Item{worker_for(sender),
-            WorkMeta{.op = WorkOp::deliver,
-                     .kind = h.kind,
-                     .sender = sender,
-                     .route = route,
-                     .correlation_id = h.correlation_id,
-                     .deadline_unix_ms = h.deadline_unix_ms,
-                     .flags = h.flags},
-            zmq::message_t(h.type.data(), h.type.size()), zmq::message_t(), std::move(payload)});
+  push(Item{worker, meta, zmq::message_t(h.type.data(), h.type.size()), zmq::message_t(),
+            std::move(payload)});
 }
 
 void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
@@ -103,6 +118,10 @@ std::vector<Orphan> Dispatcher::take_orphans() {
 }
 
 void Dispatcher::push(Item item) {
+  // The worker subtracts it once done (a stop marker it never does: it leaves).
+  if (item.meta.op != WorkOp::stop) {
+    ctx_.shared.worker_pending[item.worker].fetch_add(1, std::memory_order_relaxed);
+  }
   waiting_.push_back(std::move(item));
   flush();
 }

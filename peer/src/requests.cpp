@@ -141,6 +141,7 @@ void Requests::complete(PendingRequest r, Response response) {
     r.completion->promise.set_value(std::move(response));
     return;
   }
+  if (r.completion->run_inline) return run_inline(*r.completion, {}, std::move(response));
   hooks_.run_callback(std::move(r.completion), r.to, errc::ok, response.payload);
 }
 
@@ -159,7 +160,19 @@ void Requests::fail(PendingRequest r, std::uint64_t correlation_id, errc code,
     r.completion->promise.set_exception(error_ptr(code, text));
     return;
   }
+  if (r.completion->run_inline) {
+    return run_inline(*r.completion, make_error_code(code), Response{r.to, text});
+  }
   hooks_.run_callback(std::move(r.completion), r.to, code, text);
+}
+
+void Requests::run_inline(RequestCompletion& done, std::error_code ec, Response response) {
+  // CallbackOptions::run_inline: here, on the engine thread; its exceptions are counted.
+  try {
+    done.callback(ec, std::move(response));
+  } catch (...) {
+    bump(ctx_.counters().handler_errors);
+  }
 }
 
 }  // namespace zmesh::detail

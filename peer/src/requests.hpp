@@ -68,6 +68,7 @@ class Requests {
 
  private:
   void complete(PendingRequest r, Response response);
+  void run_inline(RequestCompletion& done, std::error_code ec, Response response);
   void fail(PendingRequest r, std::uint64_t correlation_id, errc code, const std::string& text);
   /// Sends a service request to the next candidate; false (and `r` untouched) if none.
   bool route(PendingRequest& r, std::uint64_t correlation_id);
