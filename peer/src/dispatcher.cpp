@@ -122,31 +122,31 @@ void Dispatcher::push(Item item) {
   if (item.meta.op != WorkOp::stop) {
     ctx_.shared.worker_pending[item.worker].fetch_add(1, std::memory_order_relaxed);
   }
+  // Straight to the worker when nothing waits (no queue node to allocate); else behind
+  // what waits, in order.
+  if (waiting_.empty() && try_send(item)) return;
   waiting_.push_back(std::move(item));
   flush();
 }
 
-void Dispatcher::flush() {
-  bool retried = false;
-  while (!waiting_.empty()) {
-    Item& w = waiting_.front();
-    auto& pipe = pipes_[w.worker];
-    pipeline_release(&ctx_.shared.to_worker_sync[w.worker]);
-    if (!pipe.send(pod_frame(w.meta), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      // That worker is full: the network waits until it has room (its pipe signals).
-      // The refused send may have taken in the signals that say it has room again.
-      if (ctx_.refused(pipe) && !retried) {
-        retried = true;
-        continue;
-      }
-      return;
-    }
-    ctx_.touched(pipe);  // the send may have taken in the signal of a reply
-    pipe.send(w.type, zmq::send_flags::sndmore);
-    pipe.send(w.topic, zmq::send_flags::sndmore);
-    pipe.send(w.payload, zmq::send_flags::none);
-    waiting_.pop_front();
+bool Dispatcher::try_send(Item& w) {
+  auto& pipe = pipes_[w.worker];
+  pipeline_release(&ctx_.shared.to_worker_sync[w.worker]);
+  for (bool retried = false;; retried = true) {
+    if (pipe.send(pod_frame(w.meta), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) break;
+    // That worker is full: the network waits until it has room (its pipe signals).
+    // The refused send may have taken in the signals that say it has room again.
+    if (retried || !ctx_.refused(pipe)) return false;
   }
+  ctx_.touched(pipe);  // the send may have taken in the signal of a reply
+  pipe.send(w.type, zmq::send_flags::sndmore);
+  pipe.send(w.topic, zmq::send_flags::sndmore);
+  pipe.send(w.payload, zmq::send_flags::none);
+  return true;
+}
+
+void Dispatcher::flush() {
+  while (!waiting_.empty() && try_send(waiting_.front())) waiting_.pop_front();
 }
 
 int Dispatcher::read(std::size_t worker) {

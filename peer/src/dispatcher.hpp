@@ -89,6 +89,8 @@ class Dispatcher {
     zmq::message_t payload;
   };
   void push(Item item);
+  /// Sends one item to its worker if it has room now.
+  bool try_send(Item& item);
 
   EngineContext& ctx_;
   OnResult on_result_;

@@ -52,7 +52,8 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
                   },
               .answer =
                   [this](Connection& c, const Envelope& env) {
-                    requests_.on_answer(c.info.id, c.describe(), env);
+                    requests_.on_answer(
+                        c.info.id, [&c] { return c.describe(); }, env);
                   },
           }),
       requests_(
@@ -125,6 +126,7 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
               .reach = [this](const PeerInfo& p) { return connections_.ensure(p) != nullptr; },
           }) {
   ctx_.readiness = &readiness_;
+  requests_.batch_replies(true);
 }
 
 // ------------------------------------------------------------------ lifecycle
@@ -143,10 +145,12 @@ void Engine::run(std::promise<Endpoints> ready) noexcept {
   }
   try {
     loop();
+    requests_.flush_replies();
   } catch (...) {
     // ETERM: the context was shut down under us (stop() gave up waiting), or a socket
     // error we cannot recover from. Fail what is left so no future is abandoned.
     try {
+      requests_.flush_replies();
       requests_.fail_all(errc::shutting_down, "peer stopped");
     } catch (...) {
     }
@@ -257,6 +261,7 @@ bool Engine::sweep() {
     if (n < kBurst && taking_commands()) readiness_.cool(commands_);
     done += n;
   }
+  requests_.flush_replies();  // the round's replies, together
   return done > 0;
 }
 

@@ -1,6 +1,7 @@
 // Engine — the I/O thread of one Peer ("zmesh-engine"). It owns the components that hold
 // the sockets and state, runs the loop (wait, sweep, timers), routes the commands of the
-// Peer API to them, wires their events to each other, and stops. It never runs user code.
+// Peer API to them, wires their events to each other, and stops. It runs user code only
+// when asked to: inline handlers and inline callbacks (HandlerOptions, CallbackOptions).
 //
 // The loop wakes only for sockets with work (Readiness: epoll over the sockets' ZMQ_FDs),
 // reads each such socket until EAGAIN (at most kBurst per round, so none starves the

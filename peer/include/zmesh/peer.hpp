@@ -42,8 +42,10 @@ class Unregister {
 struct RequestCompletion;
 }  // namespace detail
 
-/// A handler. Runs on a worker thread; messages from one sender run in order, one at a
-/// time; different senders' run in parallel. It may block (that worker's queue waits).
+/// A handler. Runs on a worker thread (on the engine thread when registered with
+/// HandlerOptions::run_inline); messages from one sender run in order, one at a time;
+/// different senders' run in parallel. On a worker it may block (that worker's queue
+/// waits); inline it must not.
 /// For a request the returned bytes are the reply; for a message the result is ignored.
 /// Throwing sends the requester an error reply carrying what() (errc::remote_error).
 /// The Message& and the views it hands out are valid only during the call.
@@ -71,7 +73,8 @@ struct CallbackOptions {
   bool run_inline = false;
 };
 
-/// Completion of a callback-style request. Runs on a worker thread, once. On success
+/// Completion of a callback-style request. Runs on a worker thread (on the engine thread
+/// with CallbackOptions::run_inline), once. On success
 /// `ec` is zero; on failure `ec` holds the errc and response.payload a one-line message
 /// naming the peer.
 using ResponseCallback = std::function<void(std::error_code ec, Response response)>;
