@@ -11,12 +11,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <exception>
 #include <future>
-#include <semaphore>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -184,23 +185,35 @@ double zmesh_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& pay
 double zmesh_callback_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload,
                                  int window, int n, const char* type = "Echo",
                                  zmesh::CallbackOptions options = {}) {
-  std::counting_semaphore<1 << 20> room(window);
+  // A mutex and a condition variable (futex waits), not std::counting_semaphore: GCC 12's
+  // spins and sched_yield()s before it sleeps, which on a loaded machine gives the core away.
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;  // guarded by mu
+  int got = 0;        // guarded by mu
   std::atomic<int> failed{0};
-  std::atomic<int> got{0};
-  std::counting_semaphore<1> all_done(0);
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
-    room.acquire();
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return in_flight < window; });
+      ++in_flight;
+    }
     c.request(
         to, type, payload, {},
         [&](std::error_code ec, zmesh::Response) {
           if (ec) failed.fetch_add(1);
-          room.release();
-          if (got.fetch_add(1) + 1 == n) all_done.release();
+          std::lock_guard lock(mu);
+          --in_flight;
+          ++got;
+          cv.notify_one();
         },
         options);
   }
-  all_done.acquire();
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return got == n; });
+  }
   const double rate = n / std::chrono::duration<double>(Clock::now() - t0).count();
   if (failed.load() != 0) std::fprintf(stderr, "bench_peer: %d callbacks failed\n", failed.load());
   return rate;
