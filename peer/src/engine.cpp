@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "command_channels.hpp"
 #include "tsan_annotations.hpp"
 #include "zmesh/core/ids.hpp"
 
@@ -133,6 +134,7 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
 
 void Engine::run(std::promise<Endpoints> ready) noexcept {
   pthread_setname_np(pthread_self(), "zmesh-engine");
+  mark_engine_thread(&ctx_.shared.command_sync);  // inline handlers' sends never wait
   try {
     open();
     ready.set_value(Endpoints{

@@ -204,5 +204,30 @@ TEST(Inline, CallbackGetsErrorsAndItsExceptionsAreCounted) {
   EXPECT_EQ(client->request(id, "Echo", "still").get().payload, "still");
 }
 
+TEST(Inline, HandlerMaySendThroughItsOwnPeer) {
+  // The send is a command into the engine that is running the handler: it must not wait
+  // for the engine (it never waits for room from there).
+  auto server = started(test_options("server"));
+  Peer* const self = server.get();
+  auto reg = server->on(
+      "Ping",
+      [self](const Message& m) {
+        self->send(m.sender(), "Pong", "from-inline");
+        return std::string("ok");
+      },
+      HandlerOptions{.run_inline = true});
+  auto client = started(test_options("client"));
+  std::promise<std::string> pong;
+  auto got = client->on("Pong", [&](const Message& m) {
+    pong.set_value(std::string(m.text()));
+    return std::string();
+  });
+  const PeerId id = client->connect(server->endpoint()).get();
+  EXPECT_EQ(client->request(id, "Ping", "").get().payload, "ok");
+  auto f = pong.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(f.get(), "from-inline");
+}
+
 }  // namespace
 }  // namespace zmesh
