@@ -2,22 +2,29 @@
 // one process, one run.
 //   build/bench/bench_peer [--quick]
 // Prints a Markdown table: one-at-a-time round trip p50/p99 and pipelined requests/s
-// (windows 1, 16, 256) for 16 B and 1 KiB payloads, zmesh / raw ratios, and the time of
-// an idle Peer::stop().
+// (windows 1, 16, 256; zmesh with futures and with callbacks) for 16 B and 1 KiB
+// payloads, zmesh / raw ratios, and beside each figure its cost per request for the
+// whole process (both ends): CPU µs, syscalls, context switches, operator new calls
+// (meters.hpp says how each is measured). Rows marked "inline" use a handler registered
+// with HandlerOptions::run_inline and callbacks with CallbackOptions::run_inline. Then
+// the time of an idle Peer::stop().
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <exception>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <zmq.hpp>
 
+#include "meters.hpp"
 #include "zmesh/core/envelope_codec.hpp"
 #include "zmesh/peer.hpp"
 
@@ -146,12 +153,13 @@ zmesh::PeerOptions bench_options(const std::string& name) {
   return o;
 }
 
-Latency zmesh_latency(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload, int n) {
+Latency zmesh_latency(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload, int n,
+                      const char* type = "Echo") {
   std::vector<double> us;
   us.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     const auto t0 = Clock::now();
-    (void)c.request(to, "Echo", payload).get();
+    (void)c.request(to, type, payload).get();
     us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
   }
   return percentiles(std::move(us));
@@ -174,6 +182,73 @@ double zmesh_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& pay
   return n / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+double zmesh_callback_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload,
+                                 int window, int n, const char* type = "Echo",
+                                 zmesh::CallbackOptions options = {}) {
+  // A mutex and a condition variable (futex waits), not std::counting_semaphore: GCC 12's
+  // spins and sched_yield()s before it sleeps, which on a loaded machine gives the core away.
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;  // guarded by mu
+  int got = 0;        // guarded by mu
+  std::atomic<int> failed{0};
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return in_flight < window; });
+      ++in_flight;
+    }
+    c.request(
+        to, type, payload, {},
+        [&](std::error_code ec, zmesh::Response) {
+          if (ec) failed.fetch_add(1);
+          std::lock_guard lock(mu);
+          --in_flight;
+          ++got;
+          cv.notify_one();
+        },
+        options);
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return got == n; });
+  }
+  const double rate = n / std::chrono::duration<double>(Clock::now() - t0).count();
+  if (failed.load() != 0) std::fprintf(stderr, "bench_peer: %d callbacks failed\n", failed.load());
+  return rate;
+}
+
+// One measured figure and what it cost per request.
+struct Measured {
+  double value = 0;
+  bench::Cost cost;
+};
+
+template <class Fn>
+Measured metered(double requests, Fn&& fn) {
+  const auto a = bench::Meters::sample();
+  Measured m;
+  m.value = fn();
+  const auto b = bench::Meters::sample();
+  m.cost = bench::Meters::per(a, b, requests);
+  return m;
+}
+
+void row(std::size_t size, const std::string& measure, const Measured& raw, const Measured& zm,
+         const char* fmt_value) {
+  char rv[32];
+  char zv[32];
+  std::snprintf(rv, sizeof rv, fmt_value, raw.value);
+  std::snprintf(zv, sizeof zv, fmt_value, zm.value);
+  std::printf(
+      "| %zu B | %s | %s | %s | %.2fx | %.1f / %.1f | %s / %s | %.2f / %.2f | %.1f / %.1f |\n",
+      size, measure.c_str(), rv, zv, zm.value / raw.value, raw.cost.cpu_us, zm.cost.cpu_us,
+      bench::fmt_syscalls(raw.cost.syscalls).c_str(), bench::fmt_syscalls(zm.cost.syscalls).c_str(),
+      raw.cost.switches, zm.cost.switches, raw.cost.news, zm.cost.news);
+  std::fflush(stdout);
+}
+
 int run(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const int lat_n = quick ? 2000 : 20000;
@@ -184,31 +259,61 @@ int run(int argc, char** argv) {
 
   zmesh::Peer server(bench_options("bench-server"));
   auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
+  // The same handler run on the engine thread (HandlerOptions::run_inline).
+  auto inline_reg = server.on(
+      "EchoInline", [](const zmesh::Message& m) { return std::string(m.text()); },
+      zmesh::HandlerOptions{.run_inline = true});
   server.start();
   zmesh::Peer client(bench_options("bench-client"));
   client.start();
   const zmesh::PeerId to = client.connect(server.endpoint()).get();
 
-  std::printf("| payload | measure | raw cppzmq | zmesh | zmesh/raw |\n");
-  std::printf("|---|---|---|---|---|\n");
+  std::printf(
+      "| payload | measure | raw cppzmq | zmesh | zmesh/raw | CPU us/req raw / zmesh | "
+      "syscalls/req raw / zmesh | ctx switches/req raw / zmesh | operator new/req raw / "
+      "zmesh |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
     const std::string payload(size, 'p');
     // Warm up both paths.
     (void)raw_latency(raw, payload, 500);
     (void)zmesh_latency(client, to, payload, 500);
-    const Latency rl = raw_latency(raw, payload, lat_n);
-    const Latency zl = zmesh_latency(client, to, payload, lat_n);
-    std::printf("| %zu B | RTT p50 (us) | %.1f | %.1f | %.2fx |\n", size, rl.p50_us, zl.p50_us,
-                zl.p50_us / rl.p50_us);
-    std::printf("| %zu B | RTT p99 (us) | %.1f | %.1f | %.2fx |\n", size, rl.p99_us, zl.p99_us,
-                zl.p99_us / rl.p99_us);
-    std::fflush(stdout);
+    Latency rl;
+    Latency zl;
+    const auto rlm = metered(lat_n, [&] {
+      rl = raw_latency(raw, payload, lat_n);
+      return rl.p50_us;
+    });
+    const auto zlm = metered(lat_n, [&] {
+      zl = zmesh_latency(client, to, payload, lat_n);
+      return zl.p50_us;
+    });
+    row(size, "RTT p50 (us)", rlm, zlm, "%.1f");
+    row(size, "RTT p99 (us)", Measured{rl.p99_us, rlm.cost}, Measured{zl.p99_us, zlm.cost}, "%.1f");
+    (void)zmesh_latency(client, to, payload, 500, "EchoInline");
+    Latency il;
+    const auto ilm = metered(lat_n, [&] {
+      il = zmesh_latency(client, to, payload, lat_n, "EchoInline");
+      return il.p50_us;
+    });
+    row(size, "RTT p50 (us), inline handler", rlm, ilm, "%.1f");
+    row(size, "RTT p99 (us), inline handler", Measured{rl.p99_us, rlm.cost},
+        Measured{il.p99_us, ilm.cost}, "%.1f");
     for (int window : {1, 16, 256}) {
-      const double rt = raw_throughput(raw, payload, window, tput_n);
-      const double zt = zmesh_throughput(client, to, payload, window, tput_n);
-      std::printf("| %zu B | req/s, window %d | %.0f | %.0f | %.2fx |\n", size, window, rt, zt,
-                  zt / rt);
-      std::fflush(stdout);
+      const auto rt = metered(tput_n, [&] { return raw_throughput(raw, payload, window, tput_n); });
+      const auto zt =
+          metered(tput_n, [&] { return zmesh_throughput(client, to, payload, window, tput_n); });
+      row(size, "req/s, window " + std::to_string(window) + ", futures", rt, zt, "%.0f");
+      if (window == 1) continue;
+      const auto zc = metered(
+          tput_n, [&] { return zmesh_callback_throughput(client, to, payload, window, tput_n); });
+      row(size, "req/s, window " + std::to_string(window) + ", callbacks", rt, zc, "%.0f");
+      const auto zi = metered(tput_n, [&] {
+        return zmesh_callback_throughput(client, to, payload, window, tput_n, "EchoInline",
+                                         zmesh::CallbackOptions{.run_inline = true});
+      });
+      row(size, "req/s, window " + std::to_string(window) + ", inline handler + callbacks", rt, zi,
+          "%.0f");
     }
   }
   client.stop();
@@ -231,6 +336,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::printf("%s\n\n", bench::Meters::open().c_str());
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

@@ -3,7 +3,11 @@
 //   build/bench/bench_pubsub [--quick]
 // For each payload size the publisher sends N broadcasts as fast as it can; the rate is
 // what the subscriber received per second, from the first send to the last receipt.
-// Received/sent shows what the high-water marks dropped.
+// The raw publisher is lossless (XPUB with ZMQ_XPUB_NODROP: a full subscriber queue makes
+// it wait, never drop), so both sides are asked the same work; the loss column beside
+// each rate shows what zmesh's high-water marks dropped. Beside each rate, its cost per
+// broadcast for the whole process (both ends): CPU µs, syscalls, context switches,
+// operator new calls (meters.hpp).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +18,7 @@
 
 #include <zmq.hpp>
 
+#include "meters.hpp"
 #include "zmesh/core/envelope_codec.hpp"
 #include "zmesh/peer.hpp"
 
@@ -26,7 +31,8 @@ constexpr int kHwm = 100000;
 struct Result {
   double msgs_per_s = 0;
   double mb_per_s = 0;
-  double ratio = 0;
+  double ratio = 0;  // received / sent
+  bench::Cost cost;  // per broadcast sent
 };
 
 // Waits until `received` stops growing (or reaches `sent`); returns the time of the last
@@ -41,15 +47,21 @@ Clock::time_point settle(const std::atomic<long>& received, long sent,
   return Clock::time_point(std::chrono::nanoseconds(last_ns.load()));
 }
 
+// Sends one part, waiting while a subscriber's queue is full (XPUB_NODROP says EAGAIN).
+void send_lossless(zmq::socket_t& pub, zmq::const_buffer part, zmq::send_flags more) {
+  zmq::pollitem_t item{pub.handle(), 0, ZMQ_POLLOUT, 0};
+  while (!pub.send(part, more | zmq::send_flags::dontwait)) zmq::poll(&item, 1, 10ms);
+}
+
 Result raw_run(std::size_t size, long n) {
   zmq::context_t ctx;
-  zmq::socket_t pub(ctx, zmq::socket_type::pub);
+  zmq::socket_t pub(ctx, zmq::socket_type::xpub);
   pub.set(zmq::sockopt::sndhwm, kHwm);
   pub.set(zmq::sockopt::linger, 0);
+  pub.set(zmq::sockopt::xpub_nodrop, 1);
   pub.bind("tcp://127.0.0.1:*");
   const std::string endpoint = pub.get(zmq::sockopt::last_endpoint);
   std::atomic<long> received{0};
-  std::atomic<bool> ready{false};
   std::atomic<bool> stop{false};
   std::atomic<std::int64_t> last_ns{0};
   std::thread subscriber([&] {
@@ -65,15 +77,14 @@ Result raw_run(std::size_t size, long n) {
       while (sub.recv(parts[0], zmq::recv_flags::dontwait)) {
         (void)sub.recv(parts[1]);
         (void)sub.recv(parts[2]);
-        if (parts[0].to_string_view() == "warmup") {
-          ready = true;
-          continue;
-        }
         ++received;
         last_ns = Clock::now().time_since_epoch().count();
       }
     }
   });
+  // The slow joiner, the XPUB way: the subscription arriving means it is in effect.
+  zmq::message_t subscription;
+  (void)pub.recv(subscription);
   zmesh::EnvelopeEncoder enc;
   zmesh::Header h;
   h.kind = zmesh::Kind::publish;
@@ -81,26 +92,23 @@ Result raw_run(std::size_t size, long n) {
   h.sender_id = 1;
   h.sender_session = 1;
   const std::string payload(size, 'p');
-  while (!ready) {  // the slow joiner, the raw way: send until one arrives
-    pub.send(zmq::str_buffer("warmup"), zmq::send_flags::sndmore);
-    h.sequence = 1;
-    pub.send(enc.encode(h), zmq::send_flags::sndmore);
-    pub.send(zmq::buffer(payload), zmq::send_flags::none);
-    std::this_thread::sleep_for(1ms);
-  }
+  const auto m0 = bench::Meters::sample();
   const auto t0 = Clock::now();
   for (long i = 0; i < n; ++i) {
     h.sequence = static_cast<std::uint64_t>(i + 1);
-    pub.send(zmq::str_buffer("bench.topic"), zmq::send_flags::sndmore);
-    pub.send(enc.encode(h), zmq::send_flags::sndmore);
-    pub.send(zmq::buffer(payload), zmq::send_flags::none);
+    send_lossless(pub, zmq::str_buffer("bench.topic"), zmq::send_flags::sndmore);
+    const auto header = enc.encode(h);
+    send_lossless(pub, zmq::buffer(header.data(), header.size()), zmq::send_flags::sndmore);
+    send_lossless(pub, zmq::buffer(payload), zmq::send_flags::none);
   }
   const auto t1 = settle(received, n, last_ns);
+  const auto m1 = bench::Meters::sample();
   stop = true;
   subscriber.join();
   const double secs = std::chrono::duration<double>(t1 - t0).count();
   const auto got = static_cast<double>(received.load());
-  return {got / secs, got * static_cast<double>(size) / secs / 1e6, got / static_cast<double>(n)};
+  return {got / secs, got * static_cast<double>(size) / secs / 1e6, got / static_cast<double>(n),
+          bench::Meters::per(m0, m1, static_cast<double>(n))};
 }
 
 Result zmesh_run(std::size_t size, long n) {
@@ -125,28 +133,38 @@ Result zmesh_run(std::size_t size, long n) {
   sub.subscribe_to(pub.pub_endpoint());
   sub.sync_subscriptions(5s).get();
   const std::string payload(size, 'p');
+  const auto m0 = bench::Meters::sample();
   const auto t0 = Clock::now();
   for (long i = 0; i < n; ++i) pub.publish("bench.topic", "Tick", payload);
   const auto t1 = settle(received, n, last_ns);
+  const auto m1 = bench::Meters::sample();
   const double secs = std::chrono::duration<double>(t1 - t0).count();
   const auto got = static_cast<double>(received.load());
   sub.stop();
   pub.stop();
-  return {got / secs, got * static_cast<double>(size) / secs / 1e6, got / static_cast<double>(n)};
+  return {got / secs, got * static_cast<double>(size) / secs / 1e6, got / static_cast<double>(n),
+          bench::Meters::per(m0, m1, static_cast<double>(n))};
 }
 
 int run(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   std::printf(
-      "| payload | raw msgs/s | raw MB/s | raw recv/sent | zmesh msgs/s | zmesh MB/s | "
-      "zmesh recv/sent | zmesh/raw msgs/s |\n|---|---|---|---|---|---|---|---|\n");
+      "| payload | raw msgs/s (lossless) | raw loss | zmesh msgs/s | zmesh loss | zmesh/raw "
+      "msgs/s | raw MB/s | zmesh MB/s | CPU us/msg raw / zmesh | syscalls/msg raw / zmesh | "
+      "ctx switches/msg raw / zmesh | operator new/msg raw / zmesh |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (std::size_t size : {std::size_t{16}, std::size_t{256}, std::size_t{4096}}) {
     const long n = quick ? 20000 : (size >= 4096 ? 200000 : 1000000);
     const Result raw = raw_run(size, n);
     const Result zm = zmesh_run(size, n);
-    std::printf("| %zu B | %.0f | %.1f | %.3f | %.0f | %.1f | %.3f | %.2fx |\n", size,
-                raw.msgs_per_s, raw.mb_per_s, raw.ratio, zm.msgs_per_s, zm.mb_per_s, zm.ratio,
-                zm.msgs_per_s / raw.msgs_per_s);
+    std::printf(
+        "| %zu B | %.0f | %.1f %% | %.0f | %.1f %% | %.2fx | %.1f | %.1f | %.2f / %.2f | %s / %s "
+        "| %.3f / %.3f | %.2f / %.2f |\n",
+        size, raw.msgs_per_s, 100 * (1 - raw.ratio), zm.msgs_per_s, 100 * (1 - zm.ratio),
+        zm.msgs_per_s / raw.msgs_per_s, raw.mb_per_s, zm.mb_per_s, raw.cost.cpu_us, zm.cost.cpu_us,
+        bench::fmt_syscalls(raw.cost.syscalls).c_str(),
+        bench::fmt_syscalls(zm.cost.syscalls).c_str(), raw.cost.switches, zm.cost.switches,
+        raw.cost.news, zm.cost.news);
     std::fflush(stdout);
   }
   return 0;
@@ -155,6 +173,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::printf("%s\n\n", bench::Meters::open().c_str());
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

@@ -67,6 +67,7 @@ void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
   zmq::message_t header = ctx_.encode(h);
   // XPUB never blocks: a subscriber whose queue is full (pub_hwm) misses this one, and
   // its sequence check counts it.
+  ctx_.touched(*xpub_);
   xpub_->send(topic_frame, zmq::send_flags::sndmore);
   xpub_->send(header, zmq::send_flags::sndmore);
   xpub_->send(payload, zmq::send_flags::none);
@@ -178,11 +179,13 @@ void Broadcasts::on_broadcast(const Envelope& env, FrameSet& frames) {
 }
 
 void Broadcasts::subscribe(const std::string& prefix) {
+  ctx_.touched(sub_);
   sub_.set(zmq::sockopt::subscribe, prefix);
   if (++subscriptions_ == 1) reconcile();
 }
 
 void Broadcasts::unsubscribe(const std::string& prefix) {
+  ctx_.touched(sub_);
   sub_.set(zmq::sockopt::unsubscribe, prefix);
   if (--subscriptions_ == 0) reconcile();
 }
@@ -231,6 +234,7 @@ void Broadcasts::reconcile() {
 
 void Broadcasts::sub_connect(const std::string& endpoint) {
   try {
+    ctx_.touched(sub_);
     sub_.connect(endpoint);
     connected_.insert(endpoint);
   } catch (const zmq::error_t&) {
@@ -245,6 +249,7 @@ void Broadcasts::sub_disconnect(const std::string& endpoint) {
   while (read_sub(drain_frames_, true) > 0) {
   }
   try {
+    ctx_.touched(sub_);
     sub_.disconnect(endpoint);
   } catch (const zmq::error_t&) {
   }
@@ -272,6 +277,7 @@ void Broadcasts::sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> 
   PendingSync& s = syncs_[marker];
   s.done = std::move(done);
   s.deadline = deadline.steady;
+  ctx_.touched(sub_);
   sub_.set(zmq::sockopt::subscribe, marker);
 }
 
@@ -285,6 +291,7 @@ void Broadcasts::on_sync(std::string_view marker, PeerId publisher) {
 
 void Broadcasts::next_sync_round(const std::string& marker) {
   auto node = syncs_.extract(marker);
+  ctx_.touched(sub_);
   sub_.set(zmq::sockopt::unsubscribe, marker);
   PendingSync s = std::move(node.mapped());
   if (s.round == 2) {
@@ -297,6 +304,7 @@ void Broadcasts::next_sync_round(const std::string& marker) {
   std::string next = new_marker();
   s.round = 2;
   s.confirmed.clear();
+  ctx_.touched(sub_);
   sub_.set(zmq::sockopt::subscribe, next);
   syncs_.emplace(std::move(next), std::move(s));
 }
@@ -326,6 +334,7 @@ void Broadcasts::on_timers(SteadyClock::time_point now) {
     it->second.done->done.set_exception(
         error_ptr(errc::timeout, "subscriptions confirmed by " + std::to_string(have) + " of " +
                                      std::to_string(connected_.size()) + " publishers"));
+    ctx_.touched(sub_);
     sub_.set(zmq::sockopt::unsubscribe, it->first);
     it = syncs_.erase(it);
   }

@@ -10,7 +10,13 @@
 namespace zmesh::detail {
 namespace {
 std::atomic<std::uint64_t> g_next_key{1};
+// The command pipeline (its sync address) whose engine this thread is, if any.
+thread_local const void* tl_engine_of = nullptr;
 }  // namespace
+
+void mark_engine_thread(const void* sync) noexcept {
+  tl_engine_of = sync;
+}
 
 CommandChannels::CommandChannels(zmq::context_t& ctx, std::string endpoint, int depth, void* sync)
     : ctx_(ctx),
@@ -71,6 +77,7 @@ bool CommandChannels::send(std::span<zmq::message_t> frames, std::chrono::millis
   std::lock_guard lock(slot->mu);
   if (!slot->socket) throw Error(errc::shutting_down, "peer is stopped");
   auto& socket = *slot->socket;
+  if (tl_engine_of == sync_) wait = std::chrono::milliseconds(0);  // inline, on our engine
   const auto more = frames.size() > 1 ? zmq::send_flags::sndmore : zmq::send_flags::none;
   pipeline_release(sync_);
   // ZeroMQ takes a multipart message whole or not at all: once the first part is

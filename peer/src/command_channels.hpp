@@ -18,6 +18,11 @@
 
 namespace zmesh::detail {
 
+/// Marks the calling thread as the engine of the Peer whose command pipeline `sync` stands
+/// for. A call into that same Peer from this thread (an inline handler's send or publish)
+/// never waits for room: the engine cannot read its commands while it waits.
+void mark_engine_thread(const void* sync) noexcept;
+
 class CommandChannels {
  public:
   /// `sync` stands for this pipeline in ThreadSanitizer's eyes (tsan_annotations.hpp).

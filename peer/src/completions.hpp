@@ -24,7 +24,8 @@ struct Completion {
 /// A request's result: the future's promise, or (when set) a callback run on a worker.
 struct RequestCompletion {
   std::promise<Response> promise;  // used when callback is empty
-  ResponseCallback callback;       // run on a worker, never on the engine
+  ResponseCallback callback;       // run on a worker, or on the engine when run_inline
+  bool run_inline = false;         // CallbackOptions::run_inline
 };
 
 using ConnectCompletion = Completion<PeerId>;

@@ -52,18 +52,17 @@ void Discovery::open() {
     links_.push_back(std::make_unique<BrokerLink>(ctx_, endpoint, ctx_.opts.register_with_brokers,
                                                   link_hooks()));
     links_.back()->open();
+    sockets_.push_back(&links_.back()->socket());
   }
 }
 
 void Discovery::close() noexcept {
+  sockets_.clear();
   for (auto& link : links_) link->close();
 }
 
-std::vector<zmq::socket_t*> Discovery::sockets() {
-  std::vector<zmq::socket_t*> out;
-  out.reserve(links_.size());
-  for (auto& link : links_) out.push_back(&link->socket());
-  return out;
+int Discovery::read(std::size_t i) {
+  return links_[i]->read();
 }
 
 int Discovery::read() {

@@ -43,7 +43,10 @@ class Discovery {
   void open();
   void close() noexcept;
   /// The brokers' sockets, for the engine to poll (stable between open() and close()).
-  [[nodiscard]] std::vector<zmq::socket_t*> sockets();
+  [[nodiscard]] const std::vector<zmq::socket_t*>& sockets() const noexcept { return sockets_; }
+  /// Reads what the broker of sockets()[i] sent (a burst at most).
+  int read(std::size_t i);
+  /// Reads every broker's socket.
   int read();
   void on_timers(SteadyClock::time_point now);
 
@@ -101,6 +104,7 @@ class Discovery {
   EngineContext& ctx_;
   Events events_;
   std::vector<std::unique_ptr<BrokerLink>> links_;
+  std::vector<zmq::socket_t*> sockets_;     // links_[i]'s socket
   std::map<PeerId, PeerInfo> members_;      // the union of the links' views
   std::map<PeerId, std::uint64_t> joined_;  // first-seen order, as far as we saw it
   std::uint64_t next_joined_ = 0;

@@ -1,5 +1,6 @@
 #include "dispatcher.hpp"
 
+#include "delivery.hpp"
 #include "tsan_annotations.hpp"
 
 namespace zmesh::detail {
@@ -29,16 +30,30 @@ std::size_t Dispatcher::worker_for(PeerId peer) const noexcept {
 void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
                          zmq::message_t payload) {
   const Header& h = env.header;
+  const std::size_t worker = worker_for(sender);
+  const WorkMeta meta{.op = WorkOp::deliver,
+                      .kind = h.kind,
+                      .sender = sender,
+                      .route = route,
+                      .correlation_id = h.correlation_id,
+                      .deadline_unix_ms = h.deadline_unix_ms,
+                      .flags = h.flags};
+  if (ctx_.shared.handlers->any_inline() && !stopping_ &&
+      ctx_.shared.worker_pending[worker].load(std::memory_order_acquire) == 0) {
+    if (auto entry = ctx_.shared.handlers->find(h.type); entry && entry->run_inline) {
+      Outcome out = run_delivery(ctx_.shared, meta, h.type, bytes_of(payload), entry);
+      if (out.what != Outcome::What::nothing) {
+        const bool ok = out.what == Outcome::What::reply;
+        on_result_(
+            ResultMeta{ok ? ResultOp::reply : ResultOp::error, out.code, route, h.correlation_id},
+            zmq::message_t(out.body.data(), out.body.size()));
+      }
+      return;
+    }
+  }
   bump(ctx_.counters().worker_queue_depth);
-  push(Item{worker_for(sender),
-            WorkMeta{.op = WorkOp::deliver,
-                     .kind = h.kind,
-                     .sender = sender,
-                     .route = route,
-                     .correlation_id = h.correlation_id,
-                     .deadline_unix_ms = h.deadline_unix_ms,
-                     .flags = h.flags},
-            zmq::message_t(h.type.data(), h.type.size()), zmq::message_t(), std::move(payload)});
+  push(Item{worker, meta, zmq::message_t(h.type.data(), h.type.size()), zmq::message_t(),
+            std::move(payload)});
 }
 
 void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
@@ -103,23 +118,35 @@ std::vector<Orphan> Dispatcher::take_orphans() {
 }
 
 void Dispatcher::push(Item item) {
+  // The worker subtracts it once done (a stop marker it never does: it leaves).
+  if (item.meta.op != WorkOp::stop) {
+    ctx_.shared.worker_pending[item.worker].fetch_add(1, std::memory_order_relaxed);
+  }
+  // Straight to the worker when nothing waits (no queue node to allocate); else behind
+  // what waits, in order.
+  if (waiting_.empty() && try_send(item)) return;
   waiting_.push_back(std::move(item));
   flush();
 }
 
-void Dispatcher::flush() {
-  while (!waiting_.empty()) {
-    Item& w = waiting_.front();
-    auto& pipe = pipes_[w.worker];
-    pipeline_release(&ctx_.shared.to_worker_sync[w.worker]);
-    if (!pipe.send(pod_frame(w.meta), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      return;  // that worker is full: the network waits until it has room
-    }
-    pipe.send(w.type, zmq::send_flags::sndmore);
-    pipe.send(w.topic, zmq::send_flags::sndmore);
-    pipe.send(w.payload, zmq::send_flags::none);
-    waiting_.pop_front();
+bool Dispatcher::try_send(Item& w) {
+  auto& pipe = pipes_[w.worker];
+  pipeline_release(&ctx_.shared.to_worker_sync[w.worker]);
+  for (bool retried = false;; retried = true) {
+    if (pipe.send(pod_frame(w.meta), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) break;
+    // That worker is full: the network waits until it has room (its pipe signals).
+    // The refused send may have taken in the signals that say it has room again.
+    if (retried || !ctx_.refused(pipe)) return false;
   }
+  ctx_.touched(pipe);  // the send may have taken in the signal of a reply
+  pipe.send(w.type, zmq::send_flags::sndmore);
+  pipe.send(w.topic, zmq::send_flags::sndmore);
+  pipe.send(w.payload, zmq::send_flags::none);
+  return true;
+}
+
+void Dispatcher::flush() {
+  while (!waiting_.empty() && try_send(waiting_.front())) waiting_.pop_front();
 }
 
 int Dispatcher::read(std::size_t worker) {

@@ -46,7 +46,9 @@ class Dispatcher {
   void open();
   void close() noexcept;
 
-  /// A request or message to run its handler.
+  /// A request or message to run its handler: on the sender's worker, or here on the
+  /// engine when its handler runs inline and that worker has nothing pending (so the
+  /// sender's order holds); an inline handler's answer goes to on_result at once.
   void deliver(PeerId sender, const Route& route, const Envelope& env, zmq::message_t payload);
   /// A broadcast for the subscriptions; its sequence rides along.
   void broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
@@ -87,6 +89,8 @@ class Dispatcher {
     zmq::message_t payload;
   };
   void push(Item item);
+  /// Sends one item to its worker if it has room now.
+  bool try_send(Item& item);
 
   EngineContext& ctx_;
   OnResult on_result_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "command_channels.hpp"
 #include "tsan_annotations.hpp"
 #include "zmesh/core/ids.hpp"
 
@@ -52,7 +53,8 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
                   },
               .answer =
                   [this](Connection& c, const Envelope& env) {
-                    requests_.on_answer(c.info.id, c.describe(), env);
+                    requests_.on_answer(
+                        c.info.id, [&c] { return c.describe(); }, env);
                   },
           }),
       requests_(
@@ -123,12 +125,16 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
                     });
                   },
               .reach = [this](const PeerInfo& p) { return connections_.ensure(p) != nullptr; },
-          }) {}
+          }) {
+  ctx_.readiness = &readiness_;
+  requests_.batch_replies(true);
+}
 
 // ------------------------------------------------------------------ lifecycle
 
 void Engine::run(std::promise<Endpoints> ready) noexcept {
   pthread_setname_np(pthread_self(), "zmesh-engine");
+  mark_engine_thread(&ctx_.shared.command_sync);  // inline handlers' sends never wait
   try {
     open();
     ready.set_value(Endpoints{
@@ -141,10 +147,12 @@ void Engine::run(std::promise<Endpoints> ready) noexcept {
   }
   try {
     loop();
+    requests_.flush_replies();
   } catch (...) {
     // ETERM: the context was shut down under us (stop() gave up waiting), or a socket
     // error we cannot recover from. Fail what is left so no future is abandoned.
     try {
+      requests_.flush_replies();
       requests_.fail_all(errc::shutting_down, "peer stopped");
     } catch (...) {
     }
@@ -164,6 +172,8 @@ void Engine::open() {
 }
 
 void Engine::close_all() noexcept {
+  // Our registrations go before the sockets do.
+  readiness_.clear();
   connections_.close(stopped_ ? kByeLinger : milliseconds(0));
   broadcasts_.close();
   discovery_.close();
@@ -176,63 +186,84 @@ void Engine::close_all() noexcept {
 void Engine::loop() {
   bool busy = false;
   while (!stopped_) {
-    // Under load, sweep every socket with non-blocking reads and skip zmq::poll (each
-    // poll costs system calls); poll only once a sweep finds nothing to do.
-    if (busy) {
-      busy = sweep();
-    } else {
-      poll_once();
-      busy = sweep();
-    }
+    sync_sockets();
+    // Under load (or with sockets to look at again) only collect what signalled; sleep
+    // only when no socket is left to read.
+    readiness_.wait(busy || readiness_.fresh() ? milliseconds(0)
+                                               : poll_timeout(SteadyClock::now()));
+    busy = sweep();
     after_io();
   }
 }
 
-void Engine::poll_once() {
-  items_.clear();
+void Engine::sync_sockets() {
+  readiness_.begin_sync();
+  readiness_.keep(commands_);
+  for (std::size_t i = 0; i < dispatcher_.workers(); ++i) readiness_.keep(dispatcher_.pipe(i));
+  if (auto* r = connections_.router()) readiness_.keep(*r);
+  if (auto* x = broadcasts_.xpub()) readiness_.keep(*x);
+  readiness_.keep(broadcasts_.sub());
+  for (auto* b : discovery_.sockets()) readiness_.keep(*b);
   dealer_keys_.clear();
-  const short network = paused() ? 0 : ZMQ_POLLIN;
-  items_.push_back(
-      {commands_.handle(), 0, static_cast<short>(taking_commands() ? ZMQ_POLLIN : 0), 0});
-  for (std::size_t i = 0; i < dispatcher_.workers(); ++i) {
-    short events = ZMQ_POLLIN;
-    if (paused() && dispatcher_.blocked_on() == i) events |= ZMQ_POLLOUT;
-    items_.push_back({dispatcher_.pipe(i).handle(), 0, events, 0});
-  }
-  if (auto* r = connections_.router()) items_.push_back({r->handle(), 0, network, 0});
-  if (auto* x = broadcasts_.xpub()) items_.push_back({x->handle(), 0, ZMQ_POLLIN, 0});
-  items_.push_back({broadcasts_.sub().handle(), 0, network, 0});
-  for (auto* b : discovery_.sockets()) items_.push_back({b->handle(), 0, ZMQ_POLLIN, 0});
-  if (!paused()) {
-    connections_.dealer_keys(dealer_keys_);
-    for (const auto key : dealer_keys_) {
-      items_.push_back({connections_.dealer(key)->handle(), 0, ZMQ_POLLIN, 0});
-    }
-  }
-  zmq::poll(items_.data(), items_.size(), poll_timeout(SteadyClock::now()));
+  connections_.dealer_keys(dealer_keys_);
+  for (const auto key : dealer_keys_) readiness_.keep(*connections_.dealer(key));
+  readiness_.end_sync();
+}
+
+template <class Read>
+int Engine::read_if_hot(zmq::socket_ref socket, Read&& read) {
+  if (!readiness_.hot(socket)) return 0;
+  const int n = read();
+  // Fewer than a burst, and not stopped by a pause: the last read said EAGAIN.
+  if (n < kBurst && !paused()) readiness_.cool(socket);
+  return n;
 }
 
 bool Engine::sweep() {
   int done = 0;
-  // Workers first: their replies free capacity everywhere else.
-  for (std::size_t i = 0; i < dispatcher_.workers(); ++i) done += dispatcher_.read(i);
+  // Workers first: their replies free capacity everywhere else. (A worker pipe is read
+  // whatever the pause: its replies are what ends one.)
+  for (std::size_t i = 0; i < dispatcher_.workers(); ++i) {
+    auto& pipe = dispatcher_.pipe(i);
+    if (!readiness_.hot(pipe)) continue;
+    const int n = dispatcher_.read(i);
+    if (n < kBurst) readiness_.cool(pipe);
+    done += n;
+  }
   dispatcher_.flush();
   done += connections_.flush();
   if (!paused()) {
     const std::function<bool()> full = [this] { return paused(); };
-    if (connections_.router() != nullptr) done += connections_.read_router(full);
+    if (auto* r = connections_.router()) {
+      done += read_if_hot(*r, [&] { return connections_.read_router(full); });
+    }
     dealer_keys_.clear();
     connections_.dealer_keys(dealer_keys_);
     for (const auto key : dealer_keys_) {
       if (paused()) break;
-      done += connections_.read_dealer(key, full);
+      zmq::socket_t* d = connections_.dealer(key);
+      if (d == nullptr) continue;  // gone while reading another
+      done += read_if_hot(*d, [&] { return connections_.read_dealer(key, full); });
     }
-    done += broadcasts_.read_sub();
+    done += read_if_hot(broadcasts_.sub(), [&] { return broadcasts_.read_sub(); });
   }
-  if (broadcasts_.xpub() != nullptr) done += broadcasts_.read_xpub();
-  done += discovery_.read();
+  if (auto* x = broadcasts_.xpub()) {
+    done += read_if_hot(*x, [&] { return broadcasts_.read_xpub(); });
+  }
+  const auto& brokers = discovery_.sockets();
+  for (std::size_t i = 0; i < brokers.size(); ++i) {
+    if (!readiness_.hot(*brokers[i])) continue;
+    const int n = discovery_.read(i);
+    if (n < kBurst) readiness_.cool(*brokers[i]);
+    done += n;
+  }
   if (parked_) retry_parked();
-  if (taking_commands()) done += read_commands();
+  if (taking_commands() && readiness_.hot(commands_)) {
+    const int n = read_commands();
+    if (n < kBurst && taking_commands()) readiness_.cool(commands_);
+    done += n;
+  }
+  requests_.flush_replies();  // the round's replies, together
   return done > 0;
 }
 
@@ -244,6 +275,10 @@ void Engine::after_io() {
   }
   if (now >= next_timers_) {
     next_timers_ = now + kTimerTick;
+    // Timers send (pings, the broker's renewals) and Discovery sends from inside; and a
+    // socket that changed at a reused address keeps its old registration until it is
+    // looked at: look at every socket once per tick.
+    readiness_.touch_all();
     requests_.expire(now);
     broadcasts_.on_timers(now);
     discovery_.on_timers(now);
@@ -332,9 +367,11 @@ void Engine::on_command(FrameSet& frames) {
       break;
     case CommandOp::lookup:
       discovery_.lookup(text(1), text(2), deadline, meta->completion.take<MembersCompletion>());
+      for (auto* b : discovery_.sockets()) readiness_.touch(*b);  // it asked a broker
       break;
     case CommandOp::connect_name:
       discovery_.connect_name(text(1), deadline, meta->completion.take<ConnectCompletion>());
+      for (auto* b : discovery_.sockets()) readiness_.touch(*b);
       break;
     case CommandOp::request_service:
       if (frames.size() == 4) {

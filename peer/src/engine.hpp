@@ -1,6 +1,11 @@
 // Engine — the I/O thread of one Peer ("zmesh-engine"). It owns the components that hold
-// the sockets and state, runs the loop (poll, sweep, timers), routes the commands of the
-// Peer API to them, wires their events to each other, and stops. It never runs user code.
+// the sockets and state, runs the loop (wait, sweep, timers), routes the commands of the
+// Peer API to them, wires their events to each other, and stops. It runs user code only
+// when asked to: inline handlers and inline callbacks (HandlerOptions, CallbackOptions).
+//
+// The loop wakes only for sockets with work (Readiness: epoll over the sockets' ZMQ_FDs),
+// reads each such socket until EAGAIN (at most kBurst per round, so none starves the
+// others), looks again at the sockets it sent on, and sleeps when none is left to read.
 //
 //   Connections  ROUTER + DEALERs, registry, greeting, heartbeats, per-peer send queues
 //   Requests     our pending requests, deadlines, completion, service retries
@@ -55,9 +60,13 @@ class Engine {
  private:
   void open();
   void loop();
-  /// Non-blocking pass over every socket; true if anything was handled.
+  /// Non-blocking pass over the sockets with work; true if anything was handled.
   bool sweep();
-  void poll_once();
+  /// Reads one socket if it is hot; cools it when the read ended with EAGAIN.
+  template <class Read>
+  int read_if_hot(zmq::socket_ref socket, Read&& read);
+  /// Lists the current sockets to the Readiness (they come and go in the components).
+  void sync_sockets();
   /// Pause bookkeeping, timers and the end of a stop, after each round of I/O.
   void after_io();
   [[nodiscard]] std::chrono::milliseconds poll_timeout(SteadyClock::time_point now);
@@ -75,6 +84,7 @@ class Engine {
   void close_all() noexcept;
 
   EngineContext ctx_;
+  Readiness readiness_;  // engine thread only
   // Declared in the order they are built: each may refer to those above it.
   Dispatcher dispatcher_;
   Broadcasts broadcasts_;
@@ -87,7 +97,6 @@ class Engine {
   zmq::socket_t commands_;
   FrameSet frames_;
   std::optional<FrameSet> parked_;  // a command waiting for its peer to read
-  std::vector<zmq::pollitem_t> items_;
   std::vector<std::uint64_t> dealer_keys_;
   SteadyClock::time_point next_timers_{};
   bool was_paused_ = false;

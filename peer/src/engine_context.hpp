@@ -10,6 +10,7 @@
 #include <zmq.hpp>
 
 #include "peer_shared.hpp"
+#include "readiness.hpp"
 #include "zmesh/core/clock.hpp"
 #include "zmesh/core/control.hpp"
 #include "zmesh/core/envelope_codec.hpp"
@@ -53,6 +54,20 @@ struct EngineContext {
   [[nodiscard]] zmq::message_t encode(const Header& h) { return encoder.encode(h); }
   [[nodiscard]] std::uint64_t next_correlation() noexcept { return correlation_++; }
   [[nodiscard]] Counters& counters() noexcept { return shared.counters; }
+  /// A component sent on (connected, subscribed with) one of its sockets: the engine
+  /// looks at that socket again before it sleeps (readiness.hpp says why).
+  void touched(zmq::socket_ref socket) noexcept {
+    if (readiness != nullptr) readiness->touch(socket);
+  }
+  /// A send was refused (EAGAIN): it too may have taken in the socket's read signal, so
+  /// look now, once, rather than again and again while the pipe stays full. Returns true
+  /// when the socket can take a message now after all.
+  bool refused(zmq::socket_ref socket) {
+    if (readiness == nullptr) return false;
+    const int events = socket.get(zmq::sockopt::events);
+    if ((events & ZMQ_POLLIN) != 0) readiness->touch(socket);
+    return (events & ZMQ_POLLOUT) != 0;
+  }
 
   zmq::context_t& zmq;
   PeerShared& shared;
@@ -60,7 +75,8 @@ struct EngineContext {
   const SocketTuning tuning;
   PeerInfo self;  // endpoints filled in as the components bind
   EnvelopeEncoder encoder;
-  bool stopping = false;  // set once by the Engine when stop() begins
+  bool stopping = false;           // set once by the Engine when stop() begins
+  Readiness* readiness = nullptr;  // the Engine's; null when a component is driven alone
 
  private:
   std::uint64_t correlation_ = 1;

@@ -38,6 +38,7 @@ void Connections::send_hello(Connection& c) {
   // the greeting deadline fails the connect.
   (void)c.dealer->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)c.dealer->send(payload, zmq::send_flags::dontwait);
+  ctx_.touched(*c.dealer);
 }
 
 bool Connections::live_elsewhere(const Connection& c, SteadyClock::time_point now) const {

@@ -4,7 +4,7 @@
 
 namespace zmesh::detail {
 
-std::uint64_t HandlerTable::add(std::string type, Handler handler) {
+std::uint64_t HandlerTable::add(std::string type, Handler handler, bool run_inline) {
   if (type.empty()) throw Error(errc::invalid_argument, "handler type must not be empty");
   if (!handler) throw Error(errc::invalid_argument, "handler for '" + type + "' is empty");
   std::unique_lock lock(mu_);
@@ -13,7 +13,8 @@ std::uint64_t HandlerTable::add(std::string type, Handler handler) {
   }
   const std::uint64_t token = next_token_++;
   type_of_token_.emplace(token, type);
-  by_type_.emplace(std::move(type), std::make_shared<Entry>(std::move(handler)));
+  by_type_.emplace(std::move(type), std::make_shared<Entry>(std::move(handler), run_inline));
+  if (run_inline) inline_count_.fetch_add(1);
   return token;
 }
 
@@ -27,6 +28,7 @@ void HandlerTable::remove(std::uint64_t token) noexcept {
     entry = std::move(e->second);
     by_type_.erase(e);
     type_of_token_.erase(t);
+    if (entry->run_inline) inline_count_.fetch_sub(1);
   }
   entry->retire();
 }

@@ -9,12 +9,17 @@ Outbox::Sent Outbox::send_to(std::string_view identity, zmq::message_t& header,
     // ROUTER_MANDATORY: a full pipe gives EAGAIN, a vanished identity EHOSTUNREACH.
     if (!router_->send(zmq::buffer(identity.data(), identity.size()),
                        zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      (void)ctx_.refused(*router_);
       return Sent::would_block;
     }
   } catch (const zmq::error_t& e) {
-    if (e.num() == EHOSTUNREACH) return Sent::unroutable;
+    if (e.num() == EHOSTUNREACH) {
+      (void)ctx_.refused(*router_);
+      return Sent::unroutable;
+    }
     throw;
   }
+  ctx_.touched(*router_);
   router_->send(header, zmq::send_flags::sndmore);
   router_->send(payload, zmq::send_flags::none);
   return Sent::sent;
@@ -33,7 +38,12 @@ Outbox::Sent Outbox::send_now(Connection& c, const Route& route, zmq::message_t&
     r = c.dealer->send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)
             ? Sent::sent
             : Sent::would_block;
-    if (r == Sent::sent) c.dealer->send(payload, zmq::send_flags::none);
+    if (r == Sent::sent) {
+      c.dealer->send(payload, zmq::send_flags::none);
+      ctx_.touched(*c.dealer);
+    } else {
+      (void)ctx_.refused(*c.dealer);
+    }
   }
   // Inbound-only: its DEALERs' identities on our ROUTER, newest first. Each try removes
   // one identity or ends the loop, so it ends.

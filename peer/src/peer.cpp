@@ -265,7 +265,12 @@ std::string Peer::endpoint() const {
 }
 
 Registration Peer::on(std::string type, Handler handler) {
-  const auto token = impl_->shared_.handlers->add(std::move(type), std::move(handler));
+  return on(std::move(type), std::move(handler), HandlerOptions{});
+}
+
+Registration Peer::on(std::string type, Handler handler, HandlerOptions options) {
+  const auto token =
+      impl_->shared_.handlers->add(std::move(type), std::move(handler), options.run_inline);
   return Registration(impl_->shared_.handlers, token);
 }
 
@@ -316,9 +321,16 @@ std::future<Response> Peer::request(PeerId to, std::string_view type, std::strin
 
 void Peer::request(PeerId to, std::string_view type, std::string_view payload,
                    std::chrono::milliseconds timeout, ResponseCallback callback) {
+  request(to, type, payload, timeout, std::move(callback), CallbackOptions{});
+}
+
+void Peer::request(PeerId to, std::string_view type, std::string_view payload,
+                   std::chrono::milliseconds timeout, ResponseCallback callback,
+                   CallbackOptions options) {
   if (!callback) throw Error(errc::invalid_argument, "request callback is empty");
   auto done = std::make_unique<detail::RequestCompletion>();
   done->callback = std::move(callback);
+  done->run_inline = options.run_inline;
   request_impl(to, type, payload, timeout, std::move(done));
 }
 

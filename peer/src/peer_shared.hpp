@@ -102,6 +102,12 @@ struct PeerShared {
   mutable std::mutex registration_mu;
   std::string registration_error;  // guarded by registration_mu
   Departures departed;             // connection keys: engine adds, workers read
+  // Per worker: work items the engine handed it (or holds for it) that it has not
+  // finished. Zero means no earlier message of any sender of that worker is pending, so
+  // an inline handler may run on the engine without overtaking one (per-sender order).
+  // The engine adds, the worker subtracts once it is done with an item (release).
+  std::unique_ptr<std::atomic<std::uint64_t>[]> worker_pending =
+      std::make_unique<std::atomic<std::uint64_t>[]>(PeerOptions::kMaxWorkers);
 
   // Addresses that stand for the inproc pipelines in ThreadSanitizer's eyes
   // (tsan_annotations.hpp): commands, and per worker the way there and back.

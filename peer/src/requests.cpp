@@ -70,7 +70,8 @@ bool Requests::route(PendingRequest& r, std::uint64_t correlation_id) {
   }
 }
 
-void Requests::on_answer(PeerId from, const std::string& who, const Envelope& env) {
+void Requests::on_answer(PeerId from, const std::function<std::string()>& who,
+                         const Envelope& env) {
   const Header& h = env.header;
   std::optional<ErrorReply> err;
   if (h.kind == Kind::error) {
@@ -79,7 +80,7 @@ void Requests::on_answer(PeerId from, const std::string& who, const Envelope& en
       bump(ctx_.counters().malformed);
       if (auto p = pending_.take(h.correlation_id)) {
         fail(std::move(*p), h.correlation_id, errc::malformed,
-             "malformed error reply from peer " + who);
+             "malformed error reply from peer " + who());
       }
       return;
     }
@@ -89,7 +90,7 @@ void Requests::on_answer(PeerId from, const std::string& who, const Envelope& en
       // down with the old one (Connections greets the new one).
       if (auto p = pending_.take(h.correlation_id)) {
         fail(std::move(*p), h.correlation_id, errc::peer_gone,
-             "peer " + who + " lost our session (restarted?)");
+             "peer " + who() + " lost our session (restarted?)");
       }
       return;
     }
@@ -115,7 +116,8 @@ void Requests::on_answer(PeerId from, const std::string& who, const Envelope& en
                                                env.payload.size())});
     return;
   }
-  fail(std::move(*pending), h.correlation_id, to_errc(err->code), "peer " + who + ": " + err->text);
+  fail(std::move(*pending), h.correlation_id, to_errc(err->code),
+       "peer " + who() + ": " + err->text);
 }
 
 void Requests::lost(PeerId peer, errc code, const std::string& text) {
@@ -138,9 +140,14 @@ void Requests::complete(PendingRequest r, Response response) {
   drop(ctx_.counters().pending);
   bump(ctx_.counters().replies_received);
   if (!r.completion->callback) {
+    if (batching_) {
+      replies_.emplace_back(std::move(r.completion), std::move(response));
+      return;
+    }
     r.completion->promise.set_value(std::move(response));
     return;
   }
+  if (r.completion->run_inline) return run_inline(*r.completion, {}, std::move(response));
   hooks_.run_callback(std::move(r.completion), r.to, errc::ok, response.payload);
 }
 
@@ -159,7 +166,24 @@ void Requests::fail(PendingRequest r, std::uint64_t correlation_id, errc code,
     r.completion->promise.set_exception(error_ptr(code, text));
     return;
   }
+  if (r.completion->run_inline) {
+    return run_inline(*r.completion, make_error_code(code), Response{r.to, text});
+  }
   hooks_.run_callback(std::move(r.completion), r.to, code, text);
+}
+
+void Requests::flush_replies() {
+  for (auto& [done, response] : replies_) done->promise.set_value(std::move(response));
+  replies_.clear();  // keeps its capacity: no allocation per round
+}
+
+void Requests::run_inline(RequestCompletion& done, std::error_code ec, Response response) {
+  // CallbackOptions::run_inline: here, on the engine thread; its exceptions are counted.
+  try {
+    done.callback(ec, std::move(response));
+  } catch (...) {
+    bump(ctx_.counters().handler_errors);
+  }
 }
 
 }  // namespace zmesh::detail

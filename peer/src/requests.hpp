@@ -51,14 +51,26 @@ class Requests {
   /// A request to whichever peer offers `service`.
   void request_service(std::string service, const Deadline& deadline, std::string_view type,
                        zmq::message_t payload, std::unique_ptr<RequestCompletion> done);
-  /// A Reply or Error from `from` ("who" names it in errors).
-  void on_answer(PeerId from, const std::string& who, const Envelope& env);
+  /// A Reply or Error from `from` (`who()` names it in errors; only they call it, so a
+  /// reply costs no name string).
+  void on_answer(PeerId from, const std::function<std::string()>& who, const Envelope& env);
+  void on_answer(PeerId from, const std::string& who, const Envelope& env) {
+    on_answer(
+        from, [&] { return who; }, env);
+  }
   /// Everything pending on `peer` fails (or, for a service, moves on).
   void lost(PeerId peer, errc code, const std::string& text);
   /// Fails what is past its deadline.
   void expire(SteadyClock::time_point now);
   /// Fails everything (shutdown).
   void fail_all(errc code, const std::string& text);
+
+  /// Batching: replies to futures are kept and fulfilled together by flush_replies()
+  /// (the Engine calls it once per round), so that a waiting caller is woken once the
+  /// engine has read what arrived rather than in the middle of it. Off by default (the
+  /// component driven alone fulfils each at once).
+  void batch_replies(bool on) noexcept { batching_ = on; }
+  void flush_replies();
 
   [[nodiscard]] std::optional<SteadyClock::time_point> next_deadline() {
     return pending_.next_deadline();
@@ -68,6 +80,7 @@ class Requests {
 
  private:
   void complete(PendingRequest r, Response response);
+  void run_inline(RequestCompletion& done, std::error_code ec, Response response);
   void fail(PendingRequest r, std::uint64_t correlation_id, errc code, const std::string& text);
   /// Sends a service request to the next candidate; false (and `r` untouched) if none.
   bool route(PendingRequest& r, std::uint64_t correlation_id);
@@ -75,6 +88,8 @@ class Requests {
   EngineContext& ctx_;
   Hooks hooks_;
   PendingRequests pending_;  // engine thread only
+  bool batching_ = false;
+  std::vector<std::pair<std::unique_ptr<RequestCompletion>, Response>> replies_;
 };
 
 }  // namespace zmesh::detail

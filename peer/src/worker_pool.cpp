@@ -7,6 +7,7 @@
 #include <string>
 
 #include "completions.hpp"
+#include "delivery.hpp"
 #include "pipeline.hpp"
 #include "tsan_annotations.hpp"
 #include "zmesh/core/clock.hpp"
@@ -23,16 +24,6 @@ void send_result(zmq::socket_t& pipe, const ResultMeta& meta, zmq::message_t bod
   pipeline_release(tl_result_sync);
   pipe.send(pod_frame(meta), zmq::send_flags::sndmore);
   pipe.send(body, zmq::send_flags::none);
-}
-
-// ErrorReply texts are capped on the wire (Limits::max_string_bytes, 1024 by default).
-constexpr std::size_t kMaxErrorText = 1024;
-
-void send_error(zmq::socket_t& pipe, const WorkMeta& work, WireError code,
-                const std::string& text) {
-  const std::size_t n = std::min(text.size(), kMaxErrorText);
-  send_result(pipe, ResultMeta{ResultOp::error, code, work.route, work.correlation_id},
-              zmq::message_t(text.data(), n));
 }
 
 // Runs a callback-style request's completion (user code, so here and not on the engine).
@@ -62,57 +53,14 @@ void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
 
 void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
-  const bool is_request = meta.kind == Kind::request;
-  // NoReply: the handler runs, and nothing at all goes back (protocol.md 3.1).
-  const bool answer = is_request && (meta.flags & kFlagNoReply) == 0;
   const auto type = view_of(frames[1]);
-  if (is_request && shared.departed.contains(meta.route.connection)) {
-    // Its sender is gone: nobody would read the answer. Skip the work.
-    bump(shared.counters.departed_skipped);
-    return;
-  }
-  if (is_request && meta.deadline_unix_ms != 0 && unix_now_ms() > meta.deadline_unix_ms) {
-    bump(shared.counters.expired);
-    if (answer) {
-      send_error(pipe, meta, WireError::deadline_exceeded,
-                 "deadline passed before '" + std::string(type) + "' was handled");
-    }
-    return;
-  }
-  const auto drain = shared.drain_deadline_us.load();
-  if (drain != 0 && static_cast<std::int64_t>(steady_now_us()) > drain) {
-    if (answer) send_error(pipe, meta, WireError::shutting_down, "responder is shutting down");
-    return;
-  }
-  auto entry = shared.handlers->find(type);
-  const Message message(meta.sender, type, bytes_of(frames[3]), is_request, meta.deadline_unix_ms);
-  std::string reply;
-  bool ran = false;
-  try {
-    ran = entry && HandlerTable::call(*entry, message, reply);
-  } catch (const std::exception& e) {
-    bump(shared.counters.handler_errors);
-    bump(shared.counters.handled);
-    if (answer) send_error(pipe, meta, WireError::handler_failed, e.what());
-    return;
-  } catch (...) {
-    bump(shared.counters.handler_errors);
-    bump(shared.counters.handled);
-    if (answer) send_error(pipe, meta, WireError::handler_failed, "unknown exception");
-    return;
-  }
-  if (!ran) {
-    bump(shared.counters.no_handler);
-    if (answer) {
-      send_error(pipe, meta, WireError::no_handler, "no handler for '" + std::string(type) + "'");
-    }
-    return;
-  }
-  bump(shared.counters.handled);
-  if (answer) {
-    send_result(pipe, ResultMeta{ResultOp::reply, WireError::none, meta.route, meta.correlation_id},
-                zmq::message_t(reply.data(), reply.size()));
-  }
+  Outcome out = run_delivery(shared, meta, type, bytes_of(frames[3]), shared.handlers->find(type));
+  if (out.what == Outcome::What::nothing) return;
+  const bool ok = out.what == Outcome::What::reply;
+  send_result(
+      pipe,
+      ResultMeta{ok ? ResultOp::reply : ResultOp::error, out.code, meta.route, meta.correlation_id},
+      zmq::message_t(out.body.data(), out.body.size()));
 }
 
 }  // namespace
@@ -159,6 +107,7 @@ void WorkerPool::run(std::size_t index) {
                       zmq::message_t());
           return;
       }
+      shared_.worker_pending[index].fetch_sub(1, std::memory_order_release);
     }
   } catch (const zmq::error_t&) {
     // ETERM: the peer is stopping and the context is shutting down.

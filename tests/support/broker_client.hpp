@@ -175,16 +175,24 @@ class BrokerClient {
   /// Registers every one of `peers` from this one DEALER (as their sender), `window`
   /// at a time (the broker queues a few dozen answers per client, protocol.md 5.7);
   /// returns how many were acknowledged.
+  /// A window whose answers did not all come (a loaded machine reads slowly, and a broker
+  /// with a small send-queue drops what does not fit: the slow-consumer rule) is sent
+  /// again, up to 5 times: registering the same session again is harmless.
   std::size_t register_all(const std::vector<PeerInfo>& peers, std::size_t window = 32) {
     std::size_t acked = 0;
     for (std::size_t i = 0; i < peers.size();) {
       const std::size_t n = std::min(window, peers.size() - i);
-      for (std::size_t k = 0; k < n; ++k, ++i) {
-        send_new(Kind::reg, encode(Register{peers[i], 0}), peers[i].id, peers[i].session);
+      std::size_t got = 0;
+      for (int attempt = 0; attempt < 5 && got < n; ++attempt) {
+        for (std::size_t k = 0; k < n; ++k) {
+          const PeerInfo& p = peers[i + k];
+          send_new(Kind::reg, encode(Register{p, 0}), p.id, p.session);
+        }
+        got = drain(Kind::register_ack, n, std::chrono::seconds(10));
       }
-      const std::size_t got = drain(Kind::register_ack, n, std::chrono::seconds(10));
-      acked += got;
-      if (got < n) break;  // answers lost or refused: the caller's check says so
+      if (got < n) break;  // refused, or the broker does not answer: the caller's check says so
+      acked += n;
+      i += n;
     }
     return acked;
   }

@@ -5,7 +5,8 @@
 // network socket, and `workers` handler threads ("zmesh-worker-N"). Any application
 // thread may call any method; a call becomes a command on that thread's own inproc
 // pipeline into the engine, so the FIFO order of one thread's sends to one destination is
-// kept end to end. No user code ever runs on the engine thread.
+// kept end to end. No user code runs on the engine thread unless asked for: handlers
+// registered with HandlerOptions::run_inline and callbacks with CallbackOptions::run_inline.
 //
 // Lifetime. Peer is move-only. stop() (or the destructor) drains and joins every thread;
 // futures still pending then fail with errc::shutting_down.
@@ -41,14 +42,39 @@ class Unregister {
 struct RequestCompletion;
 }  // namespace detail
 
-/// A handler. Runs on a worker thread; messages from one sender run in order, one at a
-/// time; different senders' run in parallel. It may block (that worker's queue waits).
+/// A handler. Runs on a worker thread (on the engine thread when registered with
+/// HandlerOptions::run_inline); messages from one sender run in order, one at a time;
+/// different senders' run in parallel. On a worker it may block (that worker's queue
+/// waits); inline it must not.
 /// For a request the returned bytes are the reply; for a message the result is ignored.
 /// Throwing sends the requester an error reply carrying what() (errc::remote_error).
 /// The Message& and the views it hands out are valid only during the call.
 using Handler = std::function<std::string(const Message&)>;
 
-/// Completion of a callback-style request. Runs on a worker thread, once. On success
+/// How a handler runs.
+struct HandlerOptions {
+  /// Run on the engine thread ("zmesh-engine") as the message is read, not on a worker:
+  /// no hand-off to a worker and back, so the round trip is shorter. For short,
+  /// non-blocking handlers only: while it runs, the whole Peer does no I/O. It must not
+  /// wait on this Peer (request(...).get(), stop(), publishers(), ...); a send() or
+  /// publish() from it fails with errc::queue_full rather than wait for room. Otherwise
+  /// it is like any handler: counted (handled, handler_errors), its exceptions become
+  /// error replies, one sender's messages are handled in order (a message waits for that
+  /// sender's worker when it still has earlier work, and then runs there), and the
+  /// Message& is valid only during the call.
+  bool run_inline = false;
+};
+
+/// How a callback-style request completes.
+struct CallbackOptions {
+  /// Run the callback on the engine thread as the reply is read, not on a worker. The
+  /// same rules as HandlerOptions::run_inline: short and non-blocking; exceptions are
+  /// caught and counted (handler_errors).
+  bool run_inline = false;
+};
+
+/// Completion of a callback-style request. Runs on a worker thread (on the engine thread
+/// with CallbackOptions::run_inline), once. On success
 /// `ec` is zero; on failure `ec` holds the errc and response.payload a one-line message
 /// naming the peer.
 using ResponseCallback = std::function<void(std::error_code ec, Response response)>;
@@ -119,6 +145,8 @@ class Peer {
 
   /// Registers the handler for a message type (one per type; throws if taken).
   [[nodiscard]] Registration on(std::string type, Handler handler);
+  /// The same, run as `options` say (HandlerOptions::run_inline).
+  [[nodiscard]] Registration on(std::string type, Handler handler, HandlerOptions options);
 
   /// Connects and greets. Concurrent connects to one endpoint or one peer share one
   /// connection and resolve to the same PeerId. Fails with errc::peer_unreachable after
@@ -147,6 +175,10 @@ class Peer {
   /// The same with a callback (see ResponseCallback).
   void request(PeerId to, std::string_view type, std::string_view payload,
                std::chrono::milliseconds timeout, ResponseCallback callback);
+  /// The same, the callback run as `options` say (CallbackOptions::run_inline).
+  void request(PeerId to, std::string_view type, std::string_view payload,
+               std::chrono::milliseconds timeout, ResponseCallback callback,
+               CallbackOptions options);
 
   /// Broadcasts `payload` on `topic` from our PUB socket. Non-blocking: returns once
   /// queued (waits up to options.send_timeout for room in our command queue). Topics
