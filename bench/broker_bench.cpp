@@ -409,7 +409,8 @@ int run(const Args& args) {
       if (fleet->at(b).registered < args.clients) return false;
     return true;
   };
-  if (!wait_until(all_registered, 300s)) {
+  if (!wait_until([&] { return all_registered() || fleet->exited() > 0; }, 300s) ||
+      !all_registered()) {
     std::fprintf(stderr, "only %ld of %ld registrations within 300 s\n",
                  fleet->total(&BrokerCounters::registered), conns);
     return 1;
@@ -668,7 +669,8 @@ int run(const Args& args) {
   if (args.brokers > 1) {
     row("restart storm: by-name lookups at the other brokers meanwhile, failed",
         std::to_string(other_lookups) + ", " + std::to_string(other_failed));
-    row("restart storm: Events the other brokers sent meanwhile", std::to_string(others_events));
+    row("restart storm: Events received from the other brokers meanwhile",
+        std::to_string(others_events));
   }
   row("client processes' CPU over the run (s)", fmt("%.1f", fleet_cpu_s));
   row("SIGTERM to exit (ms); Byes received",

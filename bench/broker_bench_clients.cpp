@@ -1,7 +1,9 @@
 #include "broker_bench_clients.hpp"
 
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -50,7 +52,7 @@ class ClientThread {
       for (int b = 0; b < brokers; ++b) {
         Conn c{zmq::socket_t(ctx_, zmq::socket_type::dealer), info, b};
         c.dealer.set(zmq::sockopt::linger, 0);
-        c.dealer.set(zmq::sockopt::rcvhwm, 100000);
+        c.dealer.set(zmq::sockopt::rcvhwm, 1000);  // a real peer's default (SocketTuning)
         c.dealer.connect(sh_.endpoints[b]);
         conns_.push_back(std::move(c));
       }
@@ -98,7 +100,12 @@ class ClientThread {
       send(c, Kind::lookup, encode(Lookup{"nobody", ""}));
     }
   }
-  void send_register(Conn& c) { send(c, Kind::reg, encode(Register{c.info, 0})); }
+  /// Registers, and again after a renew interval if no RegisterAck came (the broker
+  /// drops what a full queue cannot take), as a real peer does.
+  void send_register(Conn& c, Clock::time_point now) {
+    send(c, Kind::reg, encode(Register{c.info, 0}));
+    c.register_at = now + renew_interval_;
+  }
   void send_renew(Conn& c, Clock::time_point now) {
     c.renew_sent = now;
     c.renew_correlation = send(c, Kind::renew, zmq::message_t());
@@ -119,6 +126,7 @@ class ClientThread {
 
   void registered(Conn& c, Clock::time_point now, std::chrono::milliseconds interval) {
     c.registered = true;
+    c.register_at = Clock::time_point::max();
     renew_interval_ = interval;
     // Spread the renews evenly over one interval.
     c.next_renew = now + std::chrono::microseconds(std::uniform_int_distribution<long>(
@@ -172,7 +180,7 @@ class ClientThread {
           c.registered = false;
           c.renew_correlation = 0;
           c.next_renew = Clock::time_point::max();
-          send_register(c);
+          send_register(c, now);
           break;
         case Kind::reject: ++k.rejected; break;
         case Kind::event:
@@ -217,10 +225,7 @@ class ClientThread {
           [&](Conn& c) { send_lookups(c, std::exchange(c.burst_due, 0)); });
       for_each_due(
           now, [&](Conn& c) { return c.register_at <= now; },
-          [&](Conn& c) {
-            c.register_at = Clock::time_point::max();
-            send_register(c);
-          });
+          [&](Conn& c) { send_register(c, now); });
       // Sleep until the next renew or registration is due (at most 10 ms).
       auto wake = now + 10ms;
       for (const auto& c : conns_) wake = std::min({wake, c.next_renew, c.register_at});
@@ -260,6 +265,10 @@ int client_process_main(int fd, int first, int count, int threads) {
   close(fd);
   auto& sh = *static_cast<FleetShared*>(mem);
   const pid_t parent = getppid();
+  // Events are up to 1 MiB, allocated by libzmq's I/O thread and freed by a client thread:
+  // keep them out of the heap arenas (glibc's dynamic threshold would move them in, and
+  // RSS would then show the arenas' high-water mark instead of what is held).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   {
     zmq::context_t ctx(1);
     ctx.set(zmq::ctxopt::max_sockets, count * sh.brokers + 64);
@@ -317,7 +326,8 @@ Fleet::~Fleet() {
 
 bool Fleet::wait_connected(std::chrono::milliseconds timeout) {
   const long want = static_cast<long>(peers_) * brokers_;
-  const bool ok = wait_until([&] { return total(&BrokerCounters::connected) >= want; }, timeout);
+  const bool ok = wait_until(
+      [&] { return total(&BrokerCounters::connected) >= want || exited() > 0; }, timeout);
   if (!ok) {
     std::fprintf(stderr, "only %ld of %ld connections answered within %lld ms\n",
                  total(&BrokerCounters::connected), want, static_cast<long long>(timeout.count()));
@@ -344,14 +354,29 @@ bool Fleet::burst(int n, std::chrono::milliseconds timeout) {
                        total(&BrokerCounters::answers) - (want - per_round), per_round);
           next_progress += 1s;
         }
-        return total(&BrokerCounters::answers) >= want;
+        return total(&BrokerCounters::answers) >= want || exited() > 0;
       },
       timeout, 5ms);
   std::fprintf(stderr, "\n[bench] burst took %.0f ms\n", us_since(t0) / 1000);
   return ok;
 }
 
+int Fleet::exited() {
+  int n = 0;
+  for (auto& p : procs_) {
+    const int status = p->wait(0ms);
+    if (status == -1) continue;
+    ++n;
+    if (!reported_.insert(p->pid()).second) continue;
+    std::fprintf(stderr, "[bench] client process %d ended early: %s %d\n", p->pid(),
+                 WIFSIGNALED(status) ? "signal" : "exit status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+  }
+  return n;
+}
+
 bool Fleet::stop() {
+  if (shared_->stop == 0) (void)exited();
   shared_->stop = 1;
   bool ok = true;
   for (auto& p : procs_) ok = exited_ok(p->wait(10s)) && ok;  // ~Process SIGKILLs the rest

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,9 @@ class Fleet {
   [[nodiscard]] std::vector<long> renew_rtts() const;
   [[nodiscard]] int processes() const { return static_cast<int>(procs_.size()); }
   [[nodiscard]] int connections_per_process() const { return per_proc_conns_; }
+  /// How many client processes have ended (each reported once on stderr); none should
+  /// before stop().
+  int exited();
   /// Their summed CPU seconds so far.
   [[nodiscard]] double cpu_seconds() const;
 
@@ -90,6 +94,7 @@ class Fleet {
   int memfd_ = -1;
   FleetShared* shared_ = nullptr;
   std::vector<std::unique_ptr<Process>> procs_;
+  std::set<pid_t> reported_;
 };
 
 /// `bench_broker --client-proc FD FIRST COUNT THREADS`: one client process.
