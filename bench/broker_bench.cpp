@@ -78,12 +78,12 @@ double mb(long kb) {
 
 // ----------------------------------------------------------------- raw server
 
-/// `bench_broker --raw-server PORT NAME_BYTES SERVICE_BYTES`: the raw cppzmq counterpart
-/// of a broker. A ROUTER (one I/O thread, the broker's HWMs) that checks each request as
-/// the broker does (header verified), answers a Lookup by name with NAME_BYTES and one by
-/// service with SERVICE_BYTES of payload, and sends everything else straight back
-/// (Register, Renew, the burst's Lookups of "nobody"). Runs until SIGTERM.
-int raw_server_main(int port, std::size_t name_bytes, std::size_t service_bytes) {
+/// `bench_broker --raw-server PORT NAME_BYTES PAGE_BYTES,PAGE_BYTES,...`: the raw cppzmq
+/// counterpart of a broker. A ROUTER (one I/O thread, the broker's HWMs) that checks each
+/// request as the broker does (header verified), answers a Lookup by name with NAME_BYTES
+/// and one by service with page `after` of the given sizes, and sends everything else
+/// straight back (Register, Renew, the burst's Lookups of "nobody"). Runs until SIGTERM.
+int raw_server_main(int port, std::size_t name_bytes, const std::string& page_list) {
   sigset_t term;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
@@ -97,9 +97,14 @@ int raw_server_main(int port, std::size_t name_bytes, std::size_t service_bytes)
   router.set(zmq::sockopt::router_mandatory, 1);
   router.bind("tcp://127.0.0.1:" + std::to_string(port));
   zmq::message_t by_name(name_bytes);
-  zmq::message_t by_service(service_bytes);
   std::memset(by_name.data(), 'x', by_name.size());
-  std::memset(by_service.data(), 'x', by_service.size());
+  std::vector<zmq::message_t> by_service;
+  for (std::size_t at = 0; at < page_list.size();) {
+    const std::size_t comma = std::min(page_list.find(',', at), page_list.size());
+    by_service.emplace_back(std::stoul(page_list.substr(at, comma - at)));
+    std::memset(by_service.back().data(), 'x', by_service.back().size());
+    at = comma + 1;
+  }
   EnvelopeDecoder dec;
   FrameSet frames;
   const timespec zero{0, 0};
@@ -112,8 +117,8 @@ int raw_server_main(int port, std::size_t name_bytes, std::size_t service_bytes)
       zmq::message_t reply;
       if (env->header.kind == Kind::lookup) {
         auto q = decode_control<Lookup>(env->payload, {});
-        if (q && !q->service.empty()) {
-          reply.copy(by_service);
+        if (q && !q->service.empty() && !by_service.empty()) {
+          reply.copy(by_service[std::min<std::size_t>(q->after, by_service.size() - 1)]);
         } else if (q && !q->name.empty() && q->name != "nobody") {
           reply.copy(by_name);
         }
@@ -227,6 +232,7 @@ class Brokers {
   }
   [[nodiscard]] std::vector<std::string> endpoints() const {
     std::vector<std::string> out;
+    out.reserve(procs_.size());
     for (int b = 0; b < count(); ++b) out.push_back(endpoint(b));
     return out;
   }
@@ -255,69 +261,111 @@ class Brokers {
 
 // ----------------------------------------------------------------- lookups
 
-/// Lookup latencies, by name and by service (and for the broker, full listings).
+/// Lookup latencies, by name and by service (and for the broker, full listings), at the
+/// broker and, interleaved, at the raw server.
 struct LookupRun {
   std::vector<double> by_name;
   std::vector<double> by_service;
   std::vector<double> everyone;
+  std::vector<double> raw_by_name;
+  std::vector<double> raw_by_service;
   long lost = 0;
   long wrong = 0;
   long name_bytes = 0;
   long service_bytes = 0;
+  long service_pages = 0;
   long all_bytes = 0;
   long all_pages = 0;
 };
 
-/// Paced lookups for `duration` (or `rounds`): one by name, one by service and, if
-/// `listing`, a full listing every ~5 ms, at requester `pick(round)`, one at a time.
-/// `sample` runs every 250 ms.
+/// What the raw server answers: the broker's reply sizes (a by-service answer may take
+/// several pages: the raw client asks for as many, with Lookup.after = 0, 1, 2...).
+struct RawShape {
+  long name_bytes = 0;
+  std::vector<long> service_pages;
+};
+
+/// The raw counterpart of a by-service listing: as many round trips as the broker's pages.
+bool raw_service(Requester& q, const std::string& service, std::size_t pages) {
+  for (std::size_t k = 0; k < pages; ++k)
+    if (q.round_trip(Kind::lookup, encode(Lookup{"", service, k})) < 0) return false;
+  return true;
+}
+
+/// Paced lookups for `duration` (or `rounds`), one at a time, ~5 ms apart: by name, by
+/// service (every page) and everyone (every page) at `pick(round)` if `broker`; by name
+/// and by service at `raw` if given, right after the broker's of the same kind, so both
+/// see the same moment of a shared machine. `sample` runs every 250 ms.
 template <class Pick, class Sample>
-LookupRun run_lookups(const Args& a, Pick pick, bool listing, std::chrono::seconds duration,
-                      std::size_t rounds, Sample sample) {
+LookupRun run_lookups(const Args& a, bool broker, Pick pick, Requester* raw, const RawShape& shape,
+                      std::chrono::seconds duration, std::size_t rounds, Sample sample) {
   LookupRun r;
   std::mt19937 rng(42);
   std::vector<std::byte> bytes;
-  const auto records = [&](long want) {
-    auto list = decode_control<PeerList>(bytes, Limits{});
-    if (!list || static_cast<long>(list->peers.size()) != want) ++r.wrong;
-  };
   const auto t0 = Clock::now();
   auto next_sample = t0 + 250ms;
   auto next_progress = t0 + 1s;
   for (std::size_t round = 0; round < rounds && Clock::now() < t0 + duration; ++round) {
-    Requester& q = pick(round);
     const int who = std::uniform_int_distribution<int>(0, a.clients - 1)(rng);
-    const bool check = round % 64 == 0 && listing;  // the raw server's answers are blanks
-    auto t = Clock::now();
-    long n = q.round_trip(Kind::lookup, encode(Lookup{client_name(who), ""}), &bytes);
-    if (n < 0) {
-      ++r.lost;
-    } else {
-      r.by_name.push_back(us_since(t));
-      r.name_bytes = n;
-      if (check) records(1);
+    const bool check = round % 64 == 0;
+    const std::string name = client_name(who);
+    const std::string service = client_service(who);
+    if (broker) {
+      Requester& q = pick(round);
+      const auto t = Clock::now();
+      const long n = q.round_trip(Kind::lookup, encode(Lookup{name, ""}), &bytes);
+      if (n < 0) {
+        ++r.lost;
+      } else {
+        r.by_name.push_back(us_since(t));
+        r.name_bytes = n;
+        auto list = decode_control<PeerList>(bytes, Limits{});
+        if (check && (!list || list->peers.size() != 1)) ++r.wrong;
+      }
     }
-    t = Clock::now();
-    n = q.round_trip(Kind::lookup, encode(Lookup{"", client_service(who)}), &bytes);
-    if (n < 0) {
-      ++r.lost;
-    } else {
-      r.by_service.push_back(us_since(t));
-      r.service_bytes = n;
-      if (check) records(a.clients / 10 + (who % 10 < a.clients % 10 ? 1 : 0));
+    if (raw != nullptr) {
+      const auto t = Clock::now();
+      if (raw->round_trip(Kind::lookup, encode(Lookup{name, ""})) < 0) {
+        ++r.lost;
+      } else {
+        r.raw_by_name.push_back(us_since(t));
+      }
     }
-    if (listing) {
-      t = Clock::now();
+    if (broker) {
+      Requester& q = pick(round);
+      const auto t = Clock::now();
       long pages = 0;
       long total = 0;
-      n = q.listing("", "", &pages, &total);
+      const long n = q.listing("", service, &pages, &total);
+      if (n < 0) {
+        ++r.lost;
+      } else {
+        r.by_service.push_back(us_since(t));
+        r.service_bytes = total;
+        r.service_pages = pages;
+        if (check && n != a.clients / 10 + (who % 10 < a.clients % 10 ? 1 : 0)) ++r.wrong;
+      }
+    }
+    if (raw != nullptr) {
+      const auto t = Clock::now();
+      if (!raw_service(*raw, service, shape.service_pages.size())) {
+        ++r.lost;
+      } else {
+        r.raw_by_service.push_back(us_since(t));
+      }
+    }
+    if (broker) {
+      const auto t = Clock::now();
+      long pages = 0;
+      long total = 0;
+      const long n = pick(round).listing("", "", &pages, &total);
       if (n < 0) {
         ++r.lost;
       } else {
         r.everyone.push_back(us_since(t));
         r.all_bytes = total;
         r.all_pages += pages;
-        if (round % 64 == 0 && n != a.clients) ++r.wrong;
+        if (check && n != a.clients) ++r.wrong;
       }
     }
     const auto now = Clock::now();
@@ -326,10 +374,10 @@ LookupRun run_lookups(const Args& a, Pick pick, bool listing, std::chrono::secon
       next_sample += 250ms;
     }
     if (now >= next_progress) {
-      std::fprintf(stderr, "\r[bench] %2llds lookups=%zu lost=%ld wrong=%ld   ",
+      std::fprintf(stderr, "\r[bench] %2llds rounds=%zu lost=%ld wrong=%ld   ",
                    static_cast<long long>(
                        std::chrono::duration_cast<std::chrono::seconds>(now - t0).count()),
-                   r.by_name.size() + r.by_service.size() + r.everyone.size(), r.lost, r.wrong);
+                   round + 1, r.lost, r.wrong);
       next_progress += 1s;
     }
     std::this_thread::sleep_for(5ms);
@@ -429,6 +477,9 @@ int run(const Args& args) {
 
   // Phases 2 and 3: renews, lookups, burst.
   LookupRun look;
+  RawShape shape;
+  std::string raw_ep;
+  std::unique_ptr<Process> raw_server;  // answers the lookups like the broker, interleaved
   double cpu_idle_pct = 0;
   double cpu_busy_pct = 0;
   double renews_per_s = 0;
@@ -452,12 +503,38 @@ int run(const Args& args) {
         static_cast<double>(fleet->total(&BrokerCounters::renew_acks) - acks0) / idle_wall;
 
     std::fprintf(stderr, "[bench] renews + lookups for %d s\n", args.duration_s);
+    // The raw server answers with the broker's sizes: learn them from broker 0.
+    {
+      long pages = 0;
+      long bytes = 0;
+      shape.name_bytes =
+          brokers.looker(0).round_trip(Kind::lookup, encode(Lookup{client_name(0), ""}));
+      (void)brokers.looker(0).listing("", client_service(0), &pages, &bytes, 5s,
+                                      &shape.service_pages);
+    }
+    const int raw_port = free_port();
+    raw_ep = "tcp://127.0.0.1:" + std::to_string(raw_port);
+    std::string page_list;
+    for (long n : shape.service_pages)
+      page_list += (page_list.empty() ? "" : ",") + std::to_string(n);
+    raw_server = std::make_unique<Process>(
+        std::vector<std::string>{"/proc/self/exe", "--raw-server", std::to_string(raw_port),
+                                 std::to_string(shape.name_bytes), page_list});
+    Requester raw_q(ctx, raw_ep);
+    (void)wait_until(
+        [&] {
+          return raw_q.round_trip(Kind::lookup, encode(Lookup{"nobody", ""}), nullptr, 100ms) >= 0;
+        },
+        10s);
     const auto rtt0 = fleet->renew_rtts();
     cpu0 = brokers.cpu_seconds();
     t0 = Clock::now();
     look = run_lookups(
-        args, [&](std::size_t round) -> Requester& { return brokers.looker(round % args.brokers); },
-        true, std::chrono::seconds(args.duration_s), SIZE_MAX,
+        args, true,
+        [&](std::size_t round) -> Requester& {
+          return brokers.looker(static_cast<int>(round % static_cast<std::size_t>(args.brokers)));
+        },
+        &raw_q, shape, std::chrono::seconds(args.duration_s), SIZE_MAX,
         [&] { rss_max_kb = std::max(rss_max_kb, brokers.max_rss_kb()); });
     cpu_busy_pct = 100 * (brokers.cpu_seconds() - cpu0) / (us_since(t0) / 1e6) / args.brokers;
     auto rtt = fleet->renew_rtts();
@@ -531,6 +608,7 @@ int run(const Args& args) {
   const double storm_cpu_s = brokers.process(0).cpu_seconds();  // the new broker's whole life
   const long storm_rss_kb = brokers.process(0).status_kb("VmRSS");
   const long storm_events = fleet->at(0).events - events0;
+  const long storm_unknown = fleet->at(0).unknown_peer - unknown0;
   const long storm_bytes = fleet->at(0).event_bytes - bytes0;
   long others_events = -others_events0;
   for (int b = 1; b < args.brokers; ++b) others_events += fleet->at(b).events;
@@ -558,25 +636,21 @@ int run(const Args& args) {
   LookupRun raw_look;
   if (!args.storm_only) {
     std::fprintf(stderr, "[bench] raw cppzmq ROUTER process, %d connections\n", args.clients);
-    const int raw_port = free_port();
-    const std::string raw_ep = "tcp://127.0.0.1:" + std::to_string(raw_port);
-    Process raw_server({"/proc/self/exe", "--raw-server", std::to_string(raw_port),
-                        std::to_string(look.name_bytes), std::to_string(look.service_bytes)});
     const int raw_procs = (args.clients + kConnsPerProc - 1) / kConnsPerProc;
     Fleet raw(std::vector<std::string>{raw_ep}, args.clients, raw_procs, args.threads, true,
               args.renew_ms);
     if (raw.wait_connected(180s)) {
-      raw_connected_kb = raw_server.status_kb("VmRSS");
+      raw_connected_kb = raw_server->status_kb("VmRSS");
       raw.register_all(std::chrono::milliseconds(args.register_over_ms));
       (void)wait_until([&] { return raw.at(0).registered >= args.clients; }, 120s);
       Requester q(ctx, raw_ep);
       raw_look = run_lookups(
-          args, [&](std::size_t) -> Requester& { return q; }, false,
+          args, false, [&](std::size_t) -> Requester& { return q; }, &q, shape,
           std::chrono::seconds(args.duration_s), look.by_name.size(), [] {});
-      if (raw.burst(kBurst, 120s)) raw_steady_kb = raw_server.status_kb("VmRSS");
+      if (raw.burst(kBurst, 120s)) raw_steady_kb = raw_server->status_kb("VmRSS");
     }
     (void)raw.stop();
-    (void)raw_server.stop(10s);
+    (void)raw_server->stop(10s);
   }
 
   // ----------------------------------------------------------------- the table
@@ -591,25 +665,30 @@ int run(const Args& args) {
     const Latency ln = percentiles(look.by_name);
     const Latency ls = percentiles(look.by_service);
     const Latency la = percentiles(look.everyone);
-    const Latency rn = percentiles(raw_look.by_name);
-    const Latency rs = percentiles(raw_look.by_service);
     const struct {
-      const char* what;
-      long records;
-      long bytes;
+      std::string what;
       Latency broker;
-      Latency raw;
-    } rows[] = {{"lookup by name", 1, look.name_bytes, ln, rn},
-                {"lookup by service", (args.clients + 9) / 10, look.service_bytes, ls, rs}};
+      Latency raw;     // interleaved with the broker's
+      Latency loaded;  // later, the raw server holding N renewing connections
+    } rows[] = {{"lookup by name (1 record, " + std::to_string(look.name_bytes) + " B)", ln,
+                 percentiles(look.raw_by_name), percentiles(raw_look.raw_by_name)},
+                {"lookup by service (" + std::to_string((args.clients + 9) / 10) + " records, " +
+                     std::to_string(look.service_pages) + " pages, " +
+                     std::to_string(look.service_bytes) + " B)",
+                 ls, percentiles(look.raw_by_service), percentiles(raw_look.raw_by_service)}};
     for (const auto& r : rows) {
-      const std::string what = std::string(r.what) + " (" + std::to_string(r.records) +
-                               " records, " + std::to_string(r.bytes) + " B)";
-      row((what + " p50 (us)").c_str(), fmt("%.1f", r.broker.p50_us), fmt("%.1f", r.raw.p50_us),
+      row(r.what + " p50 (us)", fmt("%.1f", r.broker.p50_us), fmt("%.1f", r.raw.p50_us),
           fmt("%.2fx", r.broker.p50_us / r.raw.p50_us));
       const double ratio = r.broker.p99_us / r.raw.p99_us;
-      lookup_met = lookup_met && ratio <= 2.0;
-      row((what + " p99 (us)").c_str(), fmt("%.1f", r.broker.p99_us), fmt("%.1f", r.raw.p99_us),
+      const double loaded_ratio = r.broker.p99_us / r.loaded.p99_us;
+      lookup_met = lookup_met && ratio <= 2.0 && loaded_ratio <= 2.0;
+      row(r.what + " p99 (us)", fmt("%.1f", r.broker.p99_us), fmt("%.1f", r.raw.p99_us),
           fmt("%.2fx", ratio), std::string("<= 2x: ") + verdict(ratio <= 2.0));
+      row(r.what + " p50 / p99 (us), raw measured after, holding " + std::to_string(args.clients) +
+              " renewing connections",
+          "", fmt2("%.1f / %.1f", r.loaded.p50_us, r.loaded.p99_us),
+          fmt2("%.2fx / %.2fx", r.broker.p50_us / r.loaded.p50_us, loaded_ratio),
+          std::string("<= 2x: ") + verdict(loaded_ratio <= 2.0));
     }
     row(("full listing (" + std::to_string(args.clients) + " records, " +
          fmt("%.2f", static_cast<double>(look.all_pages) /
@@ -617,8 +696,10 @@ int run(const Args& args) {
          " pages, " + std::to_string(look.all_bytes) + " B) p50 / p99 (us)")
             .c_str(),
         fmt2("%.0f / %.0f", la.p50_us, la.p99_us));
-    row("lookups measured (each kind)", std::to_string(look.by_name.size()),
-        std::to_string(raw_look.by_name.size()));
+    row("lookups measured (each kind; raw: interleaved, after)",
+        std::to_string(look.by_name.size()),
+        std::to_string(look.raw_by_name.size()) + ", " +
+            std::to_string(raw_look.raw_by_name.size()));
     row("renew round trip p50 / p99 (us), during lookups",
         fmt2("%.0f / %.0f", renew_rtt.p50_us, renew_rtt.p99_us));
     row("renews answered per second (all brokers)", fmt("%.0f", renews_per_s));
@@ -680,10 +761,11 @@ int run(const Args& args) {
                   (args.storm_only || raw_steady_kb > 0);
   std::printf(
       "\nchecks: %s; brokers exited %s, clients exited %s, lost lookups %ld, wrong lookup "
-      "counts %ld, renews answered UnknownPeer %ld (restart: %ld), rejects %ld, undecodable "
+      "counts %ld, renews answered UnknownPeer %ld (broker 0 after its restart: %ld), rejects %ld, "
+      "undecodable "
       "%ld, recovery polls %ld\n",
       ok ? "ok" : "BAD", brokers_ok ? "0" : "BAD", fleet_ok ? "0" : "BAD", look.lost, look.wrong,
-      unknown_total, unknown_total - unknown0, rejected, undecodable, polls);
+      unknown_total, storm_unknown, rejected, undecodable, polls);
   std::printf(
       "targets: lookup p99 <= 2x raw %s; RSS <= 1.5x raw %s; storm events <= 3 N %s; "
       "recovery <= 5 s %s\n",
@@ -702,8 +784,7 @@ int main(int argc, char** argv) {
       return client_process_main(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]),
                                  std::atoi(argv[5]));
     if (argc == 5 && std::strcmp(argv[1], "--raw-server") == 0)
-      return raw_server_main(std::atoi(argv[2]), std::strtoul(argv[3], nullptr, 10),
-                             std::strtoul(argv[4], nullptr, 10));
+      return raw_server_main(std::atoi(argv[2]), std::strtoul(argv[3], nullptr, 10), argv[4]);
     return run(parse_args(argc, argv));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_broker: %s\n", e.what());

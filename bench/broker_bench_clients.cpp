@@ -41,7 +41,7 @@ class ClientThread {
   void run() {
     rng_.seed(static_cast<std::uint64_t>(first_) * 7919 + 1);
     const int brokers = sh_.brokers;
-    conns_.reserve(static_cast<std::size_t>(peers_ * brokers));
+    conns_.reserve(static_cast<std::size_t>(peers_) * static_cast<std::size_t>(brokers));
     for (int i = first_; i < first_ + peers_; ++i) {
       PeerInfo info;
       info.id = random_id();

@@ -76,7 +76,7 @@ class Fleet {
 
   BrokerCounters& at(int broker) { return shared_->per_broker[broker]; }
   /// Sum of one counter over every broker.
-  long total(std::atomic<long> BrokerCounters::*field) const;
+  [[nodiscard]] long total(std::atomic<long> BrokerCounters::*field) const;
   /// The renew round-trip histogram so far (subtract two snapshots for a window).
   [[nodiscard]] std::vector<long> renew_rtts() const;
   [[nodiscard]] int processes() const { return static_cast<int>(procs_.size()); }

@@ -174,7 +174,8 @@ long Requester::round_trip(Kind kind, zmq::message_t payload, std::vector<std::b
 }
 
 long Requester::listing(const std::string& name, const std::string& service, long* pages,
-                        long* bytes, std::chrono::milliseconds timeout) {
+                        long* bytes, std::chrono::milliseconds timeout,
+                        std::vector<long>* page_bytes) {
   std::uint64_t after = 0;
   long records = 0;
   *pages = 0;
@@ -184,6 +185,7 @@ long Requester::listing(const std::string& name, const std::string& service, lon
     if (n < 0) return -1;
     ++*pages;
     *bytes += n;
+    if (page_bytes != nullptr) page_bytes->push_back(n);
     auto list = decode_control<PeerList>(page_, Limits{});
     if (!list) return -1;
     records += static_cast<long>(list->peers.size());

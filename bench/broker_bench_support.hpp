@@ -91,7 +91,8 @@ class Requester {
   /// Every page of a Lookup (following PeerList.next); the records, or -1 if a page did
   /// not come. `pages` and `bytes` get what it took.
   long listing(const std::string& name, const std::string& service, long* pages, long* bytes,
-               std::chrono::milliseconds timeout = std::chrono::seconds(5));
+               std::chrono::milliseconds timeout = std::chrono::seconds(5),
+               std::vector<long>* page_bytes = nullptr);
 
  private:
   zmq::socket_t dealer_;
