@@ -632,6 +632,7 @@ int run(const Args& args) {
   const long byes = fleet->total(&BrokerCounters::byes) - byes0;
   const long unknown_total = fleet->total(&BrokerCounters::unknown_peer);
   const long rejected = fleet->total(&BrokerCounters::rejected);
+  const long other_errors = fleet->total(&BrokerCounters::other_errors);
   const long undecodable = fleet->total(&BrokerCounters::undecodable);
   const double fleet_cpu_s = fleet->cpu_seconds();
   const bool fleet_ok = fleet->stop();
@@ -769,11 +770,10 @@ int run(const Args& args) {
                   (args.storm_only || raw_steady_kb > 0);
   std::printf(
       "\nchecks: %s; brokers exited %s, clients exited %s, lost lookups %ld, wrong lookup "
-      "counts %ld, renews answered UnknownPeer %ld (broker 0 after its restart: %ld), rejects %ld, "
-      "undecodable "
-      "%ld, recovery polls %ld\n",
+      "counts %ld, renews answered UnknownPeer %ld (broker 0 after its restart: %ld), other "
+      "Errors %ld, rejects %ld, undecodable %ld, recovery polls %ld\n",
       ok ? "ok" : "BAD", brokers_ok ? "0" : "BAD", fleet_ok ? "0" : "BAD", look.lost, look.wrong,
-      unknown_total, storm_unknown, rejected, undecodable, polls);
+      unknown_total, storm_unknown, other_errors, rejected, undecodable, polls);
   std::printf(
       "targets: lookup p99 <= 2x raw %s; RSS <= 1.5x raw %s; storm events <= 3 N %s; "
       "recovery <= 5 s %s\n",

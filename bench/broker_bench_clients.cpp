@@ -174,7 +174,13 @@ class ClientThread {
             renewed(c, now);
           }
           break;
-        case Kind::error:  // UnknownPeer: the broker restarted; register again
+        case Kind::error: {  // UnknownPeer: the broker restarted; register again
+          auto err = decode_control<ErrorReply>(env->payload, {});
+          if (!err || err->code != WireError::unknown_peer) {
+            ++k.other_errors;  // DuplicateId: the old connection is still live; renew on
+            if (env->header.correlation_id == c.renew_correlation) c.renew_correlation = 0;
+            break;
+          }
           ++k.unknown_peer;
           if (c.registered) --k.registered;
           c.registered = false;
@@ -182,6 +188,7 @@ class ClientThread {
           c.next_renew = Clock::time_point::max();
           send_register(c, now);
           break;
+        }
         case Kind::reject: ++k.rejected; break;
         case Kind::event:
           // Counted, not decoded: thousands of simulated peers per thread decoding every

@@ -28,6 +28,7 @@ struct BrokerCounters {
   std::atomic<long> registered{0};
   std::atomic<long> renew_acks{0};
   std::atomic<long> unknown_peer{0};  ///< renews answered UnknownPeer: registered again
+  std::atomic<long> other_errors{0};  ///< Errors other than UnknownPeer (e.g. DuplicateId)
   std::atomic<long> rejected{0};
   std::atomic<long> events{0};       ///< Event messages received
   std::atomic<long> event_bytes{0};  ///< their payload bytes
