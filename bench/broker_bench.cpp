@@ -793,6 +793,7 @@ int main(int argc, char** argv) {
                                  std::atoi(argv[5]));
     if (argc == 5 && std::strcmp(argv[1], "--raw-server") == 0)
       return raw_server_main(std::atoi(argv[2]), std::strtoul(argv[3], nullptr, 10), argv[4]);
+    kill_children_on_signal();  // the brokers and client processes go with us
     return run(parse_args(argc, argv));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_broker: %s\n", e.what());

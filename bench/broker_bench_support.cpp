@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -58,6 +59,42 @@ int free_port() {
 
 // ----------------------------------------------------------------- Process
 
+namespace {
+
+// The children still running, for the signal handler (lock-free slots, 0 = free).
+constexpr int kMaxChildren = 64;
+std::atomic<pid_t> g_children[kMaxChildren];
+
+void track(pid_t pid) {
+  for (auto& slot : g_children) {
+    pid_t free = 0;
+    if (slot.compare_exchange_strong(free, pid)) return;
+  }
+}
+void untrack(pid_t pid) {
+  for (auto& slot : g_children) {
+    pid_t mine = pid;
+    if (slot.compare_exchange_strong(mine, 0)) return;
+  }
+}
+
+extern "C" void on_stop_signal(int sig) {
+  for (auto& slot : g_children) {
+    const pid_t pid = slot.load();
+    if (pid > 0) kill(pid, SIGKILL);
+  }
+  _exit(128 + sig);
+}
+
+}  // namespace
+
+void kill_children_on_signal() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+}
+
 Process::Process(std::vector<std::string> args) {
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
@@ -65,12 +102,14 @@ Process::Process(std::vector<std::string> args) {
   argv.push_back(nullptr);
   if (posix_spawn(&pid_, args[0].c_str(), nullptr, nullptr, argv.data(), environ) != 0)
     throw std::runtime_error("cannot start " + args[0]);
+  track(pid_);
 }
 
 Process::~Process() {
   if (pid_ > 0 && !reaped_) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
+    untrack(pid_);
   }
 }
 
@@ -85,6 +124,7 @@ int Process::wait(std::chrono::milliseconds timeout) {
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       reaped_ = true;
       status_ = status;
+      untrack(pid_);
       return status;
     }
     if (Clock::now() >= deadline) return -1;

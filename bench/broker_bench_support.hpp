@@ -73,6 +73,10 @@ class Process {
   int status_ = -1;
 };
 
+/// On SIGINT, SIGTERM or SIGHUP (Ctrl-C, `timeout`), SIGKILL every child Process still
+/// running, by its pid, and exit 128 + the signal: nothing the bench started outlives it.
+void kill_children_on_signal();
+
 /// True if `status` (from Process::wait) is a clean exit 0.
 [[nodiscard]] bool exited_ok(int status);
 
