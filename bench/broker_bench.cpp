@@ -12,10 +12,14 @@
 //    sleep in epoll: one process may hold 20,000 descriptors and a DEALER costs two. Every
 //    connection sends a Lookup (so it is up); then every peer registers with every broker
 //    at once (a young broker batches the joins of a renew interval into a few Events).
-// 2. They renew at the interval the RegisterAck names: renews only for a quarter of the
-//    duration, then renews plus lookups from a separate client for the duration, taking
-//    the brokers in turn: by name (1 record), by service (N/10 records), everyone (every
-//    page), one of each every ~5 ms, one at a time; answers are checked now and then.
+// 2. They renew at the interval the RegisterAck names: renews only (a quarter of the
+//    duration, at least one renew interval), then renews plus lookups from a separate
+//    client for the duration, taking the brokers in turn: by name (1 record), by service
+//    (N/10 records, every page), everyone (every page), one of each every ~5 ms, one at
+//    a time; answers are checked now and then. Right after each broker lookup by name or
+//    by service, the same thread sends the same frames to a raw cppzmq ROUTER process
+//    (this program, --raw-server) that answers with the broker's reply sizes (as many
+//    pages): the raw reference, taken at the same moments of a shared machine.
 // 3. Every connection sends 150 more lookups (8 in flight), so that it has carried more
 //    than a libzmq pipe chunk (256 frames) each way, as it will after a few minutes.
 // 4. Restart storm: SIGKILL broker 0 and start a new one on the same port. Each peer's
@@ -24,11 +28,11 @@
 //    until a full listing, a by-service and a by-name lookup there are complete; with
 //    K > 1 the other brokers keep answering lookups meanwhile (counted).
 // 5. SIGTERM every broker (every connection should hear Bye).
-// 6. Raw cppzmq: a ROUTER process (this program, --raw-server) that answers a Lookup by
-//    name or by service with a reply of the broker's size and echoes everything else,
-//    under N clients (one connection each, as one broker has) renewing at the same
-//    interval: the same lookups from the same client thread, and its RSS after step 3.
-// --storm-only stops after step 1 and 4 (no lookups, no raw server).
+// 6. The raw ROUTER process (which echoes everything but those lookups) under N clients
+//    (one connection each, as one broker has) renewing at the same interval: the same
+//    lookups again from the same client thread, and its RSS after step 3.
+// --storm-only runs steps 1, 4 and 5 only (no lookups, no raw server).
+// Stopped by SIGINT/SIGTERM/SIGHUP, it SIGKILLs every process it started (by pid).
 // RSS (VmRSS, VmHWM) and CPU (utime+stime) come from /proc. Progress goes to stderr, the
 // Markdown table to stdout; the exit status is 1 if a check failed.
 #include <sys/resource.h>
