@@ -354,18 +354,32 @@ bool Fleet::burst(int n, std::chrono::milliseconds timeout) {
   ++shared_->burst_seq;
   const auto t0 = Clock::now();
   auto next_progress = t0 + 1s;
-  const bool ok = wait_until(
+  // A connection whose answer the broker dropped (a full queue: slow consumer) stops
+  // sending; so give up once nothing moved for 15 s.
+  long last = -1;
+  auto last_move = t0;
+  bool stalled = false;
+  (void)wait_until(
       [&] {
+        const long now_answers = total(&BrokerCounters::answers);
+        if (now_answers != last) {
+          last = now_answers;
+          last_move = Clock::now();
+        }
+        stalled = Clock::now() - last_move > 15s;
         if (Clock::now() >= next_progress) {
-          std::fprintf(stderr, "\r[bench] answered %ld of %ld   ",
-                       total(&BrokerCounters::answers) - (want - per_round), per_round);
+          std::fprintf(stderr, "\r[bench] answered %ld of %ld   ", now_answers - (want - per_round),
+                       per_round);
           next_progress += 1s;
         }
-        return total(&BrokerCounters::answers) >= want || exited() > 0;
+        return now_answers >= want || stalled || exited() > 0;
       },
       timeout, 5ms);
-  std::fprintf(stderr, "\n[bench] burst took %.0f ms\n", us_since(t0) / 1000);
-  return ok;
+  const long missing = want - total(&BrokerCounters::answers);
+  std::fprintf(stderr, "\n[bench] burst took %.0f ms%s\n", us_since(t0) / 1000,
+               missing > 0 ? (stalled ? ", stalled" : ", timed out") : "");
+  if (missing > 0) std::fprintf(stderr, "[bench] %ld answers missing\n", missing);
+  return missing <= 0;
 }
 
 int Fleet::exited() {
