@@ -18,6 +18,8 @@ constexpr std::chrono::milliseconds kPingInterval{1000};
 /// What a lookup-only client assumes a broker needs to hear from every live peer after a
 /// restart (it is told no TTL): the broker's default TTL.
 constexpr std::chrono::milliseconds kDefaultWarmUp{10000};
+/// Longest pause between attempts to reach a broker that is down.
+constexpr std::chrono::milliseconds kReconnectMax{500};
 /// A listing (all its pages) longer than this many times max_peer_records is taken for
 /// a broker that misbehaves.
 constexpr std::size_t kMaxListingPages = 10;
@@ -34,6 +36,9 @@ BrokerLink::BrokerLink(EngineContext& ctx, std::string endpoint, bool register_s
 void BrokerLink::open() {
   SocketTuning t = ctx_.tuning;
   t.immediate = true;  // nothing queues for a broker that is not there: timers retry
+  // A restarted broker is found again within half a second (ZeroMQ's reconnect backoff
+  // would otherwise grow to 2 s): a peer has few brokers, trying one is cheap.
+  t.reconnect_ivl_max = kReconnectMax;
   socket_.emplace(make_dealer(ctx_.zmq, t));
   try {
     if (endpoint_.find('[') != std::string::npos) socket_->set(zmq::sockopt::ipv6, 1);
