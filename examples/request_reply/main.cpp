@@ -51,8 +51,10 @@ int main(int argc, char** argv) {
     return desk.request(kPricing, "GetQuote", symbol, 2s);
   };
   if (!broker.empty()) {
-    // Wait until the broker has told us about the service (a moment after start).
-    for (int i = 0; i < 100 && desk.members().empty(); ++i) std::this_thread::sleep_for(20ms);
+    // Wait until the broker has told us about the service: at once if it registered
+    // before us (our first listing has it), else by an Event. A broker that has just
+    // started sends its Events once per renew interval (3 s by default) while it fills.
+    for (int i = 0; i < 250 && desk.members().empty(); ++i) std::this_thread::sleep_for(20ms);
   }
 
   // 3. Many requests in flight at once; each future gets its own reply.

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
     dashboard.subscribe_to(sensor.pub_endpoint());
     alarm.subscribe_to(sensor.pub_endpoint());
   } else {
-    for (int i = 0; i < 100 && (dashboard.members().size() < 2 || alarm.members().size() < 2);
+    // Up to 5 s: a broker that has just started sends joins once per renew interval (3 s).
+    for (int i = 0; i < 250 && (dashboard.members().size() < 2 || alarm.members().size() < 2);
          ++i) {
       std::this_thread::sleep_for(20ms);
     }
