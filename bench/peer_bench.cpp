@@ -201,7 +201,7 @@ double zmesh_callback_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::st
     }
     c.request(
         to, type, payload, {},
-        [&](std::error_code ec, zmesh::Response) {
+        [&](std::error_code ec, const zmesh::Response&) {
           if (ec) failed.fetch_add(1);
           std::lock_guard lock(mu);
           --in_flight;

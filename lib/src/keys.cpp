@@ -90,7 +90,13 @@ std::string render(const Certificate& cert, bool secret) {
          "#   of this file after exchange.\n";
   }
   s += "\nmetadata\n";
-  for (const auto& [k, v] : cert.metadata) s += "    " + k + " = \"" + v + "\"\n";
+  for (const auto& [k, v] : cert.metadata) {
+    s += "    ";
+    s += k;
+    s += " = \"";
+    s += v;
+    s += "\"\n";
+  }
   s += "curve\n    public-key = \"" + cert.public_key + "\"\n";
   if (secret) s += "    secret-key = \"" + cert.secret_key + "\"\n";
   return s;
@@ -172,7 +178,7 @@ Certificate load_certificate(const std::string& path) {
   if (!in) bad(path, std::string("cannot read: ") + std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
-  if (text.str().size() > 64 * 1024) bad(path, "over 64 KiB: not a certificate");
+  if (text.str().size() > std::size_t{64} * 1024) bad(path, "over 64 KiB: not a certificate");
   const auto zpl = parse_zpl(path, text.str());
   const auto curve = zpl.find("curve");
   if (curve == zpl.end()) bad(path, "no 'curve' section");
@@ -219,11 +225,17 @@ std::vector<Certificate> load_trusted_certificates(const std::string& dir,
   std::sort(names.begin(), names.end());
   std::vector<Certificate> out;
   for (const auto& name : names) {
-    const std::string path = dir + "/" + name;
+    std::string path = dir;
+    path += '/';
+    path += name;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     auto skip = [&](const std::string& why) {
-      if (skipped != nullptr) skipped->push_back(name + ": " + why);
+      if (skipped == nullptr) return;
+      std::string line = name;
+      line += ": ";
+      line += why;
+      skipped->push_back(std::move(line));
     };
     if (name.size() > std::strlen(kSecretSuffix) &&
         name.compare(name.size() - std::strlen(kSecretSuffix), std::string::npos, kSecretSuffix) ==

@@ -127,8 +127,8 @@ class BrokerClient {
       if (m.kind != Kind::peer_list) {
         const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - t0);
-        throw Error(errc::timeout, "no PeerList for lookup page " + std::to_string(n) +
-                                       " (after " + std::to_string(after) + "), got '" +
+        throw Error(errc::timeout, "no PeerList for lookup page " + std::to_string(n) + " (after " +
+                                       std::to_string(after) + "), got '" +
                                        std::string(kind_name(m.kind)) + "' after " +
                                        std::to_string(waited.count()) + " ms");
       }

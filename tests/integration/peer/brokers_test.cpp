@@ -40,6 +40,7 @@ PeerOptions member_options(const std::string& name, const std::vector<std::strin
 
 std::vector<std::string> endpoints_of(const std::vector<std::unique_ptr<BrokerProcess>>& bs) {
   std::vector<std::string> out;
+  out.reserve(bs.size());
   for (const auto& b : bs) out.push_back(b->endpoint());
   return out;
 }
@@ -62,6 +63,7 @@ std::set<std::string> member_names(const Peer& p) {
 
 TEST(Brokers, LosingTwoOfThreeIsInvisibleAndRestartedOnesCatchUp) {
   std::vector<std::unique_ptr<BrokerProcess>> brokers;
+  brokers.reserve(3);
   for (int i = 0; i < 3; ++i) brokers.push_back(std::make_unique<BrokerProcess>(kTtlMs, kRenewMs));
   const auto eps = endpoints_of(brokers);
 
@@ -69,7 +71,7 @@ TEST(Brokers, LosingTwoOfThreeIsInvisibleAndRestartedOnesCatchUp) {
   std::vector<Registration> regs;
   std::set<std::string> names;
   for (int i = 0; i < 6; ++i) {
-    const std::string name = "member-" + std::to_string(i);
+    std::string name = "member-" + std::to_string(i);
     names.insert(name);
     peers.push_back(started(member_options(name, eps, {"echo"})));
     regs.push_back(peers.back()->on("Who", [name](const Message&) { return name; }));
@@ -111,7 +113,7 @@ TEST(Brokers, LosingTwoOfThreeIsInvisibleAndRestartedOnesCatchUp) {
         ++requests;
       } catch (const std::exception& e) {
         std::lock_guard lock(mu);
-        failures.push_back(e.what());
+        failures.emplace_back(e.what());
       }
       std::this_thread::sleep_for(10ms);
     }

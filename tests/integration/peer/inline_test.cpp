@@ -176,7 +176,7 @@ TEST(Inline, CallbackRunsOnTheEngineThread) {
   std::promise<std::pair<std::string, std::string>> got;
   client->request(
       id, "Echo", "cb", 2s,
-      [&](std::error_code ec, Response r) {
+      [&](std::error_code ec, const Response& r) {
         got.set_value({ec ? ec.message() : r.payload, this_thread_name()});
       },
       CallbackOptions{.run_inline = true});
@@ -192,7 +192,7 @@ TEST(Inline, CallbackGetsErrorsAndItsExceptionsAreCounted) {
   std::promise<std::error_code> got;
   client->request(
       id, "Nobody", "", 2s,
-      [&](std::error_code ec, Response) {
+      [&](std::error_code ec, const Response&) {
         got.set_value(ec);
         throw std::runtime_error("callback throws");
       },
