@@ -12,7 +12,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "event_batch.hpp"
+#include "log_limiter.hpp"
 #include "membership.hpp"
+#include "registration_rules.hpp"
 #include "zmesh/core/envelope_codec.hpp"
 #include "zmesh/core/errors.hpp"
 #include "zmesh/core/ids.hpp"
@@ -20,59 +23,13 @@
 
 namespace zmesh {
 
+using detail::LogLimiter;
 using detail::Member;
 using std::chrono::milliseconds;
-
-void BrokerOptions::validate() const {
-  auto require = [](bool ok, const std::string& what) {
-    if (!ok) throw Error(errc::invalid_argument, "invalid broker options: " + what);
-  };
-  require(!bind.empty(), "bind must not be empty");
-  require(ttl.count() >= 100, "ttl must be at least 100 ms");
-  require(renew_interval.count() >= 10, "renew_interval must be at least 10 ms");
-  require(renew_interval * 2 <= ttl, "renew_interval must be at most half the ttl");
-  require(max_peers >= 1, "max_peers must be at least 1");
-  limits.validate();
-  require(max_services >= 1 && max_services <= limits.max_list_items,
-          "max_services must be between 1 and limits.max_list_items (" +
-              std::to_string(limits.max_list_items) + ")");
-  require(max_peer_bytes >= 256, "max_peer_bytes must be at least 256");
-  require(page_records >= 1 && page_records <= limits.max_peer_records,
-          "page_records must be between 1 and limits.max_peer_records (" +
-              std::to_string(limits.max_peer_records) + ")");
-  // One record of the largest registration must fit in a page, and a page in a frame.
-  require(page_bytes >= 2 * max_peer_bytes + 1024,
-          "page_bytes must be at least 2 x max_peer_bytes + 1024 (" +
-              std::to_string(2 * max_peer_bytes + 1024) + ")");
-  // What we send must fit what peers accept (16 MiB by default), with room to spare.
-  require(page_bytes <= std::size_t{8} << 20, "page_bytes must be at most 8 MiB");
-  require(send_queue >= 1, "send_queue must be at least 1");
-}
 
 namespace {
 
 std::atomic<std::uint64_t> g_broker_counter{0};
-
-// At most one log line per second for a noisy condition; says how many were held back.
-class LogLimiter {
- public:
-  template <class... Args>
-  void warn(spdlog::format_string_t<Args...> fmt, Args&&... args) {
-    const auto now = SteadyClock::now();
-    if (now < next_) {
-      ++suppressed_;
-      return;
-    }
-    next_ = now + std::chrono::seconds(1);
-    if (suppressed_ > 0) spdlog::warn("({} similar messages suppressed)", suppressed_);
-    suppressed_ = 0;
-    spdlog::warn(fmt, std::forward<Args>(args)...);
-  }
-
- private:
-  SteadyClock::time_point next_{};
-  std::uint64_t suppressed_ = 0;
-};
 
 }  // namespace
 
@@ -258,55 +215,15 @@ class Broker::Impl {
     return reason;
   }
 
-  static std::size_t peer_bytes(const PeerInfo& p) {
-    std::size_t n = p.name.size();
-    for (const auto* list : {&p.endpoints, &p.pub_endpoints, &p.services}) {
-      for (const auto& s : *list) n += s.size();
-    }
-    return n;
-  }
-
   void on_register(const std::string& identity, const Envelope& env) {
     const auto corr = env.header.correlation_id;
     auto reg = decode_control<Register>(env.payload, options_.limits);
-    if (!reg) {
-      count([](BrokerStats& s) { ++s.malformed; });
-      // protocol.md 5.7: a payload that fails to decode is Malformed; one that decodes
-      // but whose values are refused (bad_value) is BadRequest.
-      if (reg.error() == make_error_code(DecodeError::bad_value)) {
-        reject(identity, corr, WireError::bad_request,
-               "bad Register: " + reg.error().message() +
-                   " (a PeerInfo needs a nonzero id and session, a 1..128-byte name, and at "
-                   "most " +
-                   std::to_string(options_.limits.max_list_items) + " items of 1.." +
-                   std::to_string(options_.limits.max_string_bytes) +
-                   " bytes in each of endpoints, pub_endpoints, services)");
-      } else {
-        reject(identity, corr, WireError::malformed, "bad Register: " + reg.error().message());
-      }
+    if (auto refusal = detail::check_register(reg, env.header, options_)) {
+      if (!reg) count([](BrokerStats& s) { ++s.malformed; });
+      reject(identity, corr, refusal->code, refusal->reason);
       return;
     }
     const PeerInfo& info = reg->peer;
-    if (info.id != env.header.sender_id || info.session != env.header.sender_session) {
-      reject(identity, corr, WireError::bad_request,
-             "Register peer id/session differ from its header");
-      return;
-    }
-    // What one registration may make every listing and every Event carry.
-    if (info.services.size() > options_.max_services) {
-      reject(identity, corr, WireError::bad_request,
-             "Register offers " + std::to_string(info.services.size()) +
-                 " services: this broker accepts at most " + std::to_string(options_.max_services) +
-                 " per peer (max-services)");
-      return;
-    }
-    if (const std::size_t bytes = peer_bytes(info); bytes > options_.max_peer_bytes) {
-      reject(identity, corr, WireError::bad_request,
-             "Register's PeerInfo holds " + std::to_string(bytes) +
-                 " bytes of name, endpoints and services: this broker accepts at most " +
-                 std::to_string(options_.max_peer_bytes) + " (max-peer-bytes)");
-      return;
-    }
     const auto now = SteadyClock::now();
     const Member* old = members_.find(info.id);
     bool replace_old = false;
@@ -363,9 +280,7 @@ class Broker::Impl {
     }
     const bool changed = old != nullptr && !(old->info == info);
     const bool joined = old == nullptr;
-    milliseconds ttl = options_.ttl;
-    if (reg->ttl_ms != 0) ttl = std::min(ttl, milliseconds(reg->ttl_ms));
-    ttl = std::max(ttl, 2 * options_.renew_interval);
+    const milliseconds ttl = detail::granted_ttl(reg->ttl_ms, options_);
     const Member& m = members_.upsert(info, identity, ttl, now);
     count([](BrokerStats& s) { ++s.registrations; });
     send_answer(identity, header(Kind::register_ack, corr), ack(ttl));
@@ -490,32 +405,22 @@ class Broker::Impl {
     if (pending_.empty()) return;
     std::uint64_t sent = 0;
     std::uint64_t dropped = 0;
-    for (std::size_t i = 0; i < pending_.size();) {
-      Change& first = pending_[i];
-      Event e{epoch_, first.type, std::move(first.peer), std::move(first.reason), ++event_sequence_,
-              {}};
-      std::size_t bytes = encoded_size(e.peer) + e.reason.size();
-      for (++i; i < pending_.size() && e.more.size() + 1 < max_changes; ++i) {
-        const std::size_t next = encoded_size(pending_[i].peer) + pending_[i].reason.size();
-        if (bytes + next > max_bytes) break;
-        bytes += next;
-        e.more.push_back(std::move(pending_[i]));
-      }
-      zmq::message_t payload = encode(e);
-      zmq::message_t head = header(Kind::event, 0);
-      members_.for_each_identity([&](const std::string& identity) {
-        zmq::message_t h;
-        zmq::message_t copy;
-        h.copy(head);
-        copy.copy(payload);  // shares the buffer (zmq_msg_copy counts references)
-        switch (send(identity, std::move(h), std::move(copy))) {
-          case Sent::ok: ++sent; break;
-          case Sent::full: ++dropped; break;
-          case Sent::gone: break;
-        }
-      });
-    }
-    pending_.clear();
+    detail::batch_events(
+        pending_, epoch_, event_sequence_, max_changes, max_bytes, [&](const Event& e) {
+          zmq::message_t payload = encode(e);
+          zmq::message_t head = header(Kind::event, 0);
+          members_.for_each_identity([&](const std::string& identity) {
+            zmq::message_t h;
+            zmq::message_t copy;
+            h.copy(head);
+            copy.copy(payload);  // shares the buffer (zmq_msg_copy counts references)
+            switch (send(identity, std::move(h), std::move(copy))) {
+              case Sent::ok: ++sent; break;
+              case Sent::full: ++dropped; break;
+              case Sent::gone: break;
+            }
+          });
+        });
     count([&](BrokerStats& s) {
       s.events_sent += sent;
       s.slow_consumer += dropped;

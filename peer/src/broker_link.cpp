@@ -20,10 +20,6 @@ constexpr std::chrono::milliseconds kPingInterval{1000};
 constexpr std::chrono::milliseconds kDefaultWarmUp{10000};
 /// Longest pause between attempts to reach a broker that is down.
 constexpr std::chrono::milliseconds kReconnectMax{500};
-/// A listing (all its pages) longer than this many times max_peer_records is taken for
-/// a broker that misbehaves.
-constexpr std::size_t kMaxListingPages = 10;
-
 }  // namespace
 
 BrokerLink::BrokerLink(EngineContext& ctx, std::string endpoint, bool register_self, Hooks hooks)
@@ -112,9 +108,7 @@ void BrokerLink::unregistered() {
 
 void BrokerLink::forget_view() {
   listed_ = false;
-  std::vector<PeerId> ids;
-  for (const auto& [id, info] : view_) ids.push_back(id);
-  for (const PeerId id : ids) remove(id);
+  while (!view_.empty()) remove(view_.begin()->first);
 }
 
 void BrokerLink::on_timers(SteadyClock::time_point now) {

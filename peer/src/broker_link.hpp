@@ -23,6 +23,10 @@ namespace zmesh::detail {
 
 class BrokerLink {
  public:
+  /// A listing (all its pages) longer than this many times max_peer_records is taken for
+  /// a broker that misbehaves (our own listing and the answers to queries alike).
+  static constexpr std::size_t kMaxListingPages = 10;
+
   struct Hooks {
     /// This broker's view gained a member or changed its record.
     std::function<void(BrokerLink& link, const PeerInfo& member)> seen;

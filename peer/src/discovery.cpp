@@ -17,9 +17,6 @@ constexpr std::chrono::milliseconds kMinShare{100};
 constexpr std::chrono::milliseconds kMaxShare{2000};
 /// While a young broker fills up, a name it does not know yet is asked again this often.
 constexpr std::chrono::milliseconds kWarmUpRetry{500};
-/// A query's answer (all its pages) longer than this many times max_peer_records is
-/// taken for a broker that misbehaves.
-constexpr std::size_t kMaxListingPages = 10;
 
 }  // namespace
 
@@ -33,7 +30,9 @@ Discovery::Discovery(EngineContext& ctx, Events events) : ctx_(ctx), events_(std
 
 BrokerLink::Hooks Discovery::link_hooks() {
   return BrokerLink::Hooks{
-      .seen = [this](BrokerLink&, const PeerInfo& info) { seen(info); },
+      // The newest news wins: a broker tells of a change (a new session, new
+      // endpoints) before the others do.
+      .seen = [this](BrokerLink&, const PeerInfo& info) { upsert(info); },
       .gone = [this](BrokerLink&, PeerId id) { gone(id); },
       .listed = [this](BrokerLink& link, std::uint64_t corr,
                        PeerList list) { on_list(link, corr, std::move(list)); },
@@ -190,7 +189,7 @@ void Discovery::on_list(BrokerLink& link, std::uint64_t correlation_id, PeerList
   if (list.next != 0) {
     // More pages: the cursor must move on, and the whole answer stay within our limit.
     if (list.next <= query.after ||
-        query.records.size() > kMaxListingPages * ctx_.opts.limits.max_peer_records) {
+        query.records.size() > BrokerLink::kMaxListingPages * ctx_.opts.limits.max_peer_records) {
       bump(ctx_.counters().malformed);
       query.fail(errc::malformed, "the broker at " + link.endpoint() +
                                       " sent a listing that does not end (" +
@@ -273,12 +272,6 @@ bool Discovery::connect_first(const std::string& name, std::unique_ptr<ConnectCo
     if (events_.connect(*info, done)) return true;
   }
   return false;
-}
-
-void Discovery::seen(const PeerInfo& info) {
-  // The newest news wins: a broker tells of a change (a new session, new endpoints)
-  // before the others do.
-  upsert(info);
 }
 
 void Discovery::gone(PeerId id) {

@@ -91,8 +91,7 @@ class Discovery {
   void on_list(BrokerLink& link, std::uint64_t correlation_id, PeerList list);
   /// A query's whole answer (every page) arrived.
   void answer(Query& query, std::uint64_t correlation_id, std::uint64_t uptime_ms);
-  /// A broker's view changed for this peer: recompute its record in the union.
-  void seen(const PeerInfo& info);
+  /// A broker's view lost this peer: keep it with another broker's record, or remove it.
   void gone(PeerId id);
   void upsert(const PeerInfo& info);
   void remove(PeerId id);

@@ -62,7 +62,6 @@ class Probe {
           std::set<std::string> names;
           for (const auto& m : lookup_->get()) names.insert(m.name);
           offered_ = names;
-          ++lookups_ok_;
         } catch (const zmesh::Error& e) {
           fail("a lookup failed in phase " + phase + ": " + e.what());
         }
@@ -133,8 +132,7 @@ class Probe {
       try {
         s.id = s.connecting->get();
       } catch (const zmesh::Error& e) {
-        outcomes_[t + "/" + phase_of_connect_]
-            .errors[std::string("connect:") + kind_name(e.kind())]++;
+        outcomes_[t + "/connect"].errors[std::string("connect:") + kind_name(e.kind())]++;
       }
       s.connecting.reset();
       if (!s.id) return;
@@ -168,11 +166,9 @@ class Probe {
   std::map<std::string, double> gone_at_;
   std::optional<std::future<std::vector<zmesh::MemberInfo>>> lookup_;
   std::set<std::string> offered_;
-  std::size_t lookups_ok_ = 0;
   std::size_t seq_ = 0;
   std::size_t issued_ = 0;
   std::size_t ended_ = 0;
-  std::string phase_of_connect_ = "connect";
   std::vector<std::string> failures_;
   std::size_t failure_count_ = 0;
 };

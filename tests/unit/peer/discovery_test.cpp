@@ -75,6 +75,15 @@ PeerInfo member(PeerId id, std::string name) {
   return p;
 }
 
+/// Discovery events that record who joined and left, and connect nobody.
+Discovery::Events recording(std::vector<PeerId>& joined, std::vector<PeerId>& left) {
+  return Discovery::Events{
+      .joined = [&joined](const PeerInfo& p) { joined.push_back(p.id); },
+      .left = [&left](const PeerInfo& p) { left.push_back(p.id); },
+      .connect = [](const PeerInfo&, std::unique_ptr<ConnectCompletion>&) { return false; },
+  };
+}
+
 struct DiscoveryTest : ::testing::Test {
   DiscoveryTest()
       : broker(zctx),
@@ -85,13 +94,7 @@ struct DiscoveryTest : ::testing::Test {
               o.broker = broker.endpoint;
               return o;
             }()),
-        discovery(*env.ctx,
-                  Discovery::Events{
-                      .joined = [this](const PeerInfo& p) { joined.push_back(p.id); },
-                      .left = [this](const PeerInfo& p) { left.push_back(p.id); },
-                      .connect = [](const PeerInfo&,
-                                    std::unique_ptr<ConnectCompletion>&) { return false; },
-                  }) {
+        discovery(*env.ctx, recording(joined, left)) {
     discovery.open();
   }
   ~DiscoveryTest() override { discovery.close(); }
@@ -286,13 +289,7 @@ struct TwoBrokersTest : ::testing::Test {
               o.brokers = {one.endpoint, two.endpoint};
               return o;
             }()),
-        discovery(*env.ctx,
-                  Discovery::Events{
-                      .joined = [this](const PeerInfo& p) { joined.push_back(p.id); },
-                      .left = [this](const PeerInfo& p) { left.push_back(p.id); },
-                      .connect = [](const PeerInfo&,
-                                    std::unique_ptr<ConnectCompletion>&) { return false; },
-                  }) {
+        discovery(*env.ctx, recording(joined, left)) {
     discovery.open();
   }
   ~TwoBrokersTest() override { discovery.close(); }
