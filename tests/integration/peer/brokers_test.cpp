@@ -173,6 +173,8 @@ TEST(Brokers, ADeadEndpointInTheListDoesNotStopAPeer) {
 TEST(Brokers, LookupOnlyPeersAreNotListedAndStillKeepAView) {
   BrokerProcess broker(kTtlMs, kRenewMs);
   auto server = started(member_options("server", {broker.endpoint()}, {"svc"}));
+  // Registered first, so that the looker's first listing holds it.
+  ASSERT_TRUE(test::wait_until([&] { return server->registered(); }, 10s));
   auto o = member_options("looker", {broker.endpoint()});
   o.register_with_brokers = false;
   o.membership_refresh = 200ms;
