@@ -30,6 +30,7 @@ class ErrcCategory final : public std::error_category {
       case errc::not_running: return "peer not running";
       case errc::overloaded: return "overloaded";
       case errc::duplicate_name: return "duplicate peer name";
+      case errc::auth_failed: return "authentication failed";
     }
     return "unknown zmesh error " + std::to_string(v);
   }

@@ -1,0 +1,50 @@
+// zmesh/core/handshake_monitor.hpp — how a connection's ZMTP handshake ended, read from
+// libzmq's socket monitor: succeeded, or failed and why (our key refused, the server's key
+// wrong, one side plaintext and the other CURVE). Used to fail fast with errc::auth_failed
+// instead of timing out, and to count refused handshakes at servers.
+//
+// The monitor is an inproc PAIR the owner polls; owner's thread only. Close the watched
+// socket before or after the monitor, either is safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+namespace zmesh {
+
+struct HandshakeEvent {
+  enum class Kind : std::uint8_t {
+    succeeded,  ///< ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+    closed,     ///< ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: the other side hung up mid-handshake
+    protocol,   ///< ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: value is a ZMQ_PROTOCOL_ERROR_*
+    auth,       ///< ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: value is the ZAP status code (400)
+  };
+  Kind kind = Kind::succeeded;
+  int value = 0;
+  std::string endpoint;  ///< the connection's remote (connect) or local (bind) endpoint
+
+  /// What went wrong, in words, for a client (`curve`: we speak CURVE ourselves):
+  /// "the server does not trust our key (ZAP status 400)", ...
+  [[nodiscard]] std::string reason(bool curve) const;
+  /// A short fixed name for counting and labels: "untrusted_key", "mechanism_mismatch",
+  /// "bad_key" (cryptographic failure), "closed", "protocol".
+  [[nodiscard]] const char* cause() const noexcept;
+};
+
+class HandshakeMonitor {
+ public:
+  /// Starts monitoring `watched` (handshake events only).
+  HandshakeMonitor(zmq::context_t& ctx, zmq::socket_ref watched);
+
+  [[nodiscard]] zmq::socket_ref socket() noexcept { return pair_; }
+  /// The next event, without waiting; nullopt when none is queued.
+  [[nodiscard]] std::optional<HandshakeEvent> next();
+
+ private:
+  zmq::socket_t pair_;
+};
+
+}  // namespace zmesh
