@@ -14,7 +14,7 @@
 namespace zmesh {
 namespace {
 
-static_assert(static_cast<int>(wire::ErrorCode::DuplicateName) == kMaxWireError);
+static_assert(static_cast<int>(wire::ErrorCode::NotAllowed) == kMaxWireError);
 static_assert(static_cast<int>(wire::EventType::Update) == static_cast<int>(EventType::update));
 
 constexpr std::size_t kMaxNameBytes = 128;
@@ -423,6 +423,7 @@ errc to_errc(WireError code) noexcept {
     case WireError::unknown_peer: return errc::unknown_peer;
     case WireError::overloaded: return errc::overloaded;
     case WireError::duplicate_name: return errc::duplicate_name;
+    case WireError::not_allowed: return errc::not_allowed;
     default: return errc::remote_error;
   }
 }
@@ -444,6 +445,7 @@ std::string_view wire_error_name(WireError code) noexcept {
     case WireError::overloaded: return "overloaded";
     case WireError::internal: return "internal";
     case WireError::duplicate_name: return "duplicate_name";
+    case WireError::not_allowed: return "not_allowed";
   }
   return "unknown";
 }

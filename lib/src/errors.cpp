@@ -31,6 +31,7 @@ class ErrcCategory final : public std::error_category {
       case errc::overloaded: return "overloaded";
       case errc::duplicate_name: return "duplicate peer name";
       case errc::auth_failed: return "authentication failed";
+      case errc::not_allowed: return "not allowed for this key";
     }
     return "unknown zmesh error " + std::to_string(v);
   }

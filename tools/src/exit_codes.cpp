@@ -15,6 +15,7 @@ int exit_code_for(errc e) noexcept {
     case errc::self_connect:
     case errc::duplicate_id:
     case errc::duplicate_name:
+    case errc::not_allowed:
     case errc::unsupported_version:
     case errc::overloaded: return kExitRemote;
     case errc::invalid_argument: return kExitUsage;

@@ -224,6 +224,8 @@ TEST(ControlCodec, MapsWireErrorsToErrc) {
   EXPECT_EQ(wire_error_name(WireError::deadline_exceeded), "deadline_exceeded");
   EXPECT_EQ(to_errc(WireError::duplicate_name), errc::duplicate_name);
   EXPECT_EQ(wire_error_name(WireError::duplicate_name), "duplicate_name");
+  EXPECT_EQ(to_errc(WireError::not_allowed), errc::not_allowed);
+  EXPECT_EQ(wire_error_name(WireError::not_allowed), "not_allowed");
 }
 
 }  // namespace

@@ -40,6 +40,8 @@ enum class errc {
   auth_failed = 20,          ///< the CURVE handshake failed: wrong server key, our key not
                              ///< trusted, or one side plaintext; the message names the
                              ///< endpoint and the reason
+  not_allowed = 21,          ///< CURVE mesh: our key may not do this (an id or name another
+                             ///< key holds, or one the broker's ACL does not grant us)
 };
 
 /// Category "zmesh" for errc.
