@@ -57,13 +57,18 @@ const char* HandshakeEvent::cause() const noexcept {
 }
 
 HandshakeMonitor::HandshakeMonitor(zmq::context_t& ctx, zmq::socket_ref watched)
-    : pair_(ctx, zmq::socket_type::pair) {
+    : watched_(watched), pair_(ctx, zmq::socket_type::pair) {
   const std::string endpoint = next_monitor_endpoint();
   constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
   if (zmq_socket_monitor(watched.handle(), endpoint.c_str(), kEvents) != 0) throw zmq::error_t();
   pair_.set(zmq::sockopt::linger, 0);
   pair_.connect(endpoint);
+}
+
+HandshakeMonitor::~HandshakeMonitor() {
+  // Stops libzmq's side (it closes its PAIR) before ours goes.
+  if (watched_) (void)zmq_socket_monitor(watched_.handle(), nullptr, 0);
 }
 
 std::optional<HandshakeEvent> HandshakeMonitor::next() {

@@ -47,9 +47,10 @@ BrokerLink::Hooks Discovery::link_hooks() {
 }
 
 void Discovery::open() {
-  for (const auto& endpoint : ctx_.shared.brokers) {
-    links_.push_back(std::make_unique<BrokerLink>(ctx_, endpoint, ctx_.opts.register_with_brokers,
-                                                  link_hooks()));
+  for (std::size_t i = 0; i < ctx_.shared.brokers.size(); ++i) {
+    std::string key = i < ctx_.shared.broker_keys.size() ? ctx_.shared.broker_keys[i] : "";
+    links_.push_back(std::make_unique<BrokerLink>(ctx_, ctx_.shared.brokers[i], std::move(key),
+                                                  ctx_.opts.register_with_brokers, link_hooks()));
     links_.back()->open();
     sockets_.push_back(&links_.back()->socket());
   }
@@ -86,9 +87,11 @@ void Discovery::state_changed() {
   for (const auto& link : links_) {
     registered = registered || link->registered();
     listed = listed || link->listed();
-    if (refusal.empty() && !link->refusal().empty()) {
-      refusal = links_.size() == 1 ? link->refusal()
-                                   : "broker at " + link->endpoint() + ": " + link->refusal();
+    const std::string& why = link->auth_error().empty() ? link->refusal() : link->auth_error();
+    if (refusal.empty() && !why.empty()) {
+      refusal = links_.size() == 1 || !link->auth_error().empty()
+                    ? why
+                    : "broker at " + link->endpoint() + ": " + why;
     }
   }
   ctx_.shared.registered.store(registered);
@@ -173,6 +176,19 @@ void Discovery::ask(Query query) {
       query.move_on_at = now + share;
     }
     queries_[corr] = std::move(query);
+    return;
+  }
+  // Every broker refused our handshake: say so now rather than time out.
+  std::string refused;
+  for (const auto& link : links_) {
+    if (link->auth_error().empty()) {
+      refused.clear();
+      break;
+    }
+    refused += (refused.empty() ? "" : "; ") + link->auth_error();
+  }
+  if (!refused.empty()) {
+    query.fail(errc::auth_failed, refused);
     return;
   }
   // No broker connected yet: ask again at the next tick instead of waiting for the timeout.

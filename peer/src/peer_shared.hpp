@@ -24,7 +24,9 @@ struct Counters {
       handler_errors{0}, no_handler{0}, expired{0}, worker_queue_depth{0}, connections{0},
       published{0}, broadcasts_received{0}, broadcasts_filtered{0}, gaps{0}, subscriptions_seen{0},
       overloaded{0}, departed_skipped{0}, subscriptions_refused{0}, publishers_refused{0},
-      greetings_refused{0}, registrations_refused{0}, membership_resyncs{0};
+      greetings_refused{0}, registrations_refused{0}, membership_resyncs{0}, handshakes_refused{0},
+      handshakes_untrusted{0}, handshakes_mismatched{0}, handshakes_bad_key{0}, auth_failures{0},
+      identity_refused{0};
 
   [[nodiscard]] PeerStats snapshot() const {
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -55,7 +57,13 @@ struct Counters {
                      r(publishers_refused),
                      r(greetings_refused),
                      r(registrations_refused),
-                     r(membership_resyncs)};
+                     r(membership_resyncs),
+                     r(handshakes_refused),
+                     r(handshakes_untrusted),
+                     r(handshakes_mismatched),
+                     r(handshakes_bad_key),
+                     r(auth_failures),
+                     r(identity_refused)};
   }
 };
 
@@ -96,6 +104,7 @@ struct PeerShared {
   // with ShuttingDown instead of running their handlers.
   std::atomic<std::int64_t> drain_deadline_us{0};
   std::vector<std::string> brokers;            // resolved from the options at construction
+  std::vector<std::string> broker_keys;        // CURVE: each broker's public key ("" = off)
   std::atomic<bool> registered{false};         // a broker holds our registration
   std::atomic<bool> membership_listed{false};  // a broker's full listing has arrived
   // Why the broker refused our last Register ("" = not refused since we last registered).

@@ -3,8 +3,11 @@
 // wrong, one side plaintext and the other CURVE). Used to fail fast with errc::auth_failed
 // instead of timing out, and to count refused handshakes at servers.
 //
-// The monitor is an inproc PAIR the owner polls; owner's thread only. Close the watched
-// socket before or after the monitor, either is safe.
+// The monitor is an inproc PAIR the owner polls; owner's thread only. Destroy the monitor
+// BEFORE the watched socket (declare it after the socket): destroying it stops libzmq's
+// monitoring, which must happen while the socket lives. Left running with nobody reading,
+// libzmq's monitor would block an I/O thread on its next event (its sends to the monitor
+// PAIR wait for room). Read it regularly for the same reason.
 #pragma once
 
 #include <cstdint>
@@ -38,12 +41,16 @@ class HandshakeMonitor {
  public:
   /// Starts monitoring `watched` (handshake events only).
   HandshakeMonitor(zmq::context_t& ctx, zmq::socket_ref watched);
+  ~HandshakeMonitor();
+  HandshakeMonitor(const HandshakeMonitor&) = delete;
+  HandshakeMonitor& operator=(const HandshakeMonitor&) = delete;
 
   [[nodiscard]] zmq::socket_ref socket() noexcept { return pair_; }
   /// The next event, without waiting; nullopt when none is queued.
   [[nodiscard]] std::optional<HandshakeEvent> next();
 
  private:
+  zmq::socket_ref watched_;
   zmq::socket_t pair_;
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "zmesh/core/curve.hpp"
 #include "zmesh/core/limits.hpp"
 
 namespace zmesh {
@@ -72,6 +73,17 @@ struct PeerOptions {
   /// PUB endpoints our SUB follows at most (from connections and the membership);
   /// beyond, more are not followed (counted in PeerStats::publishers_refused).
   std::size_t max_followed_publishers = 1024;
+
+  /// CURVE (docs/security.md): our key pair and the client keys our ROUTER and PUB accept.
+  /// Off (plaintext) unless curve.secret_key is set. With it on, every TCP socket of the
+  /// peer is encrypted and authenticated, `id` must be 0 or the id bound to our key (the
+  /// peer id IS the key's: peer_id_for_key), and every server we connect to must be
+  /// known by its public key (PeerInfo::public_key from the broker or a greeting, or the
+  /// key given to connect() / subscribe_to()).
+  CurveOptions curve{};
+  /// With CURVE on: the brokers' public keys (Z85), one for every broker or a
+  /// comma-separated list matched to the brokers in order (`broker`, then `brokers`).
+  std::string broker_key{};
 
   /// Throws zmesh::Error(invalid_argument) naming the first bad field.
   void validate() const;
