@@ -31,7 +31,8 @@ std::string HandshakeEvent::reason(bool curve) const {
     case Kind::closed:
       return curve ? "the server closed the connection during the CURVE handshake (wrong server "
                      "key, or the server is not CURVE)"
-                   : "the server closed the connection during the handshake";
+                   : "the server closed the connection during the handshake (it may speak CURVE: "
+                     "we speak plaintext)";
     case Kind::protocol:
       if (is_mechanism_mismatch(value)) {
         return curve ? "security mechanism mismatch: we speak CURVE, the other side plaintext"
@@ -54,6 +55,16 @@ const char* HandshakeEvent::cause() const noexcept {
       return "protocol";
   }
   return "protocol";
+}
+
+bool handshake_failed(const HandshakeEvent& e, bool curve, int& closes) noexcept {
+  switch (e.kind) {
+    case HandshakeEvent::Kind::succeeded: closes = 0; return false;
+    case HandshakeEvent::Kind::closed: return ++closes >= (curve ? 1 : 2);
+    case HandshakeEvent::Kind::protocol:
+    case HandshakeEvent::Kind::auth: return true;
+  }
+  return false;
 }
 
 HandshakeMonitor::HandshakeMonitor(zmq::context_t& ctx, zmq::socket_ref watched)

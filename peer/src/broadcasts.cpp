@@ -336,8 +336,7 @@ void Broadcasts::check_handshakes() {
   if (!sub_monitor_) return;
   const bool curve = ctx_.opts.curve.enabled();
   while (auto e = sub_monitor_->next()) {
-    if (e->kind == HandshakeEvent::Kind::succeeded) continue;
-    if (!curve && e->kind == HandshakeEvent::Kind::closed) continue;
+    if (!handshake_failed(*e, curve, sub_closes_)) continue;
     bump(ctx_.counters().auth_failures);
     // A publisher that refuses us never confirms a sync: fail those waiting now.
     const std::string text =

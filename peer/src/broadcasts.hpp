@@ -124,6 +124,7 @@ class Broadcasts {
   // subscribing (engine thread only)
   zmq::socket_t sub_;
   std::optional<HandshakeMonitor> sub_monitor_;        // how our SUB's handshakes end
+  int sub_closes_ = 0;                                 // its hang-ups mid-handshake in a row
   std::map<std::string, std::string> publisher_keys_;  // CURVE: PUB endpoint -> its key
   long subscriptions_ = 0;                             // our prefixes (repeats counted)
   std::map<std::string, int> announced_;               // PUB endpoint -> references

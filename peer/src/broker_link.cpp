@@ -121,8 +121,9 @@ void BrokerLink::check_handshake() {
   const bool curve = ctx_.opts.curve.enabled();
   while (auto e = monitor_->next()) {
     std::string error;
-    if (e->kind != HandshakeEvent::Kind::succeeded &&
-        (curve || e->kind != HandshakeEvent::Kind::closed)) {
+    const bool failed = handshake_failed(*e, curve, closes_);
+    if (!failed && e->kind != HandshakeEvent::Kind::succeeded) continue;  // not decided yet
+    if (failed) {
       if (auth_error_.empty()) bump(ctx_.counters().auth_failures);
       error = "handshake with the broker at " + endpoint_ + " failed: " + e->reason(curve);
     }

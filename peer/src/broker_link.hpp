@@ -109,6 +109,7 @@ class BrokerLink {
   std::optional<zmq::socket_t> socket_;
   std::optional<HandshakeMonitor> monitor_;
   std::string auth_error_;
+  int closes_ = 0;  // hang-ups mid-handshake in a row
   std::uint64_t epoch_ = 0;
   bool registered_ = false;
   std::string refusal_;  // the broker refused our last Register: retry once per renew interval

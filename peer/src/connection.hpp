@@ -47,6 +47,7 @@ struct Connection {
   std::optional<zmq::socket_t> dealer;      // engine thread only
   std::string server_key;                   // CURVE: the key our DEALER expects of it
   std::optional<HandshakeMonitor> monitor;  // our DEALER's handshake, until the greeting ends
+  int handshake_closes = 0;                 // hang-ups mid-handshake in a row
   std::vector<std::string> identities;      // its DEALERs as seen on our ROUTER, newest last
   ConnectionState state = ConnectionState::greeting;
 

@@ -439,10 +439,7 @@ void Connections::check_handshakes() {
   registry_.visit([&](Connection& c) {
     if (!c.monitor) return;
     while (auto e = c.monitor->next()) {
-      if (e->kind == HandshakeEvent::Kind::succeeded) continue;
-      // Plaintext: a connection closed mid-handshake is an ordinary network failure
-      // (the greeting deadline handles it); every other failure is about security.
-      if (!curve && e->kind == HandshakeEvent::Kind::closed) continue;
+      if (!handshake_failed(*e, curve, c.handshake_closes)) continue;
       failed.emplace_back(c.key, e->reason(curve));
       return;
     }

@@ -7,7 +7,7 @@ namespace zmesh::detail {
 namespace {
 
 MemberInfo member_info(const PeerInfo& p, std::uint64_t age_ms) {
-  return MemberInfo{p.id, p.name, p.endpoints, p.pub_endpoints, p.services, age_ms};
+  return MemberInfo{p.id, p.name, p.endpoints, p.pub_endpoints, p.services, age_ms, p.public_key};
 }
 
 /// How soon a query that no broker could take (none connected yet) is tried again.

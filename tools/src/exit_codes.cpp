@@ -15,11 +15,12 @@ int exit_code_for(errc e) noexcept {
     case errc::self_connect:
     case errc::duplicate_id:
     case errc::duplicate_name:
-    case errc::not_allowed:
     case errc::unsupported_version:
     case errc::overloaded: return kExitRemote;
     case errc::invalid_argument: return kExitUsage;
     case errc::too_large: return kExitTooLarge;
+    case errc::auth_failed:
+    case errc::not_allowed: return kExitAuth;
     default: return kExitFailure;
   }
 }

@@ -37,6 +37,14 @@ struct HandshakeEvent {
   [[nodiscard]] const char* cause() const noexcept;
 };
 
+/// Whether a client's handshake outcome means the connection cannot work: our key is
+/// refused, the server's key is wrong, or the mechanisms differ. A hang-up mid-handshake
+/// (Kind::closed) is also what a client sees when the server notices the mismatch first;
+/// `closes` counts them in a row (reset by a success): with CURVE one is enough (the
+/// usual sign of a wrong server key), plaintext takes two in a row, so that one dropped
+/// connection is not taken for a security failure.
+[[nodiscard]] bool handshake_failed(const HandshakeEvent& e, bool curve, int& closes) noexcept;
+
 class HandshakeMonitor {
  public:
   /// Starts monitoring `watched` (handshake events only).

@@ -58,6 +58,7 @@ struct MemberInfo {
   std::vector<std::string> pub_endpoints;  ///< its PUB endpoints
   std::vector<std::string> services;
   std::uint64_t age_ms = 0;  ///< since it registered (from lookups; 0 from events)
+  std::string public_key{};  ///< its CURVE public key (Z85); "" in a plaintext mesh
 };
 
 /// What we received from one publisher.
