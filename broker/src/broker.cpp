@@ -217,10 +217,13 @@ class Broker::Impl {
     }
   }
 
+  /// `logged`: the refusal was logged already (with the sender's key).
   void reject(const std::string& identity, std::uint64_t correlation_id, WireError code,
-              const std::string& reason) {
+              const std::string& reason, bool logged = false) {
     count([](BrokerStats& s) { ++s.rejected; });
-    limiter_.warn("registration refused code={} reason=\"{}\"", wire_error_name(code), reason);
+    if (!logged) {
+      limiter_.warn("registration refused code={} reason=\"{}\"", wire_error_name(code), reason);
+    }
     send_answer(identity, header(Kind::reject, correlation_id), encode(Reject{code, reason}));
   }
 
@@ -256,7 +259,7 @@ class Broker::Impl {
       // frames_[1] is the header frame: it carries the connection's authenticated key.
       const auto live_now = [&](const Member& m) { return live(m, now); };
       if (auto refusal = security_->check_register(reg->peer, frames_[1], members_, live_now)) {
-        reject(identity, corr, refusal->code, refusal->reason);
+        reject(identity, corr, refusal->code, refusal->reason, /*logged=*/true);
         return;
       }
       reg->peer.public_key = detail::BrokerSecurity::sender_key(frames_[1]);

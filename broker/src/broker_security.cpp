@@ -23,6 +23,18 @@ std::string from_acl(const std::string& file) {
   return " (ACL file '" + file + "')";
 }
 
+/// What a failed handshake means at a server (HandshakeEvent::reason speaks as a client).
+const char* server_side_reason(const std::string& cause) {
+  if (cause == "mechanism_mismatch") return "the client speaks plaintext, we speak CURVE";
+  if (cause == "bad_key")
+    return "CURVE cryptographic failure: the client expects another server key";
+  if (cause == "closed") {
+    return "the client hung up during the handshake (a plaintext client that saw our CURVE "
+           "greeting, or one that gave up)";
+  }
+  return "handshake protocol error";
+}
+
 }  // namespace
 
 BrokerSecurity::BrokerSecurity(const BrokerOptions& options)
@@ -70,8 +82,8 @@ void BrokerSecurity::on_monitor() {
     } else {
       ++counters_.protocol;
     }
-    limiter_.warn("handshake refused cause={} endpoint={} ({})", cause, event->endpoint,
-                  event->reason(true));
+    limiter_.warn("handshake refused cause={} value={} endpoint={} ({})", cause, event->value,
+                  event->endpoint, server_side_reason(cause));
   }
 }
 
