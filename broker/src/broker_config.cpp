@@ -262,7 +262,7 @@ void fill_curve(Config& c, const po::variables_map& vm, const Checker& check) {
     return;
   }
   try {
-    curve.validate("zmesh-broker");
+    curve.validate("CURVE");
     const TrustStore trust(curve);  // the directory is readable
   } catch (const Error& e) {
     check.require(false, {"key", "secret-key", "trust", "trust-key"}, e.what());
