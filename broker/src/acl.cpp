@@ -50,8 +50,10 @@ Acl Acl::parse(std::string_view text, const std::string& origin) {
     const std::string_view line = text.substr(start, end - start);
     start = end + 1;
     auto fail = [&](const std::string& what) {
-      throw Error(errc::invalid_argument,
-                  origin + " line " + std::to_string(line_no) + ": " + what);
+      std::string message = origin;
+      message += " line " + std::to_string(line_no) + ": ";
+      message += what;
+      throw Error(errc::invalid_argument, message);
     };
     const auto words = words_of(line);
     // Z85 keys may begin with '#': the first word is a key when it is one.
