@@ -455,6 +455,61 @@ TEST(BrokerSecurity, PeerListAndEventRecordsCarryThePublicKey) {
   }
 }
 
+TEST(BrokerSecurity, ReloadApiAndRefusalCountersInProcess) {
+  TempDir dir;
+  const Keys alice = make_keys("alice");
+  const Keys bob = make_keys("bob");
+  const fs::path trust = dir.path() / "trust";
+  fs::create_directory(trust);
+  for (const Keys* k : {&alice, &bob}) {
+    save_certificate(Certificate{k->curve.public_key, k->curve.secret_key, {}},
+                     (dir.path() / (k->name + ".key")).string());
+    fs::copy_file(dir.path() / (k->name + ".key"), trust / (k->name + ".key"));
+  }
+  const Keys keys = make_keys("broker");
+  BrokerOptions o;
+  o.bind = "tcp://127.0.0.1:*";
+  o.curve = keys.curve;
+  o.curve.trust_dir = trust.string();
+  Broker broker(o);
+  broker.start();
+
+  BrokerClient a("alice", std::vector<std::string>{"quotes"});
+  a.use_curve(alice.curve, keys.public_key());
+  a.connect(broker.endpoint());
+  ASSERT_EQ(a.register_peer().kind, Kind::register_ack);
+  BrokerClient b("bob", std::vector<std::string>{"quotes"});
+  b.use_curve(bob.curve, keys.public_key());
+  b.connect(broker.endpoint());
+  EXPECT_EQ(b.register_peer().kind, Kind::reject);  // alice's service
+  b.info().id ^= 1;
+  b.info().services.clear();
+  EXPECT_EQ(b.register_peer().kind, Kind::reject);  // not bob's id
+  EXPECT_TRUE(wait_until([&] {
+    const BrokerStats s = broker.stats();
+    return s.acl_refused == 1 && s.key_claims_refused == 1;
+  }));
+
+  // A reload that cannot read the directory changes nothing.
+  fs::rename(trust, dir.path() / "moved");
+  broker.reload();
+  ASSERT_TRUE(wait_until([&] { return broker.stats().reload_failures == 1; }));
+  EXPECT_EQ(broker.stats().reloads, 0U);
+  const auto still = first_handshake(broker.endpoint(), bob.curve, keys.public_key());
+  ASSERT_TRUE(still.has_value());
+  EXPECT_EQ(still->kind, HandshakeEvent::Kind::succeeded) << still->reason(true);
+
+  // One that reads it without bob's certificate shuts bob out.
+  fs::rename(dir.path() / "moved", trust);
+  fs::remove(trust / "bob.key");
+  broker.reload();
+  ASSERT_TRUE(wait_until([&] { return broker.stats().reloads == 1; }));
+  const auto refused = first_handshake(broker.endpoint(), bob.curve, keys.public_key());
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->kind, HandshakeEvent::Kind::auth);
+  EXPECT_EQ(a.renew().kind, Kind::register_ack);
+}
+
 // ------------------------------------------------------------------ configuration
 
 struct Outcome {
