@@ -123,8 +123,8 @@ class Broker::Impl {
     log_summary(SteadyClock::now(), true);
     spdlog::info("broker stopped registered={}", members_.size());
     router_.set(zmq::sockopt::linger, 200);
+    if (security_) security_->detach();  // its monitor goes before the ROUTER it watches
     router_.close();
-    if (security_) security_->detach();
     control_.close();
   }
 

@@ -35,7 +35,7 @@ class BrokerSecurity {
   /// Before `router` binds: binds the ZAP handler of `ctx`, makes `router` a CURVE server
   /// and starts monitoring its handshakes. Throws Error(invalid_argument).
   void attach(zmq::context_t& ctx, zmq::socket_ref router);
-  /// Closes the ZAP handler and the monitor (at stop, with the ROUTER).
+  /// Closes the monitor and the ZAP handler: before the ROUTER closes (HandshakeMonitor).
   void detach();
 
   /// The sockets the broker loop polls for ZMQ_POLLIN, and what to call when they are ready.
