@@ -134,8 +134,8 @@ class CurveBroker {
   void hangup() { process_->signal(SIGHUP); }
 
   /// A client of ours with `k`'s keys, connected.
-  std::unique_ptr<BrokerClient> client(const Keys& k, const std::string& name,
-                                       std::vector<std::string> services = {}) const {
+  [[nodiscard]] std::unique_ptr<BrokerClient> client(const Keys& k, const std::string& name,
+                                                     std::vector<std::string> services = {}) const {
     auto c = std::make_unique<BrokerClient>(name, std::move(services));
     c->use_curve(k.curve, public_key());
     c->connect(endpoint());
