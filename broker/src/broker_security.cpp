@@ -47,8 +47,8 @@ void BrokerSecurity::attach(zmq::context_t& ctx, zmq::socket_ref router) {
   // The handler first: until it is bound, libzmq would let every key in.
   zap_.emplace(ctx, trust_, [this](const std::string& key, const std::string& address) {
     ++counters_.untrusted_key;
-    limiter_.warn("handshake refused cause=untrusted_key key={} address={}",
-                  key.empty() ? std::string("(none)") : short_key(key), address);
+    handshake_limiter_.warn("handshake refused cause=untrusted_key key={} address={}",
+                            key.empty() ? std::string("(none)") : short_key(key), address);
   });
   set_curve_server(router, curve_);
   monitor_.emplace(ctx, router);
@@ -82,8 +82,8 @@ void BrokerSecurity::on_monitor() {
     } else {
       ++counters_.protocol;
     }
-    limiter_.warn("handshake refused cause={} value={} endpoint={} ({})", cause, event->value,
-                  event->endpoint, server_side_reason(cause));
+    handshake_limiter_.warn("handshake refused cause={} value={} endpoint={} ({})", cause,
+                            event->value, event->endpoint, server_side_reason(cause));
   }
 }
 
@@ -174,8 +174,8 @@ std::optional<std::string> BrokerSecurity::check_claim(const char* kind, std::ui
 
 void BrokerSecurity::refused(const std::string& reason, const zmq::message_t& frame, bool by_acl) {
   ++(by_acl ? counters_.acl_refused : counters_.claims_refused);
-  limiter_.warn("refused key={} address={}: {}", short_key(sender_key(frame)),
-                property(frame, "Peer-Address"), reason);
+  message_limiter_.warn("refused key={} address={}: {}", short_key(sender_key(frame)),
+                        property(frame, "Peer-Address"), reason);
 }
 
 void BrokerSecurity::reload() {

@@ -97,7 +97,8 @@ class BrokerSecurity {
   CurveOptions curve_;
   std::optional<ZapHandler> zap_;  // after trust_: it reads it
   std::optional<HandshakeMonitor> monitor_;
-  LogLimiter limiter_;
+  LogLimiter handshake_limiter_;  // refused handshakes
+  LogLimiter message_limiter_;    // refused messages
   Counters counters_;
 };
 

@@ -104,9 +104,11 @@ std::optional<HandshakeEvent> first_handshake(const std::string& endpoint, const
 class CurveBroker {
  public:
   /// `trusted`: the clients whose certificates go in the trust directory. `acl`: the
-  /// ACL file's text ("" = no ACL file).
-  explicit CurveBroker(const std::vector<const Keys*>& trusted, const std::string& acl = "")
-      : keys_(make_keys("broker")), probe_(make_keys("probe")) {
+  /// ACL file's text ("" = no ACL file). `capture_stderr`: keep its log for
+  /// process().read_all(Stream::err) (read it: a full pipe would block the broker).
+  explicit CurveBroker(const std::vector<const Keys*>& trusted, const std::string& acl = "",
+                       bool capture_stderr = false)
+      : keys_(make_keys("broker")), probe_(make_keys("probe")), capture_stderr_(capture_stderr) {
     fs::create_directory(dir_.path() / "trust");
     Certificate own{keys_.curve.public_key, keys_.curve.secret_key, {{"name", "broker"}}};
     save_certificate(own, key_file());
@@ -158,7 +160,8 @@ class CurveBroker {
       args.emplace_back("--acl");
       args.push_back(acl_file_);
     }
-    process_ = std::make_unique<test::ChildProcess>(ZMESH_BROKER_BIN, args);
+    process_ = std::make_unique<test::ChildProcess>(
+        ZMESH_BROKER_BIN, args, test::ChildOptions{std::nullopt, capture_stderr_});
     auto probe = client(probe_, "probe");
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -175,6 +178,7 @@ class CurveBroker {
   Keys keys_;
   Keys probe_;
   std::string acl_file_;
+  bool capture_stderr_;
   int port_ = 0;
   std::unique_ptr<test::ChildProcess> process_;
 };
@@ -290,6 +294,27 @@ TEST(BrokerSecurity, RemovedKeyIsRefusedAfterSighupAndOthersGoOn) {
   const auto again = first_handshake(broker.endpoint(), alice.curve, broker.public_key());
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->kind, HandshakeEvent::Kind::succeeded) << again->reason(true);
+}
+
+TEST(BrokerSecurity, RefusalsAreLoggedWithTheKeyAndTheAddress) {
+  const Keys alice = make_keys("alice");
+  const Keys mallory = make_keys("mallory");
+  CurveBroker broker({&alice}, "", /*capture_stderr=*/true);
+  const auto refused = first_handshake(broker.endpoint(), mallory.curve, broker.public_key());
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->kind, HandshakeEvent::Kind::auth);
+  auto a = broker.client(alice, "alice");
+  a->info().id ^= 1;
+  ASSERT_EQ(a->register_peer().kind, Kind::reject);
+  broker.process().signal(SIGTERM);
+  const std::string log = broker.process().read_all(Stream::err, 10s);
+  EXPECT_TRUE(contains(log, "handshake refused cause=untrusted_key key=" +
+                                short_key(mallory.public_key()) + " address=127.0.0.1"))
+      << log;
+  EXPECT_TRUE(
+      contains(log, "refused key=" + short_key(alice.public_key()) + " address=127.0.0.1: peer id"))
+      << log;
+  EXPECT_FALSE(contains(log, mallory.curve.secret_key));
 }
 
 // ------------------------------------------------------------------ what a key may claim
