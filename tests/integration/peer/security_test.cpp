@@ -334,5 +334,79 @@ TEST(Security, AnUntrustedSubscriberReceivesNothing) {
   EXPECT_GE(publisher->stats().handshakes_untrusted, 1U);
 }
 
+// --------------------------------------------------------------------------- the broker
+
+/// A zmesh-broker process with a key pair, trusting `trust_dir`, on a free port.
+struct CurveBroker {
+  CurveBroker(const std::string& key_dir, const std::string& trust_dir)
+      : endpoint("tcp://127.0.0.1:" + std::to_string(test::free_port())),
+        process(ZMESH_BROKER_BIN, {"--bind", endpoint, "--key", key_dir + "/broker.key_secret",
+                                   "--trust", trust_dir, "--renew-ms", "500", "--log-level",
+                                   "warn"}) {}
+  std::string endpoint;
+  test::ChildProcess process;
+};
+
+PeerOptions brokered(const std::string& name, const Identity& me, const std::string& trust_dir,
+                     const CurveBroker& broker, const std::string& broker_key) {
+  PeerOptions o = curve_options(name, me, trust_dir);
+  o.broker = broker.endpoint;
+  o.broker_key = broker_key;
+  return o;
+}
+
+TEST(Security, PeersMeetThroughACurveBrokerAndANameCannotBeTakenByAnotherKey) {
+  TempDir keys;
+  TempDir trust;
+  const Identity broker_id(keys.path, "broker");
+  const Identity server_id(trust.path, "server");
+  const Identity client_id(trust.path, "client");
+  const Identity mallory_id(trust.path, "mallory");  // trusted, but not the holder of "pricing"
+  CurveBroker broker(keys.path, trust.path);
+
+  PeerOptions so = brokered("pricing", server_id, trust.path, broker, broker_id.key());
+  auto server = test::started(so);
+  auto handler = server->on("Who", [](const Message& m) { return std::string(m.sender_key()); });
+  ASSERT_TRUE(test::wait_until([&] { return server->registered(); }));
+
+  auto client = test::started(brokered("client", client_id, trust.path, broker, broker_id.key()));
+  // Found by name: the broker's record carries the server's key, which the client uses.
+  const PeerId id = client->connect_by_name("pricing").get();
+  EXPECT_EQ(id, server->id());
+  EXPECT_EQ(client->request(id, "Who", "").get().payload, client_id.key());
+  const auto found = client->lookup("pricing", "", 5s).get();
+  ASSERT_EQ(found.size(), 1U);
+  EXPECT_EQ(found.front().public_key, server_id.key());
+
+  // Another key asks for the same name: refused, and says why; the holder keeps it.
+  auto mallory = test::started(brokered("pricing", mallory_id, trust.path, broker, broker_id.key()));
+  ASSERT_TRUE(test::wait_until([&] { return !mallory->registration_error().empty(); }));
+  EXPECT_NE(mallory->registration_error().find("pricing"), std::string::npos)
+      << mallory->registration_error();
+  EXPECT_FALSE(mallory->registered());
+  const auto again = client->lookup("pricing", "", 5s).get();
+  ASSERT_EQ(again.size(), 1U);
+  EXPECT_EQ(again.front().id, server->id());
+  EXPECT_EQ(client->request(id, "Who", "").get().payload, client_id.key());
+}
+
+TEST(Security, AWrongBrokerKeyFailsLookupsWithAuthFailed) {
+  TempDir keys;
+  TempDir trust;
+  const Identity broker_id(keys.path, "broker");
+  const Identity client_id(trust.path, "client");
+  const Identity impostor("", "impostor");
+  CurveBroker broker(keys.path, trust.path);
+  auto client = test::started(brokered("client", client_id, trust.path, broker, impostor.key()));
+  try {
+    (void)client->lookup("anyone", "", 20s).get();
+    ADD_FAILURE() << "a lookup through a broker of another key succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), errc::auth_failed) << e.what();
+    EXPECT_NE(std::string(e.what()).find(broker.endpoint), std::string::npos) << e.what();
+  }
+  EXPECT_NE(client->registration_error().find("handshake"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace zmesh
