@@ -96,8 +96,17 @@ void Discovery::state_changed() {
   }
   ctx_.shared.registered.store(registered);
   ctx_.shared.membership_listed.store(listed);
+  std::string refused_all;
+  for (const auto& link : links_) {
+    if (link->auth_error().empty()) {
+      refused_all.clear();
+      break;
+    }
+    refused_all += (refused_all.empty() ? "" : "; ") + link->auth_error();
+  }
   std::lock_guard lock(ctx_.shared.registration_mu);
   ctx_.shared.registration_error = std::move(refusal);
+  ctx_.shared.broker_auth_error = std::move(refused_all);
 }
 
 void Discovery::on_timers(SteadyClock::time_point now) {

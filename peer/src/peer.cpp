@@ -502,6 +502,11 @@ std::string Peer::registration_error() const {
   return impl_->shared_.registration_error;
 }
 
+std::string Peer::broker_auth_error() const {
+  std::lock_guard lock(impl_->shared_.registration_mu);
+  return impl_->shared_.broker_auth_error;
+}
+
 PeerStats Peer::stats() const {
   return impl_->shared_.counters.snapshot();
 }

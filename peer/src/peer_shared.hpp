@@ -110,6 +110,7 @@ struct PeerShared {
   // Why the broker refused our last Register ("" = not refused since we last registered).
   mutable std::mutex registration_mu;
   std::string registration_error;  // guarded by registration_mu
+  std::string broker_auth_error;   // guarded by registration_mu: every broker refused us
   Departures departed;             // connection keys: engine adds, workers read
   // Per worker: work items the engine handed it (or holds for it) that it has not
   // finished. Zero means no earlier message of any sender of that worker is pending, so

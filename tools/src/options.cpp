@@ -74,8 +74,15 @@ void read_security(const po::variables_map& vm, Common& c) {
     throw UsageError(e.what());
   }
   const bool curve = !c.secret_key.empty();
-  if (!curve && (!c.trust_dir.empty() || !c.broker_key.empty() || !c.server_key.empty())) {
+  // Flags without a key are a mistake; the environment may set them for every command,
+  // a plaintext one too (which then fails its handshakes with exit 7, saying why).
+  if (!curve &&
+      (vm.count("trust") != 0 || vm.count("broker-key") != 0 || vm.count("server-key") != 0)) {
     throw UsageError("--trust, --broker-key and --server-key need --key (our CURVE key pair)");
+  }
+  if (!curve) {
+    c.trust_dir.clear();
+    c.broker_key.clear();
   }
   if (curve && !c.broker.empty() && c.broker_key.empty()) {
     throw UsageError("--key with --broker needs --broker-key (the broker's public key)");

@@ -102,6 +102,9 @@ bool Session::join_broker(std::chrono::milliseconds within) {
     if (signalled(std::chrono::milliseconds(10))) {
       throw Failure(kExitInterrupted, "waiting for the broker interrupted");
     }
+    if (auto refused = peer_.broker_auth_error(); !refused.empty()) {
+      throw Failure(kExitAuth, refused);
+    }
     if (Clock::now() >= deadline) return false;
   }
   return true;

@@ -249,6 +249,10 @@ class Peer {
   /// peer, errc::duplicate_name), "" when it did not or we registered since. A refused
   /// peer tries again once per renew interval.
   [[nodiscard]] std::string registration_error() const;
+  /// Why every broker refused our handshake (CURVE: a wrong broker key, our key not
+  /// trusted, or one side plaintext); "" while any broker accepts us or none has answered.
+  /// Lookups fail with errc::auth_failed meanwhile.
+  [[nodiscard]] std::string broker_auth_error() const;
 
   /// Whole-peer counters.
   [[nodiscard]] PeerStats stats() const;
