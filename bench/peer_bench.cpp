@@ -31,6 +31,7 @@
 #include "meters.hpp"
 #include "zmesh/core/envelope_codec.hpp"
 #include "zmesh/core/keys.hpp"
+#include "zmesh/core/socket_factory.hpp"
 #include "zmesh/peer.hpp"
 
 namespace {
@@ -53,10 +54,13 @@ Latency percentiles(std::vector<double> us) {
 // A ROUTER that echoes [identity, header, payload] unchanged, on its own thread.
 class RawServer {
  public:
-  RawServer() : router_(ctx_, zmq::socket_type::router) {
+  /// `curve`: the server's key pair (a CURVE server accepting any client key), or null.
+  explicit RawServer(const zmesh::CurveOptions* curve = nullptr)
+      : router_(ctx_, zmq::socket_type::router) {
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::sndhwm, 100000);
     router_.set(zmq::sockopt::rcvhwm, 100000);
+    if (curve != nullptr) zmesh::set_curve_server(router_, *curve);
     router_.bind("tcp://127.0.0.1:*");
     endpoint_ = router_.get(zmq::sockopt::last_endpoint);
     thread_ = std::thread([this] { run(); });
@@ -91,10 +95,14 @@ class RawServer {
 
 class RawClient {
  public:
-  explicit RawClient(const std::string& endpoint) : dealer_(ctx_, zmq::socket_type::dealer) {
+  /// `curve`: the client's key pair and `server_key` (CURVE), or null.
+  explicit RawClient(const std::string& endpoint, const zmesh::CurveOptions* curve = nullptr,
+                     const std::string& server_key = {})
+      : dealer_(ctx_, zmq::socket_type::dealer) {
     dealer_.set(zmq::sockopt::linger, 0);
     dealer_.set(zmq::sockopt::sndhwm, 100000);
     dealer_.set(zmq::sockopt::rcvhwm, 100000);
+    if (curve != nullptr) zmesh::set_curve_client(dealer_, *curve, server_key);
     dealer_.connect(endpoint);
     zmesh::Header h;
     h.kind = zmesh::Kind::request;
@@ -329,16 +337,33 @@ int run_curve(bool quick) {
   std::printf("|---|---|---|---|---|---|---|---|\n");
   Pair plain(false);
   Pair curve(true);
+  // The same CURVE on raw cppzmq (no ZAP: any client key), to tell libzmq's cost of
+  // CURVE from zmesh's.
+  zmesh::CurveOptions raw_server_keys;
+  zmesh::CurveOptions raw_client_keys;
+  for (auto* k : {&raw_server_keys, &raw_client_keys}) {
+    const auto c = zmesh::generate_certificate("raw");
+    k->public_key = c.public_key;
+    k->secret_key = c.secret_key;
+  }
+  RawServer raw_plain_server;
+  RawClient raw_plain(raw_plain_server.endpoint());
+  RawServer raw_curve_server(&raw_server_keys);
+  RawClient raw_curve(raw_curve_server.endpoint(), &raw_client_keys, raw_server_keys.public_key);
   for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
     const std::string payload(size, 'p');
     (void)zmesh_latency(plain.client, plain.to, payload, 500);
     (void)zmesh_latency(curve.client, curve.to, payload, 500);
-    // One figure per pair and round: [0] plaintext, [1] CURVE.
+    (void)raw_latency(raw_plain, payload, 500);
+    (void)raw_latency(raw_curve, payload, 500);
+    // One figure per pair and round: [0] plaintext, [1] CURVE; zmesh, then raw.
     std::vector<Measured> p50[2], p99[2], w16[2], w256[2];
+    std::vector<Measured> rp50[2], rw256[2];
     for (int r = 0; r < rounds; ++r) {
       for (int k = 0; k < 2; ++k) {
         const int which = (r + k) % 2;
         Pair& pair = which == 0 ? plain : curve;
+        RawClient& raw = which == 0 ? raw_plain : raw_curve;
         Latency l;
         const auto lm = metered(lat_n, [&] {
           l = zmesh_latency(pair.client, pair.to, payload, lat_n);
@@ -350,12 +375,19 @@ int run_curve(bool quick) {
             tput_n, [&] { return zmesh_throughput(pair.client, pair.to, payload, 16, tput_n); }));
         w256[which].push_back(metered(
             tput_n, [&] { return zmesh_throughput(pair.client, pair.to, payload, 256, tput_n); }));
+        rp50[which].push_back(
+            metered(lat_n, [&] { return raw_latency(raw, payload, lat_n).p50_us; }));
+        rw256[which].push_back(
+            metered(tput_n, [&] { return raw_throughput(raw, payload, 256, tput_n); }));
       }
     }
     curve_row(size, "RTT p50 (us)", median_of(p50[0]), median_of(p50[1]), "%.1f");
     curve_row(size, "RTT p99 (us)", median_of(p99[0]), median_of(p99[1]), "%.1f");
     curve_row(size, "req/s, window 16", median_of(w16[0]), median_of(w16[1]), "%.0f");
     curve_row(size, "req/s, window 256", median_of(w256[0]), median_of(w256[1]), "%.0f");
+    curve_row(size, "raw cppzmq RTT p50 (us)", median_of(rp50[0]), median_of(rp50[1]), "%.1f");
+    curve_row(size, "raw cppzmq req/s, window 256", median_of(rw256[0]), median_of(rw256[1]),
+              "%.0f");
   }
   return 0;
 }
