@@ -17,6 +17,8 @@ set(ZMESH_PACKAGE_MAINTAINER "zmesh maintainers <zmesh@example.org>" CACHE STRIN
     "Maintainer field of the Debian packages (and their changelog)")
 set(ZMESH_PACKAGE_DATE "Wed, 02 Dec 2026 00:00:00 +0000" CACHE STRING
     "Release date in the Debian changelog (RFC 2822); fixed so that packages are reproducible")
+# The same date for help2man (SOURCE_DATE_EPOCH), as seconds since 1970.
+set(ZMESH_PACKAGE_EPOCH 1796169600)
 set(_deb "${PROJECT_SOURCE_DIR}/deploy/debian")
 set(_gen "${PROJECT_BINARY_DIR}/debian")
 
@@ -36,6 +38,26 @@ endforeach()
 file(WRITE "${_gen}/zmesh-broker.service" "${_unit}")
 install(FILES "${_gen}/zmesh-broker.service" DESTINATION /lib/systemd/system COMPONENT broker)
 install(FILES "${PROJECT_SOURCE_DIR}/deploy/zmesh-broker.conf" DESTINATION /etc/zmesh COMPONENT broker)
+
+# --- Manual pages, made by help2man from --help and --version of the built programs
+find_program(ZMESH_HELP2MAN help2man REQUIRED)
+foreach(_prog_component_name "zmesh-broker|broker|zmesh discovery broker"
+                             "zmesh|tools|zmesh command line tool")
+  string(REPLACE "|" ";" _p "${_prog_component_name}")
+  list(GET _p 0 _prog)
+  list(GET _p 1 _component)
+  list(GET _p 2 _name)
+  set(_man "${_gen}/${_prog}.1.gz")
+  add_custom_command(OUTPUT "${_man}"
+    COMMAND ${CMAKE_COMMAND} -E env SOURCE_DATE_EPOCH=${ZMESH_PACKAGE_EPOCH}
+            sh -c "\"$0\" --no-info --no-discard-stderr --name \"$1\" \"$2\" | gzip -9n > \"$3\""
+            ${ZMESH_HELP2MAN} "${_name}" "$<TARGET_FILE:${_prog}>" "${_man}"
+    DEPENDS ${_prog}
+    COMMENT "help2man ${_prog}"
+    VERBATIM)
+  add_custom_target(${_prog}_man ALL DEPENDS "${_man}")
+  install(FILES "${_man}" DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT ${_component})
+endforeach()
 
 # --- /usr/share/doc/<package>/: copyright and the Debian changelog of each package
 set(_packages libs libzmesh1 dev libzmesh-dev broker zmesh-broker tools zmesh-tools)
@@ -76,35 +98,43 @@ set(CPACK_COMPONENT_BROKER_DEPENDS libs)
 set(CPACK_COMPONENT_TOOLS_DEPENDS libs)
 
 set(CPACK_DEBIAN_LIBS_PACKAGE_SECTION libs)
-set(CPACK_DEBIAN_LIBS_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)  # DEBIAN/shlibs, for packages that link libzmesh1
+# The loader cache is updated by libc's ldconfig trigger (Debian policy 8.1.1).
+set(CPACK_DEBIAN_LIBS_PACKAGE_CONTROL_EXTRA
+    "${_deb}/libzmesh1/triggers")
+install(FILES "${_deb}/libzmesh1/lintian-overrides" RENAME libzmesh1
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides COMPONENT libs)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_LIBS_DESCRIPTION "zmesh messaging middleware - shared libraries
- zmesh is messaging middleware for C++ services, built on ZeroMQ: request/response,
- fire-and-forget messages and broadcasts between peers, with an optional discovery
- broker. This package holds the shared libraries libzmesh_core and libzmesh_peer.")
+ zmesh is messaging middleware for C++ services, built on ZeroMQ:
+ request/response, fire-and-forget messages and broadcasts between peers,
+ with an optional discovery broker. This package holds the shared libraries
+ libzmesh_core and libzmesh_peer.")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 # The headers include cppzmq (and so zmq.h); the CMake package's zmesh::broker needs spdlog.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libzmq3-dev (>= 4.3), cppzmq-dev, libspdlog-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION "zmesh messaging middleware - development files
- zmesh is messaging middleware for C++ services, built on ZeroMQ. This package holds
- the headers, the static libraries, the CMake package (find_package(zmesh), targets
- zmesh::core and zmesh::peer) and the pkg-config files zmesh.pc and zmesh-peer.pc.")
+ zmesh is messaging middleware for C++ services, built on ZeroMQ. This
+ package holds the headers, the static libraries, the CMake package
+ (find_package(zmesh): zmesh::core, zmesh::peer) and the pkg-config files
+ zmesh.pc and zmesh-peer.pc.")
 
 set(CPACK_DEBIAN_BROKER_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_BROKER_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_BROKER_PACKAGE_CONTROL_EXTRA
     "${_deb}/zmesh-broker/conffiles;${_deb}/zmesh-broker/postinst;${_deb}/zmesh-broker/prerm;${_deb}/zmesh-broker/postrm")
 set(CPACK_DEBIAN_BROKER_DESCRIPTION "zmesh messaging middleware - discovery broker
- zmesh is messaging middleware for C++ services, built on ZeroMQ. The broker tells
- peers where the others are and which services they offer; data never passes
- through it. Installed as the systemd service zmesh-broker (enabled, not started),
- configured in /etc/zmesh/zmesh-broker.conf, running as the system user zmesh.")
+ zmesh is messaging middleware for C++ services, built on ZeroMQ. The broker
+ tells peers where the others are and which services they offer; data never
+ passes through it. Installed as the systemd service zmesh-broker (enabled,
+ not started), configured in /etc/zmesh/zmesh-broker.conf, running as the
+ system user zmesh.")
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_TOOLS_DESCRIPTION "zmesh messaging middleware - command line tool
- zmesh is messaging middleware for C++ services, built on ZeroMQ. The zmesh command
- sends, requests, replies, publishes and subscribes from a shell, lists the peers a
- broker knows and pings them.")
+ zmesh is messaging middleware for C++ services, built on ZeroMQ. The zmesh
+ command sends, requests, replies, publishes and subscribes from a shell,
+ lists the peers a broker knows and pings them.")
 
 include(CPack)
