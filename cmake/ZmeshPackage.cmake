@@ -1,5 +1,5 @@
 # Debian packages, built with CPack (`cpack -G DEB` in a ZMESH_PACKAGE build; the whole
-# recipe is tests/package/build_debs.sh). One package per install component:
+# recipe is scripts/build-debs.sh). One package per install component:
 #   libzmesh1     libs    libzmesh_core.so.1, libzmesh_peer.so.1
 #   libzmesh-dev  dev     headers, .so links, static libraries, CMake package, pkg-config
 #   zmesh-broker  broker  zmesh-broker, its systemd unit and /etc/zmesh/zmesh-broker.conf
