@@ -9,6 +9,7 @@
 # release: bump it for every incompatible change of an exported symbol or type, and the
 # Debian package name with it (libzmesh1). The file is libzmesh_<x>.so.<soversion>.<minor>.<patch>.
 option(ZMESH_SHARED "Build zmesh::core and zmesh::peer as shared libraries (static ones alongside)" OFF)
+option(ZMESH_PACKAGE "Install for Debian packages (prefix /usr, systemd unit, /etc config) and set up CPack (cmake/ZmeshPackage.cmake)" OFF)
 set(ZMESH_SOVERSION 1)
 if(ZMESH_SHARED)
   set(ZMESH_LIBRARY_TYPE SHARED)

@@ -6,7 +6,6 @@
 #   zmesh-tools   tools   zmesh
 # Runtime Depends come from dpkg-shlibdeps; the maintainer scripts of zmesh-broker are
 # in deploy/debian/. docs/packaging.md explains the choices and the lintian results.
-option(ZMESH_PACKAGE "Install for Debian packages (prefix /usr, systemd unit, /etc config) and set up CPack" OFF)
 if(NOT ZMESH_PACKAGE)
   return()
 endif()

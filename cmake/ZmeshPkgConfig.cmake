@@ -13,6 +13,15 @@ else()
   set(ZMESH_PC_LIBS " ${ZMESH_PC_PRIVATE_LIBS}")
   set(ZMESH_PC_LIBS_PRIVATE "")
 endif()
+# prefix: /usr in the packages; otherwise relative to the .pc file, so that
+# `cmake --install build --prefix /opt/zmesh` gets a .pc that points into /opt/zmesh.
+if(ZMESH_PACKAGE)
+  set(ZMESH_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH _up "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+  string(REGEX REPLACE "/$" "" _up "${_up}")
+  set(ZMESH_PC_PREFIX "\${pcfiledir}/${_up}")
+endif()
 foreach(_pc zmesh zmesh-peer)
   configure_file("${CMAKE_CURRENT_LIST_DIR}/${_pc}.pc.in" "${PROJECT_BINARY_DIR}/pkgconfig/${_pc}.pc" @ONLY)
   install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/${_pc}.pc"
