@@ -8,6 +8,7 @@
 // loopback. The refusal arrives as a zmesh::Error thrown by the library and caught here:
 // the exception's type info crosses the shared library boundary.
 //   ./app [expected run-time version]   exits 0 when all went as it should
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -19,8 +20,7 @@ using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
   std::printf("app: compiled against zmesh %s, running with %s (protocol v%d)\n",
-              std::string(zmesh::kVersion).c_str(), zmesh::version(),
-              zmesh::protocol_version());
+              std::string(zmesh::kVersion).c_str(), zmesh::version(), zmesh::protocol_version());
   if (argc > 1 && std::string(argv[1]) != zmesh::version()) {
     std::fprintf(stderr, "app: expected zmesh %s at run time\n", argv[1]);
     return 1;
