@@ -12,6 +12,13 @@ option(ZMESH_SHARED "Build zmesh::core and zmesh::peer as shared libraries (stat
 option(ZMESH_PACKAGE "Install for Debian packages (prefix /usr, systemd unit, /etc config) and set up CPack (cmake/ZmeshPackage.cmake)" OFF)
 set(ZMESH_SOVERSION 1)
 if(ZMESH_SHARED)
+  # The unit tests and benchmarks reach into the libraries' internals, which a shared
+  # library does not export; the examples and the programs use the public API only.
+  if(ZMESH_BUILD_TESTS OR ZMESH_BUILD_BENCH)
+    message(FATAL_ERROR "ZMESH_SHARED=ON needs -DZMESH_BUILD_TESTS=OFF -DZMESH_BUILD_BENCH=OFF: "
+                        "tests and benchmarks use internal symbols the shared libraries hide "
+                        "(the test builds are static; tests/package tests the shared ones)")
+  endif()
   set(ZMESH_LIBRARY_TYPE SHARED)
 else()
   set(ZMESH_LIBRARY_TYPE STATIC)

@@ -122,7 +122,7 @@ cd "$src"
 
 step "6. a compatible rebuild of the libraries swapped in under the app"
 rebuilt="$PWD/$dir/abi-rebuild"  # kept: the next run rebuilds only what changed
-cmake -S . -B "$rebuilt" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-g0 \
+cmake -S . -B "$rebuilt" -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O0 \
   -DZMESH_SHARED=ON -DZMESH_VERSION_SUFFIX=+rebuilt \
   -DZMESH_BUILD_TESTS=OFF -DZMESH_BUILD_BENCH=OFF -DZMESH_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$rebuilt" -j "${ZMESH_JOBS:-$(nproc)}" --target zmesh_core zmesh_peer >/dev/null
