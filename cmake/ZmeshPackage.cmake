@@ -24,7 +24,7 @@ set(_gen "${PROJECT_BINARY_DIR}/debian")
 # --- zmesh-broker: the unit from deploy/, with the package's paths and its system user
 file(READ "${PROJECT_SOURCE_DIR}/deploy/zmesh-broker.service" _unit)
 foreach(_from_to "/usr/local/bin/zmesh-broker|${CMAKE_INSTALL_FULL_BINDIR}/zmesh-broker"
-                 "DynamicUser=yes|User=zmesh\nGroup=zmesh")
+                 "DynamicUser=yes|# (Package: the system user zmesh that postinst creates, in place of\n# DynamicUser=yes. RemoveIPC is what DynamicUser implied beyond the settings here.)\nUser=zmesh\nGroup=zmesh\nRemoveIPC=yes")
   string(REPLACE "|" ";" _from_to "${_from_to}")
   list(GET _from_to 0 _from)
   list(GET _from_to 1 _to)
