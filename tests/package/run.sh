@@ -76,7 +76,7 @@ zmesh --version | tee "$work/tools-version"
 grep -q "^zmesh-broker $version " "$work/broker-version" || fail "zmesh-broker --version"
 grep -q "^zmesh $version " "$work/tools-version" || fail "zmesh --version"
 [ "$(command -v zmesh-broker)" = /usr/bin/zmesh-broker ] || fail "zmesh-broker is not /usr/bin's"
-man -w zmesh zmesh-broker >/dev/null 2>&1 || [ -f /usr/share/man/man1/zmesh.1.gz ] || fail "no manual pages"
+for m in zmesh zmesh-broker; do [ -s "/usr/share/man/man1/$m.1.gz" ] || fail "no manual page $m(1)"; done
 uid="$(id -u zmesh)" || fail "no system user zmesh"
 [ "$uid" -lt 1000 ] || fail "user zmesh is not a system user (uid $uid)"
 [ -L /etc/systemd/system/multi-user.target.wants/zmesh-broker.service ] ||
