@@ -1,6 +1,6 @@
 # zmesh_library(<target>): how zmesh::core and zmesh::peer are built.
 #   - Symbols are hidden unless a public header exports them (zmesh/core/export.hpp), in
-#     static builds too, so that every build compiles what the shared one does.
+#     static builds too, so that every build compiles what the shared one does (below).
 #   - ZMESH_SHARED=ON (the packages): a shared library with an soname, plus a static
 #     library of the same objects (same name, .a) for libzmesh-dev; nothing is compiled twice.
 #     Off (the default, and the test builds): a static library only.
@@ -24,10 +24,15 @@ else()
   set(ZMESH_LIBRARY_TYPE STATIC)
 endif()
 
+# Every zmesh target is compiled with hidden visibility, not only the two libraries: the
+# tests and programs include private headers whose classes derive from or hold the
+# `namespace ZMESH_HIDDEN detail` types of public headers, and GCC warns (-Wattributes)
+# when a class is more visible than its base or its members. Programs export nothing
+# either way.
+set(CMAKE_CXX_VISIBILITY_PRESET hidden)
+set(CMAKE_VISIBILITY_INLINES_HIDDEN ON)
+
 function(zmesh_library target)
-  set_target_properties(${target} PROPERTIES
-    CXX_VISIBILITY_PRESET hidden
-    VISIBILITY_INLINES_HIDDEN ON)
   get_target_property(type ${target} TYPE)
   if(NOT type STREQUAL "SHARED_LIBRARY")
     return()

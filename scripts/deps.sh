@@ -4,7 +4,8 @@
 #   scripts/deps.sh            build and test
 #   scripts/deps.sh --checks   also clang-format-14 and clang-tidy-14 (scripts/test.sh --all)
 #   scripts/deps.sh --package  also what the Debian packages need: help2man (manual pages),
-#                              file (CPack), lintian (scripts/test.sh package)
+#                              file (CPack), lintian and adduser (zmesh-broker's Depends)
+#                              for scripts/test.sh package, which installs them with dpkg -i
 # The flags combine: scripts/deps.sh --checks --package.
 set -euo pipefail
 
@@ -22,7 +23,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --checks) packages+=(clang-format-14 clang-tidy-14) ;;
-    --package) packages+=(help2man file lintian) ;;
+    --package) packages+=(help2man file lintian adduser) ;;
     *) echo "deps.sh: unknown argument '$arg' (--checks, --package)" >&2; exit 2 ;;
   esac
 done

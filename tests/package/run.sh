@@ -81,8 +81,12 @@ uid="$(id -u zmesh)" || fail "no system user zmesh"
 [ "$uid" -lt 1000 ] || fail "user zmesh is not a system user (uid $uid)"
 [ -L /etc/systemd/system/multi-user.target.wants/zmesh-broker.service ] ||
   fail "zmesh-broker.service is not enabled"
-systemd-analyze verify /lib/systemd/system/zmesh-broker.service ||
-  fail "systemd-analyze verify zmesh-broker.service"
+if command -v systemd-analyze >/dev/null; then
+  systemd-analyze verify /lib/systemd/system/zmesh-broker.service ||
+    fail "systemd-analyze verify zmesh-broker.service"
+else
+  echo "  (no systemd on this machine: the unit is not checked with systemd-analyze verify)"
+fi
 grep -q '^ExecStart=/usr/bin/zmesh-broker ' /lib/systemd/system/zmesh-broker.service || fail "unit ExecStart"
 grep -q '^User=zmesh$' /lib/systemd/system/zmesh-broker.service || fail "unit User="
 dpkg-query -W -f='${Conffiles}\n' zmesh-broker | grep -q '/etc/zmesh/zmesh-broker.conf' ||
