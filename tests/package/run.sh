@@ -34,7 +34,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 step() { echo; echo "--- package test: $* ($(date -u +%H:%M:%S))"; }
 fail() { echo "package test: FAILED: $*" >&2; exit 1; }
-installed() { dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^[ih]'; }
+# Matches are made on captured output, never `cmd | grep -q`: grep -q may exit before cmd
+# has written everything, and with pipefail cmd's SIGPIPE would fail the pipeline.
+has() { grep -Eq "$2" <<<"$1"; }
+installed() { has "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" '^[ih]'; }
 # The paths named *zmesh* a package could have left, outside the work trees.
 zmesh_paths() {
   find /etc /usr /var /lib /opt -xdev -name '*zmesh*' -not -path '/var/tmp/*' 2>/dev/null | sort
@@ -89,7 +92,7 @@ else
 fi
 grep -q '^ExecStart=/usr/bin/zmesh-broker ' /lib/systemd/system/zmesh-broker.service || fail "unit ExecStart"
 grep -q '^User=zmesh$' /lib/systemd/system/zmesh-broker.service || fail "unit User="
-dpkg-query -W -f='${Conffiles}\n' zmesh-broker | grep -q '/etc/zmesh/zmesh-broker.conf' ||
+has "$(dpkg-query -W -f='${Conffiles}\n' zmesh-broker)" '/etc/zmesh/zmesh-broker.conf' ||
   fail "/etc/zmesh/zmesh-broker.conf is not a conffile"
 runuser -u zmesh -- zmesh-broker --check-config --config /etc/zmesh/zmesh-broker.conf >/dev/null ||
   fail "the installed config, read as user zmesh"
@@ -105,13 +108,13 @@ c++ -o core_consumer "$src/tests/install/consumer/main.cpp" $(pkg-config --cflag
 ./core_consumer
 # shellcheck disable=SC2046
 c++ -o app "$src/tests/package/app.cpp" $(pkg-config --cflags --libs zmesh-peer)
-ldd app | grep -Eq "libzmesh_peer.so.1 $loaded_from_libdir" || fail "app does not load $libdir/libzmesh_peer.so.1"
+has "$(ldd app)" "libzmesh_peer.so.1 $loaded_from_libdir" || fail "app does not load $libdir/libzmesh_peer.so.1"
 ./app "$version"
 # The static libraries of libzmesh-dev; libzmq and the C++ runtime stay shared.
 # shellcheck disable=SC2046
 c++ -o app_static "$src/tests/package/app.cpp" $(pkg-config --cflags zmesh-peer) \
   -Wl,-Bstatic -lzmesh_peer -lzmesh_core -Wl,-Bdynamic $(pkg-config --libs-only-l --static libzmq | sed 's/-lstdc++//') -pthread
-ldd app_static | grep -q libzmesh && fail "app_static loads a zmesh shared library"
+has "$(ldd app_static)" libzmesh && fail "app_static loads a zmesh shared library"
 ./app_static "$version"
 cmake -S "$src/tests/install/consumer" -B cmake-consumer -G Ninja -DCMAKE_BUILD_TYPE=None \
   -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF "-DZMESH_EXAMPLES_DIR=$src/examples" >/dev/null
@@ -120,7 +123,7 @@ grep -q "^zmesh_DIR:PATH=$libdir/cmake/zmesh$" cmake-consumer/CMakeCache.txt ||
 cmake --build cmake-consumer -j "${ZMESH_JOBS:-$(nproc)}" >/dev/null
 ./cmake-consumer/consumer
 ./cmake-consumer/example_request_reply >/dev/null
-ldd cmake-consumer/example_request_reply | grep -Eq "libzmesh_peer.so.1 $loaded_from_libdir" ||
+has "$(ldd cmake-consumer/example_request_reply)" "libzmesh_peer.so.1 $loaded_from_libdir" ||
   fail "the CMake consumer does not load the shared libzmesh_peer"
 cd "$src"
 
@@ -135,7 +138,7 @@ for l in core:lib peer:peer; do
   [ "$(objdump -p "$so" | awk '/SONAME/ { print $2 }')" = "libzmesh_${l%:*}.so.1" ] || fail "soname of $so"
   cmp -s "$so" "$libdir/libzmesh_${l%:*}.so.1" && fail "$so is the installed library"
 done
-LD_LIBRARY_PATH="$rebuilt/lib:$rebuilt/peer" ldd "$work/app" | grep -q "libzmesh_peer.so.1 => $rebuilt/peer/" ||
+has "$(LD_LIBRARY_PATH="$rebuilt/lib:$rebuilt/peer" ldd "$work/app")" "libzmesh_peer.so.1 => $rebuilt/peer/" ||
   fail "the rebuilt libzmesh_peer is not the one loaded"
 LD_LIBRARY_PATH="$rebuilt/lib:$rebuilt/peer" "$work/app" "$version+rebuilt"
 "$src/tests/package/check_exports.sh" "$rebuilt/lib/libzmesh_core.so.1" "$rebuilt/peer/libzmesh_peer.so.1"
