@@ -3,6 +3,10 @@
 # runs apt-get only for packages that are missing. Needs root (or sudo) when it installs.
 #   scripts/deps.sh            build and test
 #   scripts/deps.sh --checks   also clang-format-14 and clang-tidy-14 (scripts/test.sh --all)
+#   scripts/deps.sh --package  also what the Debian packages need: help2man (manual pages),
+#                              file (CPack), lintian and adduser (zmesh-broker's Depends)
+#                              for scripts/test.sh package, which installs them with dpkg -i
+# The flags combine: scripts/deps.sh --checks --package.
 set -euo pipefail
 
 packages=(
@@ -16,7 +20,13 @@ packages=(
   python3-wheel python3-venv
 )
 # Pinned to 14: another clang-format version formats some lines differently.
-[ "${1:-}" = "--checks" ] && packages+=(clang-format-14 clang-tidy-14)
+for arg in "$@"; do
+  case "$arg" in
+    --checks) packages+=(clang-format-14 clang-tidy-14) ;;
+    --package) packages+=(help2man file lintian adduser) ;;
+    *) echo "deps.sh: unknown argument '$arg' (--checks, --package)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

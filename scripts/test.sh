@@ -3,7 +3,7 @@
 # also the checks CI runs. Each stage is announced and timed; the script goes on after a
 # failed stage, then prints a summary and exits 1 if any stage failed.
 #   scripts/test.sh                 build: plain build in build/, ctest, Python tests
-#   scripts/test.sh --all           format build tidy asan tsan (what .ci/run does)
+#   scripts/test.sh --all           format build tidy asan tsan package (what .ci/run does)
 #   scripts/test.sh format tidy     the named stages only
 #   ZMESH_SANITIZE=address,undefined scripts/test.sh   as before: the asan stage alone
 #   ZMESH_SANITIZE=thread scripts/test.sh              as before: the tsan stage alone
@@ -13,6 +13,9 @@
 #   tidy    clang-tidy-14 (.clang-tidy) over build/compile_commands.json, check dirs only
 #   asan    ZMESH_SANITIZE=address,undefined build (build-asan/), ctest
 #   tsan    ZMESH_SANITIZE=thread build (build-tsan/), ctest with tests/tsan.supp
+#   package the Debian packages (build-pkg/): built, lintian, installed on this machine,
+#           used, purged (tests/package/run.sh; root only: skipped otherwise). For a
+#           disposable machine such as CI's container: it runs dpkg -i and dpkg --purge.
 # ZMESH_CHECK_DIRS: the directories format and tidy cover (default: all of zmesh's code).
 # ZMESH_JOBS: build, ctest and clang-tidy parallelism (default: nproc).
 set -euo pipefail
@@ -20,13 +23,13 @@ cd "$(dirname "$0")/.."
 
 check_dirs=(${ZMESH_CHECK_DIRS:-lib peer broker tools tests bench examples})
 jobs="${ZMESH_JOBS:-$(nproc)}"
-all_stages=(format build tidy asan tsan)
+all_stages=(format build tidy asan tsan package)
 
 stages=()
 for arg in "$@"; do
   case "$arg" in
     --all) stages=("${all_stages[@]}") ;;
-    format | build | tidy | asan | tsan) stages+=("$arg") ;;
+    format | build | tidy | asan | tsan | package) stages+=("$arg") ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (stages: ${all_stages[*]}, or --all)" >&2; exit 2 ;;
   esac
@@ -41,10 +44,10 @@ if [ ${#stages[@]} -eq 0 ]; then
   esac
 fi
 
-case " ${stages[*]} " in
-  *" format "* | *" tidy "*) scripts/deps.sh --checks ;;
-  *) scripts/deps.sh ;;
-esac
+deps_flags=()
+case " ${stages[*]} " in *" format "* | *" tidy "*) deps_flags+=(--checks) ;; esac
+case " ${stages[*]} " in *" package "*) deps_flags+=(--package) ;; esac
+scripts/deps.sh "${deps_flags[@]}"
 
 # Prefer the versioned tools: the committed .clang-format is checked with clang-format 14.
 tool() { command -v "$1-14" || command -v "$1"; }
@@ -145,6 +148,10 @@ stage_tsan() {
   build_and_test build-tsan thread -DZMESH_BUILD_BENCH=OFF
 }
 
+stage_package() {
+  ZMESH_JOBS="$jobs" tests/package/run.sh
+}
+
 failed=()
 summary=()
 total_start=$SECONDS
@@ -158,7 +165,9 @@ for stage in "${stages[@]}"; do
   rc=$?
   set -e
   secs=$((SECONDS - start))
-  if [ "$rc" -eq 0 ]; then result=ok; else result=FAILED; failed+=("$stage"); fi
+  if [ "$rc" -eq 0 ]; then result=ok
+  elif [ "$rc" -eq 77 ]; then result=skipped  # a stage that cannot run here (package: not root)
+  else result=FAILED; failed+=("$stage"); fi
   summary+=("$(printf '  %-7s %-7s %3dm%02ds' "$stage" "$result" $((secs / 60)) $((secs % 60)))")
   echo "=== test.sh: stage $stage $result in $((secs / 60))m$((secs % 60))s ==="
 done

@@ -3,6 +3,7 @@
 #   2. checks the installed tree: every public header, libzmesh_core, the package files,
 #      and that no installed header needs the generated <zmesh/wire/...> or FlatBuffers
 #   3. configures and builds tests/install/consumer against the prefix, then runs it
+#   4. builds its main.cpp again with plain c++ and `pkg-config zmesh` from the prefix
 # WORK_DIR is removed first and again on success; after a failure it is left for a look.
 cmake_minimum_required(VERSION 3.25)
 
@@ -116,6 +117,23 @@ endif()
 run("${exe}")
 # An example from examples/, built out of tree against the installed zmesh::peer.
 run("${consumer_build}/example_request_reply")
+
+# ---------------------------------------------------------------- 4. pkg-config
+# The same consumer with plain `c++ main.cpp $(pkg-config --cflags --libs zmesh)`, against
+# the .pc file of the prefix (relative to itself: cmake/ZmeshPkgConfig.cmake).
+find_program(PKG_CONFIG pkg-config)
+if(PKG_CONFIG)
+  set(ENV{PKG_CONFIG_PATH} "${prefix}/${INSTALL_LIBDIR}/pkgconfig")
+  execute_process(COMMAND "${PKG_CONFIG}" --cflags --libs zmesh OUTPUT_VARIABLE pc_flags
+                  RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "install test: pkg-config zmesh failed; files left in ${WORK_DIR}")
+  endif()
+  separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+  separate_arguments(san UNIX_COMMAND "${SANITIZE_FLAGS}")
+  run("${CXX_COMPILER}" -o "${WORK_DIR}/pc_consumer" "${CONSUMER_SOURCE_DIR}/main.cpp" ${pc_flags} ${san})
+  run("${WORK_DIR}/pc_consumer")
+endif()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 message(STATUS "install test passed")

@@ -26,13 +26,14 @@
 #include <vector>
 
 #include "zmesh/core/errors.hpp"
+#include "zmesh/core/export.hpp"
 #include "zmesh/peer/message.hpp"
 #include "zmesh/peer/options.hpp"
 #include "zmesh/peer/stats.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
-namespace detail {
+namespace ZMESH_HIDDEN detail {
 /// What a Registration unregisters from (handler table, subscription table, ...).
 class Unregister {
  public:

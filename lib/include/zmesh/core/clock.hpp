@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstdint>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 using SteadyClock = std::chrono::steady_clock;
 

@@ -14,11 +14,12 @@
 
 #include <zmq.hpp>
 
+#include "zmesh/core/export.hpp"
 #include "zmesh/core/header.hpp"
 #include "zmesh/core/limits.hpp"
 #include "zmesh/core/result.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
 struct PeerInfo {
   std::uint64_t id = 0;

@@ -9,7 +9,9 @@
 #include <string_view>
 #include <vector>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 struct CurveOptions {
   /// Our key pair, Z85 (40 characters each). Both "" = plaintext (the default). Setting

@@ -13,7 +13,9 @@
 #include <string_view>
 #include <vector>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 /// What the endpoint is for: bind accepts wildcards, connect needs a real host and port.
 enum class EndpointUse { bind, connect };

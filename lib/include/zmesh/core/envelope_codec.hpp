@@ -17,12 +17,13 @@
 
 #include <zmq.hpp>
 
+#include "zmesh/core/export.hpp"
 #include "zmesh/core/frame_set.hpp"
 #include "zmesh/core/header.hpp"
 #include "zmesh/core/limits.hpp"
 #include "zmesh/core/result.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
 /// Frame layout of each socket pairing, as the receiver sees it.
 enum class Layout {

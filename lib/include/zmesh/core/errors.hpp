@@ -14,7 +14,9 @@
 #include <system_error>
 #include <utility>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 enum class errc {
   ok = 0,

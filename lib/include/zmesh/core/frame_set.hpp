@@ -11,7 +11,9 @@
 
 #include <zmq.hpp>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 class FrameSet {
  public:

@@ -16,7 +16,9 @@
 
 #include <zmq.hpp>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 struct HandshakeEvent {
   enum class Kind : std::uint8_t {

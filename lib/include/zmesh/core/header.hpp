@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <string_view>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 /// A peer's id (nonzero). Text form: 16 hex digits (zmesh::id_to_hex).
 using PeerId = std::uint64_t;

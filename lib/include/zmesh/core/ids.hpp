@@ -7,7 +7,9 @@
 #include <string>
 #include <string_view>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 /// A random nonzero 64-bit value from a per-thread generator seeded by std::random_device.
 [[nodiscard]] std::uint64_t random_id();

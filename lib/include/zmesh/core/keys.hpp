@@ -10,7 +10,9 @@
 #include <string_view>
 #include <vector>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 struct Certificate {
   std::string public_key;                       ///< Z85, 40 characters

@@ -5,7 +5,9 @@
 
 #include <cstddef>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 /// Largest Limits::max_payload_bytes: control messages travel as payloads, and the
 /// FlatBuffers verifier cannot check a buffer of 2 GiB or more.

@@ -9,8 +9,9 @@
 #include <variant>
 
 #include "zmesh/core/errors.hpp"
+#include "zmesh/core/export.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
 template <class T>
 class [[nodiscard]] Result {

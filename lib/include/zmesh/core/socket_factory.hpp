@@ -9,9 +9,10 @@
 #include <zmq.hpp>
 
 #include "zmesh/core/curve.hpp"
+#include "zmesh/core/export.hpp"
 #include "zmesh/core/limits.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
 struct SocketTuning {
   int send_hwm = 1000;  ///< ZMQ_SNDHWM, messages

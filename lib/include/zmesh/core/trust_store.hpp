@@ -9,8 +9,9 @@
 #include <vector>
 
 #include "zmesh/core/curve.hpp"
+#include "zmesh/core/export.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
 class TrustStore {
  public:

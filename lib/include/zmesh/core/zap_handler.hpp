@@ -16,9 +16,10 @@
 
 #include <zmq.hpp>
 
+#include "zmesh/core/export.hpp"
 #include "zmesh/core/trust_store.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
 class ZapHandler {
  public:

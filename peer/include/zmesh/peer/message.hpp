@@ -8,9 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include "zmesh/core/export.hpp"
 #include "zmesh/core/header.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
 /// An application message or request as a handler sees it. Views into memory the worker
 /// owns: valid only during the handler call; copy what you keep.

@@ -9,9 +9,10 @@
 #include <vector>
 
 #include "zmesh/core/curve.hpp"
+#include "zmesh/core/export.hpp"
 #include "zmesh/core/limits.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
 struct PeerOptions {
   static constexpr std::size_t kMaxNameBytes = 128;  ///< longest `name`

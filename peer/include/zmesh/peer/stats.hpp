@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "zmesh/core/export.hpp"
 #include "zmesh/peer/message.hpp"
 
-namespace zmesh {
+namespace ZMESH_API zmesh {
 
 /// Whole-peer counters since start().
 struct PeerStats {
