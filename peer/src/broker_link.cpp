@@ -192,12 +192,13 @@ void BrokerLink::on_envelope(const Envelope& env) {
       // attempt succeeds. DuplicateName: a live peer holds our name; we try again once
       // per renew interval and say why (Peer::registration_error()).
       auto rej = decode_control<Reject>(env.payload, ctx_.opts.limits);
-      bump(ctx_.counters().registrations_refused);
       refusal_ = rej ? std::string(wire_error_name(rej->code)) + ": " + rej->reason
                      : std::string("refused (an undecodable Reject)");
       registered_ = false;
       next_tick_ = SteadyClock::now() + renew_interval_;
       hooks_.changed();
+      // Counted once registration_error() says why: whoever sees the count sees the reason.
+      bump(ctx_.counters().registrations_refused);
       break;
     }
     case Kind::error: {
