@@ -337,7 +337,7 @@ int run_pubsub(const Parsed& p, const Plan& plan) {
   const auto publishers = static_cast<std::size_t>(parse_count(p.vm, "publishers", 1, kMaxParties));
   const auto subscribers =
       static_cast<std::size_t>(parse_count(p.vm, "subscribers", 0, kMaxParties));
-  const double rate = static_cast<double>(parse_count(p.vm, "rate", 0, 100'000'000));
+  const auto rate = static_cast<double>(parse_count(p.vm, "rate", 0, 100'000'000));
   if (plan.size < 8) throw UsageError("--size must be at least 8 for pubsub (a timestamp)");
   Output out(p.common.format, p.common.quiet);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 
 namespace zmesh::cli {
 namespace {
@@ -65,7 +66,8 @@ std::uint64_t LatencyHistogram::percentile(double p) const noexcept {
   const double clamped = std::max(p, 0.0);
   // Rounded to the nearest rank, as HdrHistogram does: 99.9 % of 1000 is the 999th,
   // whatever the last bit of 0.999 * 1000.
-  auto rank = static_cast<std::uint64_t>(clamped / 100.0 * static_cast<double>(count_) + 0.5);
+  auto rank =
+      static_cast<std::uint64_t>(std::llround(clamped / 100.0 * static_cast<double>(count_)));
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < counts_.size(); ++i) {
