@@ -99,6 +99,10 @@ MetricsServer::MetricsServer(const std::string& bind, Render render)
 
 MetricsServer::~MetricsServer() = default;
 
+void MetricsServer::check_bind(const std::string& bind) {
+  (void)parse_bind(bind);
+}
+
 void MetricsServer::stop() {
   impl_->stop();
 }

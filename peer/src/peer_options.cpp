@@ -4,6 +4,7 @@
 
 #include "zmesh/core/control.hpp"
 #include "zmesh/core/errors.hpp"
+#include "zmesh/core/metrics_server.hpp"
 
 namespace zmesh {
 
@@ -38,6 +39,7 @@ void PeerOptions::validate() const {
   require(services.size() <= limits.max_list_items, "too many services");
   for (const auto& s : services)
     require(!s.empty() && s.size() <= limits.max_string_bytes, "bad service name");
+  if (!metrics_bind.empty()) MetricsServer::check_bind(metrics_bind);
   limits.validate();
 }
 

@@ -142,6 +142,9 @@ class Peer {
   /// Where others reach our ROUTER: options.advertise, else the resolved bind endpoint
   /// ("tcp://127.0.0.1:40123"); "" when not bound or not started.
   [[nodiscard]] std::string endpoint() const;
+  /// Where our metrics are served ("127.0.0.1:9464", PeerOptions::metrics_bind with the
+  /// port bound); "" when off or not started.
+  [[nodiscard]] std::string metrics_endpoint() const;
 
   /// Registers the handler for a message type (one per type; throws if taken).
   [[nodiscard]] Registration on(std::string type, Handler handler);

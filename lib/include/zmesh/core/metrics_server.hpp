@@ -29,6 +29,9 @@ class MetricsServer {
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
+  /// Checks a bind without binding; throws Error(invalid_argument) as the constructor does.
+  static void check_bind(const std::string& bind);
+
   /// Stops serving and joins (idempotent).
   void stop();
   /// "HOST:PORT" with the port actually bound.
