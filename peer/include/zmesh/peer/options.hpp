@@ -75,7 +75,7 @@ struct PeerOptions {
   /// Serve Prometheus metrics over HTTP (GET /metrics) at "HOST:PORT", e.g.
   /// "127.0.0.1:9464" (port 0: any free port, see Peer::metrics_endpoint()); "" = off.
   /// Served from a thread of its own that reads counters only (docs/operations.md).
-  std::string metrics_bind;
+  std::string metrics_bind{};
 
   /// Throws zmesh::Error(invalid_argument) naming the first bad field.
   void validate() const;
