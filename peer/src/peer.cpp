@@ -263,7 +263,7 @@ void Peer::Impl::start_metrics() {
       // Not started yet, stopping, or busy past a second: counters only.
     }
     return detail::peer_metrics_text(shared_.options.name, shared_.id, shared_.counters.snapshot(),
-                                     connections);
+                                     shared_.counters.request_durations.snapshot(), connections);
   });
   metrics_endpoint_ = metrics_->endpoint();
 }

@@ -40,6 +40,7 @@ void connection_families(MetricsText& m, const std::vector<ConnectionStats>& con
 }  // namespace
 
 std::string peer_metrics_text(const std::string& name, PeerId id, const PeerStats& s,
+                              const RequestDurations::Snapshot& durations,
                               const std::optional<std::vector<ConnectionStats>>& connections) {
   using T = MetricsText::Type;
   MetricsText m;
@@ -56,6 +57,9 @@ std::string peer_metrics_text(const std::string& name, PeerId id, const PeerStat
       .sample(completed, {{"result", "timeout"}}, s.timeouts)
       .sample(completed, {{"result", "error"}}, s.errors);
   m.gauge("zmesh_peer_requests_pending", "Requests of ours waiting for a reply now.", s.pending);
+  m.histogram("zmesh_peer_request_duration_seconds",
+              "How long our requests answered with a reply took, from request() to the reply.",
+              RequestDurations::kBounds, durations.counts, durations.sum_seconds);
   m.counter("zmesh_peer_late_replies_total",
             "Replies that came after their request had completed (dropped).", s.late_replies);
 

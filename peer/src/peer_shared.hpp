@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "handler_table.hpp"
+#include "request_durations.hpp"
 #include "subscription_table.hpp"
 #include "zmesh/peer/options.hpp"
 #include "zmesh/peer/stats.hpp"
@@ -25,6 +26,7 @@ struct Counters {
       published{0}, broadcasts_received{0}, broadcasts_filtered{0}, gaps{0}, subscriptions_seen{0},
       overloaded{0}, departed_skipped{0}, subscriptions_refused{0}, publishers_refused{0},
       greetings_refused{0}, registrations_refused{0}, membership_resyncs{0};
+  RequestDurations request_durations;  // replies only; engine writes, metrics reads
 
   [[nodiscard]] PeerStats snapshot() const {
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };

@@ -57,6 +57,10 @@ TEST(PeerMetrics, ABadBindIsRefusedByTheConstructor) {
 TEST(PeerMetrics, CountersMatchTheTrafficAndTheBodyParses) {
   Peer server(metered("metrics-server"));
   auto echo = server.on("Echo", [](const Message& m) { return std::string(m.text()); });
+  auto slow = server.on("Slow", [](const Message& m) {
+    std::this_thread::sleep_for(20ms);
+    return std::string(m.text());
+  });
   server.start();
   Peer client(metered("metrics-client"));
   client.start();
@@ -73,7 +77,7 @@ TEST(PeerMetrics, CountersMatchTheTrafficAndTheBodyParses) {
   for (int i = 0; i < 2; ++i) EXPECT_THROW((void)client.request(to, "Nothing", "y").get(), Error);
 
   auto c = scrape_parsed(client);
-  EXPECT_EQ(c["zmesh_peer_requests_sent_total"], 7);
+  EXPECT_EQ(c["zmesh_peer_requests_sent_total"], 7);  // before the two Slow ones below
   EXPECT_EQ(c[R"(zmesh_peer_requests_completed_total{result="ok"})"], 5);
   EXPECT_EQ(c[R"(zmesh_peer_requests_completed_total{result="error"})"], 2);
   EXPECT_EQ(c[R"(zmesh_peer_requests_completed_total{result="timeout"})"], 0);
@@ -81,6 +85,20 @@ TEST(PeerMetrics, CountersMatchTheTrafficAndTheBodyParses) {
   EXPECT_EQ(c[R"(zmesh_peer_connections{state="ready"})"], 1);
   EXPECT_EQ(c[R"(zmesh_peer_connections{state="gone"})"], 0);
   EXPECT_EQ(c["zmesh_peer_malformed_total"], 0);
+  // The 5 replies in the duration histogram (the 2 errors are not).
+  EXPECT_EQ(c["zmesh_peer_request_duration_seconds_count"], 5);
+  EXPECT_EQ(c[R"(zmesh_peer_request_duration_seconds_bucket{le="+Inf"})"], 5);
+  EXPECT_GT(c["zmesh_peer_request_duration_seconds_sum"], 0);
+  // Two requests that take at least 20 ms each land above the 10 ms bucket.
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(client.request(to, "Slow", "z").get().payload, "z");
+  c = scrape_parsed(client);
+  EXPECT_EQ(c["zmesh_peer_request_duration_seconds_count"], 7);
+  EXPECT_LE(c[R"(zmesh_peer_request_duration_seconds_bucket{le="0.01"})"], 5);
+  EXPECT_EQ(c[R"(zmesh_peer_request_duration_seconds_bucket{le="10"})"] +
+                c[R"(zmesh_peer_request_duration_seconds_bucket{le="+Inf"})"],
+            14)
+      << "every request under 10 s, and all in +Inf";
+  EXPECT_GE(c["zmesh_peer_request_duration_seconds_sum"], 0.04);
   const std::string info =
       R"(zmesh_peer_info{id=")" + id_to_hex(client.id()) + R"(",name="metrics-client"})";
   EXPECT_EQ(c[info], 1) << info;
@@ -89,7 +107,7 @@ TEST(PeerMetrics, CountersMatchTheTrafficAndTheBodyParses) {
   std::map<std::string, double> s;
   EXPECT_TRUE(wait_until([&] {
     s = scrape_parsed(server);
-    return s["zmesh_peer_handled_total"] == 5 && s["zmesh_peer_no_handler_total"] == 2;
+    return s["zmesh_peer_handled_total"] == 7 && s["zmesh_peer_no_handler_total"] == 2;
   })) << s["zmesh_peer_handled_total"]
       << " " << s["zmesh_peer_no_handler_total"];
   EXPECT_EQ(s["zmesh_peer_requests_sent_total"], 0);
