@@ -12,6 +12,7 @@
 #include "engine.hpp"
 #include "peer_metrics.hpp"
 #include "peer_shared.hpp"
+#include "peer_stats_json.hpp"
 #include "pipeline.hpp"
 #include "worker_pool.hpp"
 #include "zmesh/core/endpoint.hpp"
@@ -89,6 +90,7 @@ class Peer::Impl {
           zmq::message_t(prefix.data(), prefix.size()), zmq::message_t(),
           shared_.options.send_timeout);
     });
+    serve_stats();
   }
   ~Impl() {
     try {
@@ -173,6 +175,8 @@ class Peer::Impl {
 
   // Serves PeerOptions::metrics_bind (below the class: it uses ask()).
   void start_metrics();
+  // Answers kStatsRequestType (below the class: it uses ask()).
+  void serve_stats();
 
   /// Admission to the command pipeline for one API call (see stop()).
   class Call {
@@ -268,6 +272,23 @@ void Peer::Impl::start_metrics() {
   metrics_endpoint_ = metrics_->endpoint();
 }
 
+// The stats handler runs on a worker like any handler, and asks the engine for its
+// connections and publishers as Peer::connections() does. Registered for the Peer's life.
+void Peer::Impl::serve_stats() {
+  (void)shared_.handlers->add(std::string(kStatsRequestType), [this](const Message&) {
+    std::optional<std::vector<ConnectionStats>> connections;
+    std::optional<std::vector<PublisherStats>> publishers;
+    try {
+      connections = ask<detail::ConnectionsCompletion>(CommandOp::connections);
+      publishers = ask<detail::PublishersCompletion>(CommandOp::publishers);
+    } catch (const Error&) {
+      // Stopping, or the engine busy past a second: the counters alone.
+    }
+    return detail::peer_stats_json(shared_.options.name, shared_.id, endpoint_, pub_endpoint_,
+                                   shared_.counters.snapshot(), connections, publishers);
+  });
+}
+
 // ------------------------------------------------------------------ Peer
 
 Peer::Peer(PeerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -296,6 +317,9 @@ Registration Peer::on(std::string type, Handler handler) {
 }
 
 Registration Peer::on(std::string type, Handler handler, HandlerOptions options) {
+  if (type.starts_with(kReservedTypePrefix)) {
+    throw Error(errc::invalid_argument, "message type '" + type + "' is reserved for zmesh");
+  }
   const auto token =
       impl_->shared_.handlers->add(std::move(type), std::move(handler), options.run_inline);
   return Registration(impl_->shared_.handlers, token);
