@@ -47,9 +47,11 @@ class MetricsServer::Impl {
   Impl(const std::string& bind, Render render) : render_(std::move(render)) {
     const HostPort hp = parse_bind(bind);
     host_ = hp.host;
-    // Two handler threads: a keep-alive connection holds one between scrapes.
+    // Two handler threads, and one request per connection: scrapes are seconds apart, and
+    // an idle keep-alive connection would hold a thread, and stop(), until it timed out.
     server_.new_task_queue = [] { return new httplib::ThreadPool(2); };
-    server_.set_keep_alive_timeout(2);
+    server_.set_keep_alive_max_count(1);
+    server_.set_keep_alive_timeout(1);
     server_.set_read_timeout(5, 0);
     server_.set_write_timeout(5, 0);
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
