@@ -4,9 +4,10 @@
 // progress line, and their results once they have finished (after the join).
 //
 // Latency. A client times each request from just before request() to its callback
-// (which runs inline, on the client Peer's engine thread, as the reply is read). A subscriber's latency is one way: the
-// publisher writes steady_clock::now() into the first 8 bytes of the payload, and the
-// subscriber, in the same process, subtracts it from its own now() in its handler.
+// (which runs inline, on the client Peer's engine thread, as the reply is read). A
+// subscriber's latency is one way: the publisher writes steady_clock::now() into the
+// first 8 bytes of the payload, and the subscriber, in the same process, subtracts it
+// from its own now() in its handler.
 #pragma once
 
 #include <atomic>
