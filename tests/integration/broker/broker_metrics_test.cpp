@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include "broker_process.hpp"
 #include "metrics_check.hpp"
 #include "test_support.hpp"
+#include "zmesh/peer.hpp"
 
 namespace zmesh {
 namespace {
@@ -100,6 +104,34 @@ TEST(BrokerMetrics, ABadBindIsAUsageError) {
   const int status = broker.wait(10s);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status << err;
   EXPECT_NE(err.find("metrics bind 'nope'"), std::string::npos) << err;
+}
+
+// Every metric the Grafana dashboard (deploy/grafana) queries is served by a broker or a
+// Peer, so that renaming one without the dashboard fails here.
+TEST(BrokerMetrics, TheDashboardQueriesOnlyServedNames) {
+  const int port = test::free_port();
+  BrokerProcess broker(10000, 2000, {"--metrics-bind", "127.0.0.1:" + std::to_string(port)});
+  PeerOptions o;
+  o.name = "dashboard-peer";
+  o.metrics_bind = "127.0.0.1:0";
+  Peer peer(o);
+  peer.start();
+  const std::string served = test::scrape("127.0.0.1", port) +
+                             test::scrape("127.0.0.1", test::port_of(peer.metrics_endpoint()));
+  std::ifstream in(std::string(ZMESH_SOURCE_DIR) + "/deploy/grafana/zmesh-dashboard.json");
+  std::stringstream dashboard;
+  dashboard << in.rdbuf();
+  const std::string text = dashboard.str();
+  ASSERT_FALSE(text.empty());
+  const std::regex name(R"(zmesh_[a-z_]+)");
+  int checked = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
+       ++it) {
+    const std::string metric = it->str();
+    EXPECT_NE(served.find("\n" + metric), std::string::npos) << metric;
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
 }
 
 }  // namespace
