@@ -1,6 +1,10 @@
 // zmesh request/response next to raw cppzmq DEALER/ROUTER, same frames, tcp loopback,
 // one process, one run.
 //   build/bench/bench_peer [--quick]
+//   build/bench/bench_peer --curve [--quick]
+// With --curve: zmesh plaintext next to zmesh with CURVE (docs/security.md), the same
+// peers, handlers, frames and threads, one run: RTT p50/p99 and pipelined requests/s for
+// 16 B and 1 KiB, with the cost of each per request.
 // Prints a Markdown table: one-at-a-time round trip p50/p99 and pipelined requests/s
 // (windows 1, 16, 256; zmesh with futures and with callbacks) for 16 B and 1 KiB
 // payloads, zmesh / raw ratios, and beside each figure its cost per request for the
@@ -28,6 +32,8 @@
 
 #include "meters.hpp"
 #include "zmesh/core/envelope_codec.hpp"
+#include "zmesh/core/keys.hpp"
+#include "zmesh/core/socket_factory.hpp"
 #include "zmesh/peer.hpp"
 
 namespace {
@@ -50,10 +56,13 @@ Latency percentiles(std::vector<double> us) {
 // A ROUTER that echoes [identity, header, payload] unchanged, on its own thread.
 class RawServer {
  public:
-  RawServer() : router_(ctx_, zmq::socket_type::router) {
+  /// `curve`: the server's key pair (a CURVE server accepting any client key), or null.
+  explicit RawServer(const zmesh::CurveOptions* curve = nullptr)
+      : router_(ctx_, zmq::socket_type::router) {
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::sndhwm, 100000);
     router_.set(zmq::sockopt::rcvhwm, 100000);
+    if (curve != nullptr) zmesh::set_curve_server(router_, *curve);
     router_.bind("tcp://127.0.0.1:*");
     endpoint_ = router_.get(zmq::sockopt::last_endpoint);
     thread_ = std::thread([this] { run(); });
@@ -88,10 +97,14 @@ class RawServer {
 
 class RawClient {
  public:
-  explicit RawClient(const std::string& endpoint) : dealer_(ctx_, zmq::socket_type::dealer) {
+  /// `curve`: the client's key pair and `server_key` (CURVE), or null.
+  explicit RawClient(const std::string& endpoint, const zmesh::CurveOptions* curve = nullptr,
+                     const std::string& server_key = {})
+      : dealer_(ctx_, zmq::socket_type::dealer) {
     dealer_.set(zmq::sockopt::linger, 0);
     dealer_.set(zmq::sockopt::sndhwm, 100000);
     dealer_.set(zmq::sockopt::rcvhwm, 100000);
+    if (curve != nullptr) zmesh::set_curve_client(dealer_, *curve, server_key);
     dealer_.connect(endpoint);
     zmesh::Header h;
     h.kind = zmesh::Kind::request;
@@ -301,8 +314,144 @@ void metrics_cost(int n) {
       off[1], on[1], on[1] / off[1]);
 }
 
+/// A server/client pair of Peers, plaintext or with CURVE (each trusting the other).
+struct Pair {
+  explicit Pair(bool curve)
+      : server(options("bench-server", curve)), client(options("bench-client", curve)) {
+    reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
+    server.start();
+    client.start();
+    to = curve ? client.connect(server.endpoint(), server_key).get()
+               : client.connect(server.endpoint()).get();
+  }
+  ~Pair() {
+    client.stop();
+    server.stop();
+  }
+  Pair(const Pair&) = delete;
+  Pair& operator=(const Pair&) = delete;
+
+  zmesh::PeerOptions options(const std::string& name, bool curve) {
+    zmesh::PeerOptions o = bench_options(name);
+    if (!curve) return o;
+    if (keys.empty()) {
+      keys.push_back(zmesh::generate_certificate("bench-server"));
+      keys.push_back(zmesh::generate_certificate("bench-client"));
+      server_key = keys[0].public_key;
+    }
+    const auto& mine = keys[name == "bench-server" ? 0 : 1];
+    o.curve.public_key = mine.public_key;
+    o.curve.secret_key = mine.secret_key;
+    o.curve.trusted_keys = {keys[0].public_key, keys[1].public_key};
+    return o;
+  }
+
+  std::vector<zmesh::Certificate> keys;
+  std::string server_key;
+  zmesh::Peer server;
+  zmesh::Peer client;
+  zmesh::Registration reg;
+  zmesh::PeerId to = 0;
+};
+
+void curve_row(std::size_t size, const std::string& measure, const Measured& plain,
+               const Measured& curve, const char* fmt_value) {
+  char pv[32];
+  char cv[32];
+  std::snprintf(pv, sizeof pv, fmt_value, plain.value);
+  std::snprintf(cv, sizeof cv, fmt_value, curve.value);
+  std::printf("| %zu B | %s | %s | %s | %.2fx | %.1f / %.1f | %s / %s | %.2f / %.2f |\n", size,
+              measure.c_str(), pv, cv, curve.value / plain.value, plain.cost.cpu_us,
+              curve.cost.cpu_us, bench::fmt_syscalls(plain.cost.syscalls).c_str(),
+              bench::fmt_syscalls(curve.cost.syscalls).c_str(), plain.cost.switches,
+              curve.cost.switches);
+  std::fflush(stdout);
+}
+
+/// The median of each figure over rounds: measure(plain, curve) fills one round.
+Measured median_of(std::vector<Measured> v) {
+  std::sort(v.begin(), v.end(),
+            [](const Measured& a, const Measured& b) { return a.value < b.value; });
+  return v[v.size() / 2];
+}
+
+int run_curve(bool quick) {
+  const int lat_n = quick ? 2000 : 10000;
+  const int tput_n = quick ? 5000 : 50000;
+  const int rounds = quick ? 3 : 7;
+  std::printf(
+      "medians of %d rounds, plaintext and CURVE measured in turn (the first of each "
+      "round alternates)\n\n",
+      rounds);
+  std::printf(
+      "| payload | measure | plaintext | CURVE | CURVE/plaintext | CPU us/req plain / CURVE | "
+      "syscalls/req plain / CURVE | ctx switches/req plain / CURVE |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  Pair plain(false);
+  Pair curve(true);
+  // The same CURVE on raw cppzmq (no ZAP: any client key), to tell libzmq's cost of
+  // CURVE from zmesh's.
+  zmesh::CurveOptions raw_server_keys;
+  zmesh::CurveOptions raw_client_keys;
+  for (auto* k : {&raw_server_keys, &raw_client_keys}) {
+    const auto c = zmesh::generate_certificate("raw");
+    k->public_key = c.public_key;
+    k->secret_key = c.secret_key;
+  }
+  RawServer raw_plain_server;
+  RawClient raw_plain(raw_plain_server.endpoint());
+  RawServer raw_curve_server(&raw_server_keys);
+  RawClient raw_curve(raw_curve_server.endpoint(), &raw_client_keys, raw_server_keys.public_key);
+  for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
+    const std::string payload(size, 'p');
+    (void)zmesh_latency(plain.client, plain.to, payload, 500);
+    (void)zmesh_latency(curve.client, curve.to, payload, 500);
+    (void)raw_latency(raw_plain, payload, 500);
+    (void)raw_latency(raw_curve, payload, 500);
+    // One figure per pair and round: [0] plaintext, [1] CURVE; zmesh, then raw.
+    std::vector<Measured> p50[2], p99[2], w16[2], w256[2];
+    std::vector<Measured> rp50[2], rw256[2];
+    for (int r = 0; r < rounds; ++r) {
+      for (int k = 0; k < 2; ++k) {
+        const int which = (r + k) % 2;
+        Pair& pair = which == 0 ? plain : curve;
+        RawClient& raw = which == 0 ? raw_plain : raw_curve;
+        Latency l;
+        const auto lm = metered(lat_n, [&] {
+          l = zmesh_latency(pair.client, pair.to, payload, lat_n);
+          return l.p50_us;
+        });
+        p50[which].push_back(lm);
+        p99[which].push_back(Measured{l.p99_us, lm.cost});
+        w16[which].push_back(metered(
+            tput_n, [&] { return zmesh_throughput(pair.client, pair.to, payload, 16, tput_n); }));
+        w256[which].push_back(metered(
+            tput_n, [&] { return zmesh_throughput(pair.client, pair.to, payload, 256, tput_n); }));
+        rp50[which].push_back(
+            metered(lat_n, [&] { return raw_latency(raw, payload, lat_n).p50_us; }));
+        rw256[which].push_back(
+            metered(tput_n, [&] { return raw_throughput(raw, payload, 256, tput_n); }));
+      }
+    }
+    curve_row(size, "RTT p50 (us)", median_of(p50[0]), median_of(p50[1]), "%.1f");
+    curve_row(size, "RTT p99 (us)", median_of(p99[0]), median_of(p99[1]), "%.1f");
+    curve_row(size, "req/s, window 16", median_of(w16[0]), median_of(w16[1]), "%.0f");
+    curve_row(size, "req/s, window 256", median_of(w256[0]), median_of(w256[1]), "%.0f");
+    curve_row(size, "raw cppzmq RTT p50 (us)", median_of(rp50[0]), median_of(rp50[1]), "%.1f");
+    curve_row(size, "raw cppzmq req/s, window 256", median_of(rw256[0]), median_of(rw256[1]),
+              "%.0f");
+  }
+  return 0;
+}
+
 int run(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  bool curve = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    if (std::strcmp(argv[i], "--curve") == 0) curve = true;
+  }
+  if (curve) return run_curve(quick);
   const int lat_n = quick ? 2000 : 20000;
   const int tput_n = quick ? 5000 : 100000;
 

@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker_security.hpp"
 #include "event_batch.hpp"
 #include "log_limiter.hpp"
 #include "membership.hpp"
@@ -41,6 +42,8 @@ class Broker::Impl {
         id_(random_id()),
         decoder_(options_.limits) {
     options_.validate();
+    options_.curve.validate("BrokerOptions::curve");
+    if (options_.curve.enabled()) security_ = std::make_unique<detail::BrokerSecurity>(options_);
     control_endpoint_ = "inproc://zmesh-broker-" + std::to_string(g_broker_counter.fetch_add(1));
   }
 
@@ -56,9 +59,18 @@ class Broker::Impl {
     control_ = make_pipe(ctx_, zmq::socket_type::pair, 1);
     control_.bind(control_endpoint_);
     try {
+      if (security_) security_->attach(ctx_, router_);  // before the bind: see ZapHandler
+    } catch (const std::exception&) {
+      security_->detach();
+      router_.close();
+      control_.close();
+      throw;
+    }
+    try {
       std::lock_guard e(endpoint_mu_);
       endpoint_ = bind_resolved(router_, options_.bind);
     } catch (const zmq::error_t& e) {
+      if (security_) security_->detach();
       router_.close();
       control_.close();
       throw Error(errc::invalid_argument, "cannot bind '" + options_.bind + "': " + e.what());
@@ -86,6 +98,7 @@ class Broker::Impl {
     return endpoint_;
   }
   std::uint64_t epoch() const noexcept { return epoch_; }
+  void reload() noexcept { reload_requested_.store(true, std::memory_order_relaxed); }
   BrokerStats stats() const {
     std::lock_guard s(stats_mu_);
     BrokerStats out = stats_;
@@ -110,6 +123,7 @@ class Broker::Impl {
     log_summary(SteadyClock::now(), true);
     spdlog::info("broker stopped registered={}", members_.size());
     router_.set(zmq::sockopt::linger, 200);
+    if (security_) security_->detach();  // its monitor goes before the ROUTER it watches
     router_.close();
     control_.close();
   }
@@ -117,9 +131,20 @@ class Broker::Impl {
   void loop() {
     for (;;) {
       zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
-                                 {control_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, kTick);
+                                 {control_.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, 0, ZMQ_POLLIN, 0},
+                                 {nullptr, 0, ZMQ_POLLIN, 0}};
+      if (security_) {
+        items[2].socket = security_->zap_socket().handle();
+        items[3].socket = security_->monitor_socket().handle();
+      }
+      zmq::poll(items, security_ ? 4 : 2, kTick);
       if (items[1].revents & ZMQ_POLLIN) return;
+      if (security_) {
+        if (items[2].revents & ZMQ_POLLIN) security_->on_zap();
+        if (items[3].revents & ZMQ_POLLIN) security_->on_monitor();
+        if (reload_requested_.exchange(false, std::memory_order_relaxed)) security_->reload();
+      }
       bool drained = true;  // nothing left unread on the ROUTER
       if (items[0].revents & ZMQ_POLLIN) {
         drained = false;
@@ -146,7 +171,10 @@ class Broker::Impl {
       }
       if (now >= next_flush_) flush_events(now);
       log_summary(now, false);
-      count([&](BrokerStats& s) { s.registered = members_.size(); });
+      count([&](BrokerStats& s) {
+        s.registered = members_.size();
+        if (security_) security_->fill(s);
+      });
     }
   }
 
@@ -189,10 +217,13 @@ class Broker::Impl {
     }
   }
 
+  /// `logged`: the refusal was logged already (with the sender's key).
   void reject(const std::string& identity, std::uint64_t correlation_id, WireError code,
-              const std::string& reason) {
+              const std::string& reason, bool logged = false) {
     count([](BrokerStats& s) { ++s.rejected; });
-    limiter_.warn("registration refused code={} reason=\"{}\"", wire_error_name(code), reason);
+    if (!logged) {
+      limiter_.warn("registration refused code={} reason=\"{}\"", wire_error_name(code), reason);
+    }
     send_answer(identity, header(Kind::reject, correlation_id), encode(Reject{code, reason}));
   }
 
@@ -223,8 +254,17 @@ class Broker::Impl {
       reject(identity, corr, refusal->code, refusal->reason);
       return;
     }
-    const PeerInfo& info = reg->peer;
     const auto now = SteadyClock::now();
+    if (security_) {
+      // frames_[1] is the header frame: it carries the connection's authenticated key.
+      const auto live_now = [&](const Member& m) { return live(m, now); };
+      if (auto refusal = security_->check_register(reg->peer, frames_[1], members_, live_now)) {
+        reject(identity, corr, refusal->code, refusal->reason, /*logged=*/true);
+        return;
+      }
+      reg->peer.public_key = detail::BrokerSecurity::sender_key(frames_[1]);
+    }
+    const PeerInfo& info = reg->peer;
     const Member* old = members_.find(info.id);
     bool replace_old = false;
     if (old != nullptr && old->info.session != info.session) {
@@ -301,6 +341,13 @@ class Broker::Impl {
   }
 
   void on_renew(const std::string& identity, const Envelope& env) {
+    if (security_) {
+      if (auto why = security_->check_claim("Renew", env.header.sender_id, frames_[1])) {
+        send_answer(identity, header(Kind::error, env.header.correlation_id),
+                    encode(ErrorReply{WireError::not_allowed, *why}));
+        return;
+      }
+    }
     const Member* m = members_.find(env.header.sender_id);
     if (m == nullptr || m->info.session != env.header.sender_session) {
       // We do not know it (we restarted, or it expired): it must register again.
@@ -325,6 +372,14 @@ class Broker::Impl {
   }
 
   void on_lookup(const std::string& identity, const Envelope& env) {
+    if (security_) {
+      // A Lookup changes nothing: any trusted key may look, whatever id it gives.
+      if (auto why = security_->check_claim("Lookup", 0, frames_[1])) {
+        send_answer(identity, header(Kind::error, env.header.correlation_id),
+                    encode(ErrorReply{WireError::not_allowed, *why}));
+        return;
+      }
+    }
     auto q = decode_control<Lookup>(env.payload, options_.limits);
     if (!q) {
       count([](BrokerStats& s) { ++s.malformed; });
@@ -369,6 +424,8 @@ class Broker::Impl {
   }
 
   void on_bye(const std::string& identity, const Envelope& env) {
+    // A Bye for an id not bound to the sender's key is ignored (counted, logged).
+    if (security_ && security_->check_claim("Bye", env.header.sender_id, frames_[1])) return;
     const Member* m = members_.find(env.header.sender_id);
     if (m == nullptr || m->info.session != env.header.sender_session) return;
     if (m->identity != identity && live(*m, SteadyClock::now())) {
@@ -492,10 +549,12 @@ class Broker::Impl {
   const std::uint64_t epoch_;
   const std::uint64_t id_;
   std::string control_endpoint_;
+  std::atomic<bool> reload_requested_{false};  // set by reload(), taken by the loop
   zmq::context_t ctx_{1};
   // broker thread only (created in start(), handed over at thread start)
   zmq::socket_t router_;
   zmq::socket_t control_;
+  std::unique_ptr<detail::BrokerSecurity> security_;  // CURVE only
   detail::Membership members_;
   EnvelopeEncoder encoder_;
   EnvelopeDecoder decoder_;
@@ -538,6 +597,9 @@ void Broker::stop() {
 }
 std::string Broker::endpoint() const {
   return impl_->endpoint();
+}
+void Broker::reload() noexcept {
+  impl_->reload();
 }
 std::uint64_t Broker::epoch() const noexcept {
   return impl_->epoch();

@@ -14,9 +14,12 @@
 
 #include <boost/program_options.hpp>
 
+#include "acl.hpp"
+#include "zmesh/core/curve.hpp"
 #include "zmesh/core/errors.hpp"
 #include "zmesh/core/limits.hpp"
 #include "zmesh/core/metrics_server.hpp"
+#include "zmesh/core/trust_store.hpp"
 
 namespace zmesh::broker_cli {
 namespace po = boost::program_options;
@@ -97,6 +100,21 @@ std::string env_to_option(const std::string& name) {
   return key;
 }
 
+// CURVE (docs/security.md, "The broker"). Without key or secret-key: plaintext.
+void add_curve_settings(po::options_description& d) {
+  d.add_options()("key", po::value<std::string>(),
+                  "CURVE: our secret certificate file (zmesh keygen's NAME.key_secret, mode 0600)")(
+      "secret-key", po::value<std::string>(),
+      "CURVE: our secret key itself (40 characters of Z85), for containers; instead of key")(
+      "trust", po::value<std::string>(),
+      "CURVE: a directory of public certificates whose keys may connect (re-read on SIGHUP)")(
+      "trust-key", po::value<std::vector<std::string>>(),
+      "CURVE: a public key (Z85) or certificate file that may connect; repeatable, or several "
+      "separated by commas")("acl", po::value<std::string>(),
+                             "CURVE: ACL file of the names and services each key may register "
+                             "(re-read on SIGHUP)");
+}
+
 // The settings, shared by flags, environment and file. The file cannot name another
 // file, so it is described without "config".
 po::options_description settings(bool with_config) {
@@ -126,6 +144,7 @@ po::options_description settings(bool with_config) {
       "metrics-bind", po::value<std::string>()->default_value(""),
       "serve Prometheus metrics over HTTP at HOST:PORT (GET /metrics), e.g. 127.0.0.1:9464; "
       "empty = off");
+  add_curve_settings(d);
   if (with_config) {
     d.add_options()("config", po::value<std::string>(),
                     "config file (key = value lines; see deploy/zmesh-broker.conf)");
@@ -160,6 +179,7 @@ class Checker {
     std::string from;
     for (const char* k : keys) {
       const std::string key = k;
+      if (vm_.count(key) == 0) continue;  // not given anywhere: not a source
       std::string source;
       if (sources_.flags.count(key) != 0) {
         source = "--" + key;
@@ -199,6 +219,66 @@ constexpr long kMaxMs = std::numeric_limits<std::uint32_t>::max();
 // broker would drop every one. The top is what Limits::validate() accepts.
 constexpr long kMinPayload = 4096;
 constexpr long kMaxPayload = static_cast<long>(kMaxPayloadBytes);
+
+std::string value_or_empty(const po::variables_map& vm, const char* key) {
+  return vm.count(key) != 0 ? vm[key].as<std::string>() : std::string();
+}
+
+// Keys, trust and ACL are read here, so that --check-config proves them.
+void fill_curve(Config& c, const po::variables_map& vm, const Checker& check) {
+  const std::string key_file = value_or_empty(vm, "key");
+  const std::string secret = value_or_empty(vm, "secret-key");
+  c.key_file = key_file;
+  check.require(key_file.empty() || secret.empty(), {"key", "secret-key"},
+                "give key (a file) or secret-key (the key itself), not both");
+  CurveOptions& curve = c.options.curve;
+  try {
+    if (!key_file.empty()) curve = curve_keys_from_file(key_file);
+  } catch (const Error& e) {
+    check.require(false, {"key"}, e.what());
+  }
+  if (!secret.empty()) curve.secret_key = secret;
+  curve.trust_dir = value_or_empty(vm, "trust");
+  if (vm.count("trust-key") != 0) {
+    for (const auto& value : vm["trust-key"].as<std::vector<std::string>>()) {
+      std::size_t start = 0;
+      while (start <= value.size()) {
+        std::size_t end = value.find_first_of(", ", start);
+        if (end == std::string::npos) end = value.size();
+        if (end > start) {
+          try {
+            curve.trusted_keys.push_back(
+                public_key_from(value.substr(start, end - start), "trust-key"));
+          } catch (const Error& e) {
+            check.require(false, {"trust-key"}, e.what());
+          }
+        }
+        start = end + 1;
+      }
+    }
+  }
+  c.options.acl_file = value_or_empty(vm, "acl");
+  if (!curve.enabled()) {
+    check.require(
+        curve.trust_dir.empty() && curve.trusted_keys.empty() && c.options.acl_file.empty(),
+        {"trust", "trust-key", "acl"},
+        "trust, trust-key and acl need CURVE: give key or secret-key too");
+    return;
+  }
+  try {
+    curve.validate("CURVE");
+    const TrustStore trust(curve);  // the directory is readable
+  } catch (const Error& e) {
+    check.require(false, {"key", "secret-key", "trust", "trust-key"}, e.what());
+  }
+  if (!c.options.acl_file.empty()) {
+    try {
+      (void)detail::Acl::load(c.options.acl_file);
+    } catch (const Error& e) {
+      check.require(false, {"acl"}, e.what());
+    }
+  }
+}
 
 void fill(Config& c, const po::variables_map& vm, const Checker& check) {
   c.options.bind = vm["bind"].as<std::string>();
@@ -272,6 +352,7 @@ void fill(Config& c, const po::variables_map& vm, const Checker& check) {
     }
     check.require(why.empty(), {"metrics-bind"}, printable(why, 200));
   }
+  fill_curve(c, vm, check);
   try {
     c.options.validate();
   } catch (const std::exception& e) {
@@ -396,6 +477,15 @@ void print_config(std::ostream& out, const Config& c) {
       << "log-level = " << c.log_level << "\n"
       << "log-format = " << c.log_format << "\n"
       << "metrics-bind = " << c.metrics_bind << "\n";
+  // The secret key itself is never printed.
+  const CurveOptions& curve = c.options.curve;
+  if (!curve.enabled()) return;
+  if (!c.key_file.empty()) out << "key = " << c.key_file << "\n";
+  if (c.key_file.empty()) out << "# secret-key = (set)\n";
+  out << "# public key: " << curve.public_key << "\n";
+  if (!curve.trust_dir.empty()) out << "trust = " << curve.trust_dir << "\n";
+  for (const auto& k : curve.trusted_keys) out << "trust-key = " << k << "\n";
+  if (!c.options.acl_file.empty()) out << "acl = " << c.options.acl_file << "\n";
 }
 
 }  // namespace zmesh::broker_cli

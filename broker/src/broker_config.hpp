@@ -25,6 +25,7 @@ struct Config {
   std::string log_level = "info";
   std::string log_format = "text";
   std::string config_file;  ///< "" = none
+  std::string key_file;     ///< CURVE secret certificate given ("" = none, or secret-key)
   bool help = false;
   bool version = false;
   bool check_config = false;

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reload the trust directory and the ACL
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   try {
@@ -101,7 +102,16 @@ int main(int argc, char** argv) {
       spdlog::info("metrics listening endpoint=http://{}/metrics", metrics->endpoint());
     }
     int sig = 0;
-    sigwait(&signals, &sig);
+    for (;;) {
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      if (config.options.curve.enabled()) {
+        spdlog::info("signal SIGHUP received: reloading the trust directory and the ACL");
+        broker.reload();  // done by the broker thread; it logs the outcome
+      } else {
+        spdlog::info("signal SIGHUP received: nothing to reload (CURVE is off)");
+      }
+    }
     spdlog::info("signal {} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     broker.stop();
   } catch (const std::exception& e) {

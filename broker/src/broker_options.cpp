@@ -29,6 +29,8 @@ void BrokerOptions::validate() const {
   // What we send must fit what peers accept (16 MiB by default), with room to spare.
   require(page_bytes <= std::size_t{8} << 20, "page_bytes must be at most 8 MiB");
   require(send_queue >= 1, "send_queue must be at least 1");
+  require(acl_file.empty() || curve.enabled(),
+          "acl_file needs CURVE (curve.secret_key): an ACL grants names to keys");
 }
 
 }  // namespace zmesh

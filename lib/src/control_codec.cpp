@@ -9,14 +9,16 @@
 #include <zmesh/wire/control_generated.h>
 
 #include "zmesh/core/control.hpp"
+#include "zmesh/core/keys.hpp"
 
 namespace zmesh {
 namespace {
 
-static_assert(static_cast<int>(wire::ErrorCode::DuplicateName) == kMaxWireError);
+static_assert(static_cast<int>(wire::ErrorCode::NotAllowed) == kMaxWireError);
 static_assert(static_cast<int>(wire::EventType::Update) == static_cast<int>(EventType::update));
 
 constexpr std::size_t kMaxNameBytes = 128;
+constexpr std::size_t kZ85KeyChars = 40;
 using Fbb = flatbuffers::FlatBufferBuilder;
 
 // ------------------------------------------------------------------ encoding helpers
@@ -31,7 +33,9 @@ flatbuffers::Offset<wire::PeerInfo> build(Fbb& fbb, const PeerInfo& p) {
   auto eps = strings(fbb, p.endpoints);
   auto pubs = strings(fbb, p.pub_endpoints);
   auto svcs = strings(fbb, p.services);
-  return wire::CreatePeerInfo(fbb, p.id, p.session, name, eps, pubs, svcs);
+  auto key = p.public_key.empty() ? flatbuffers::Offset<flatbuffers::String>()
+                                  : fbb.CreateString(p.public_key);
+  return wire::CreatePeerInfo(fbb, p.id, p.session, name, eps, pubs, svcs, key);
 }
 
 template <class Offset>
@@ -89,13 +93,16 @@ bool read_strings(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::Str
   return true;
 }
 
-// A PeerInfo must name a peer: nonzero id and session, a 1..128-byte name.
+// A PeerInfo must name a peer: nonzero id and session, a 1..128-byte name, and a public
+// key that is absent or 40 characters of Z85.
 bool read_peer(const wire::PeerInfo* w, const Limits& limits, PeerInfo& out) {
   if (w == nullptr) return false;
   out.id = w->id();
   out.session = w->session();
   if (out.id == 0 || out.session == 0) return false;
   if (!read_string(w->name(), kMaxNameBytes, out.name) || out.name.empty()) return false;
+  if (!read_string(w->public_key(), kZ85KeyChars, out.public_key)) return false;
+  if (!out.public_key.empty() && !is_z85_key(out.public_key)) return false;
   return read_strings(w->endpoints(), limits, out.endpoints) &&
          read_strings(w->pub_endpoints(), limits, out.pub_endpoints) &&
          read_strings(w->services(), limits, out.services);
@@ -242,8 +249,8 @@ zmq::message_t PeerListWriter::finish(std::uint64_t epoch, std::uint64_t uptime_
 }
 
 std::size_t encoded_size(const PeerInfo& p) noexcept {
-  // The PeerInfo table (<= 44 B) and the record or change around it (<= 24 B), their
-  // vtables when not shared with the previous record's (<= 26 B), the name (length,
+  // The PeerInfo table (<= 48 B) and the record or change around it (<= 24 B), their
+  // vtables when not shared with the previous record's (<= 28 B), the name (length,
   // terminator, padding: <= 8 B, plus its bytes), 4 B per vector and per vector item, 8 B
   // per string plus its bytes.
   auto strings = [](const std::vector<std::string>& v) {
@@ -251,8 +258,9 @@ std::size_t encoded_size(const PeerInfo& p) noexcept {
     for (const auto& s : v) n += 12 + s.size();
     return n;
   };
-  return 102 + p.name.size() + strings(p.endpoints) + strings(p.pub_endpoints) +
-         strings(p.services);
+  const std::size_t key = p.public_key.empty() ? 0 : 12 + p.public_key.size();
+  return 108 + p.name.size() + strings(p.endpoints) + strings(p.pub_endpoints) +
+         strings(p.services) + key;
 }
 
 // ------------------------------------------------------------------ decode
@@ -415,6 +423,7 @@ errc to_errc(WireError code) noexcept {
     case WireError::unknown_peer: return errc::unknown_peer;
     case WireError::overloaded: return errc::overloaded;
     case WireError::duplicate_name: return errc::duplicate_name;
+    case WireError::not_allowed: return errc::not_allowed;
     default: return errc::remote_error;
   }
 }
@@ -436,6 +445,7 @@ std::string_view wire_error_name(WireError code) noexcept {
     case WireError::overloaded: return "overloaded";
     case WireError::internal: return "internal";
     case WireError::duplicate_name: return "duplicate_name";
+    case WireError::not_allowed: return "not_allowed";
   }
   return "unknown";
 }

@@ -30,6 +30,8 @@ class ErrcCategory final : public std::error_category {
       case errc::not_running: return "peer not running";
       case errc::overloaded: return "overloaded";
       case errc::duplicate_name: return "duplicate peer name";
+      case errc::auth_failed: return "authentication failed";
+      case errc::not_allowed: return "not allowed for this key";
     }
     return "unknown zmesh error " + std::to_string(v);
   }

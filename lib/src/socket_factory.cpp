@@ -74,6 +74,27 @@ zmq::socket_t make_pipe(zmq::context_t& ctx, zmq::socket_type type, int depth) {
   return s;
 }
 
+void set_curve_server(zmq::socket_ref socket, const CurveOptions& own) {
+  if (!own.enabled()) return;
+  // The handshake's commands count against ZMQ_MAXMSGSIZE too: a CURVE INITIATE with its
+  // metadata is a few hundred bytes, more than an XPUB's limit (one subscription).
+  constexpr std::int64_t kHandshakeBytes = 1024;
+  const auto limit = socket.get(zmq::sockopt::maxmsgsize);
+  if (limit >= 0 && limit < kHandshakeBytes) socket.set(zmq::sockopt::maxmsgsize, kHandshakeBytes);
+  socket.set(zmq::sockopt::curve_server, 1);
+  socket.set(zmq::sockopt::curve_secretkey, own.secret_key);
+  socket.set(zmq::sockopt::zap_domain, "zmesh");
+}
+
+void set_curve_client(zmq::socket_ref socket, const CurveOptions& own,
+                      const std::string& server_key) {
+  if (!own.enabled()) return;
+  socket.set(zmq::sockopt::curve_server, 0);
+  socket.set(zmq::sockopt::curve_publickey, own.public_key);
+  socket.set(zmq::sockopt::curve_secretkey, own.secret_key);
+  socket.set(zmq::sockopt::curve_serverkey, server_key);
+}
+
 void set_close_linger(zmq::socket_ref socket, std::chrono::milliseconds linger) {
   socket.set(zmq::sockopt::linger, static_cast<int>(linger.count()));
 }

@@ -28,9 +28,12 @@ Broadcasts::Broadcasts(EngineContext& ctx, Dispatcher& dispatcher)
 
 std::string Broadcasts::open() {
   sub_ = make_sub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.send_hwm, ctx_.opts.sub_hwm));
+  sub_monitor_.emplace(ctx_.zmq, sub_);
   for (const auto& prefix : ctx_.shared.subscriptions->prefixes()) subscribe(prefix);
   if (ctx_.opts.pub_bind.empty()) return {};
   xpub_.emplace(make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm)));
+  set_curve_server(*xpub_, ctx_.opts.curve);
+  if (ctx_.opts.curve.enabled()) xpub_monitor_.emplace(ctx_.zmq, *xpub_);
   try {
     xpub_endpoint_ = bind_resolved(*xpub_, ctx_.opts.pub_bind);
   } catch (const zmq::error_t& e) {
@@ -45,7 +48,9 @@ void Broadcasts::close() noexcept {
   } catch (const zmq::error_t&) {
     // The context is shutting down: the socket closes all the same.
   }
+  xpub_monitor_.reset();
   xpub_.reset();
+  sub_monitor_.reset();
   if (sub_) sub_.close();
 }
 
@@ -119,6 +124,7 @@ void Broadcasts::reopen_xpub() {
     set_close_linger(*xpub_, std::chrono::milliseconds(0));
   } catch (const zmq::error_t&) {
   }
+  xpub_monitor_.reset();
   xpub_.reset();
   xpub_retry_ = SteadyClock::now();
   on_timers(xpub_retry_);
@@ -190,14 +196,16 @@ void Broadcasts::unsubscribe(const std::string& prefix) {
   if (--subscriptions_ == 0) reconcile();
 }
 
-void Broadcasts::announce(const std::string& endpoint, int delta) {
+void Broadcasts::announce(const std::string& endpoint, int delta, const std::string& key) {
+  if (delta > 0 && !key.empty()) publisher_keys_[endpoint] = key;
   int& refs = announced_[endpoint];
   refs += delta;
   if (refs <= 0) announced_.erase(endpoint);
   if (subscriptions_ > 0) reconcile();
 }
 
-void Broadcasts::follow(const std::string& endpoint) {
+void Broadcasts::follow(const std::string& endpoint, const std::string& key) {
+  if (!key.empty()) publisher_keys_[endpoint] = key;
   explicit_.insert(endpoint);
   reconcile();
 }
@@ -233,8 +241,15 @@ void Broadcasts::reconcile() {
 }
 
 void Broadcasts::sub_connect(const std::string& endpoint) {
+  std::string key;
+  if (ctx_.opts.curve.enabled()) {
+    auto it = publisher_keys_.find(endpoint);
+    if (it == publisher_keys_.end()) return;  // a publisher we cannot authenticate
+    key = it->second;
+  }
   try {
     ctx_.touched(sub_);
+    set_curve_client(sub_, ctx_.opts.curve, key);  // taken by this connect only
     sub_.connect(endpoint);
     connected_.insert(endpoint);
   } catch (const zmq::error_t&) {
@@ -254,6 +269,9 @@ void Broadcasts::sub_disconnect(const std::string& endpoint) {
   } catch (const zmq::error_t&) {
   }
   connected_.erase(endpoint);
+  if (announced_.count(endpoint) == 0 && explicit_.count(endpoint) == 0) {
+    publisher_keys_.erase(endpoint);
+  }
 }
 
 // ------------------------------------------------------------------ subscription sync
@@ -309,12 +327,38 @@ void Broadcasts::next_sync_round(const std::string& marker) {
   syncs_.emplace(std::move(next), std::move(s));
 }
 
+void Broadcasts::check_handshakes() {
+  if (xpub_monitor_) {
+    while (auto e = xpub_monitor_->next()) {
+      if (e->kind != HandshakeEvent::Kind::succeeded) ctx_.refused_handshake(*e);
+    }
+  }
+  if (!sub_monitor_) return;
+  const bool curve = ctx_.opts.curve.enabled();
+  while (auto e = sub_monitor_->next()) {
+    if (!handshake_failed(*e, curve, sub_closes_)) continue;
+    bump(ctx_.counters().auth_failures);
+    // A publisher that refuses us never confirms a sync: fail those waiting now.
+    const std::string text =
+        "handshake with publisher " + e->endpoint + " failed: " + e->reason(curve);
+    for (auto& [marker, s] : syncs_) {
+      ctx_.touched(sub_);
+      sub_.set(zmq::sockopt::unsubscribe, marker);
+      s.done->done.set_exception(error_ptr(errc::auth_failed, text));
+    }
+    syncs_.clear();
+  }
+}
+
 void Broadcasts::on_timers(SteadyClock::time_point now) {
+  check_handshakes();
   if (!xpub_ && !xpub_endpoint_.empty() && now >= xpub_retry_) {
     try {
       zmq::socket_t s = make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm));
+      set_curve_server(s, ctx_.opts.curve);
       s.bind(xpub_endpoint_);
       xpub_.emplace(std::move(s));
+      if (ctx_.opts.curve.enabled()) xpub_monitor_.emplace(ctx_.zmq, *xpub_);
     } catch (const zmq::error_t&) {
       xpub_retry_ = now + kMaxPollWait;  // the old listener is still closing
     }

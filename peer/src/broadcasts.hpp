@@ -58,14 +58,18 @@ class Broadcasts {
   int read_sub();
   void subscribe(const std::string& prefix);
   void unsubscribe(const std::string& prefix);
-  /// A PUB endpoint some peer announced (`delta` +1 / -1: references to it).
-  void announce(const std::string& endpoint, int delta);
-  /// A PUB endpoint the application asked for (always followed).
-  void follow(const std::string& endpoint);
+  /// A PUB endpoint some peer announced (`delta` +1 / -1: references to it), with the
+  /// peer's CURVE key (the publisher's key: one key pair per peer).
+  void announce(const std::string& endpoint, int delta, const std::string& key = {});
+  /// A PUB endpoint the application asked for (always followed), with its CURVE key.
+  void follow(const std::string& endpoint, const std::string& key = {});
   void sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> done);
   [[nodiscard]] std::vector<PublisherStats> publishers() const;
 
   void on_timers(SteadyClock::time_point now);
+  /// Handshake outcomes: our SUB's (a publisher refusing us fails the syncs waiting on
+  /// it with errc::auth_failed) and our XPUB's refusals (counted by cause).
+  void check_handshakes();
   void fail_syncs(const std::string& text);
 
  private:
@@ -111,18 +115,22 @@ class Broadcasts {
 
   // publishing (engine thread only)
   std::optional<zmq::socket_t> xpub_;
-  std::string xpub_endpoint_;                    // the bound endpoint, to re-open on
-  std::unordered_set<std::string> xpub_topics_;  // distinct subscriptions it holds
-  ByTopic<std::uint64_t> pub_sequence_;          // last sequence per topic
-  SteadyClock::time_point xpub_retry_{};         // re-open failed: try again then
+  std::optional<HandshakeMonitor> xpub_monitor_;  // CURVE: refused subscribers, by cause
+  std::string xpub_endpoint_;                     // the bound endpoint, to re-open on
+  std::unordered_set<std::string> xpub_topics_;   // distinct subscriptions it holds
+  ByTopic<std::uint64_t> pub_sequence_;           // last sequence per topic
+  SteadyClock::time_point xpub_retry_{};          // re-open failed: try again then
 
   // subscribing (engine thread only)
   zmq::socket_t sub_;
-  long subscriptions_ = 0;                // our prefixes (repeats counted)
-  std::map<std::string, int> announced_;  // PUB endpoint -> references
-  std::set<std::string> explicit_;        // subscribe_to() endpoints
-  std::set<std::string> connected_;       // what the SUB is connected to
-  std::set<std::string> refused_;         // announced, not followed: over the bound
+  std::optional<HandshakeMonitor> sub_monitor_;        // how our SUB's handshakes end
+  int sub_closes_ = 0;                                 // its hang-ups mid-handshake in a row
+  std::map<std::string, std::string> publisher_keys_;  // CURVE: PUB endpoint -> its key
+  long subscriptions_ = 0;                             // our prefixes (repeats counted)
+  std::map<std::string, int> announced_;               // PUB endpoint -> references
+  std::set<std::string> explicit_;                     // subscribe_to() endpoints
+  std::set<std::string> connected_;                    // what the SUB is connected to
+  std::set<std::string> refused_;                      // announced, not followed: over the bound
   std::unordered_map<PeerId, Track> tracks_;
   std::map<std::string, PendingSync> syncs_;  // by marker topic
   std::uint64_t sync_counter_ = 0;

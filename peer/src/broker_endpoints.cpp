@@ -9,6 +9,7 @@
 
 #include "zmesh/core/endpoint.hpp"
 #include "zmesh/core/errors.hpp"
+#include "zmesh/core/keys.hpp"
 
 namespace zmesh::detail {
 namespace {
@@ -45,17 +46,58 @@ std::vector<std::string> addresses(const std::string& host) {
 
 }  // namespace
 
-std::vector<std::string> broker_endpoints(const PeerOptions& options) {
+/// The broker key of each listed broker: "" without CURVE; one key for all, or one per
+/// listed broker.
+std::vector<std::string> keys_of(const PeerOptions& options, std::size_t listed) {
+  if (!options.curve.enabled() || listed == 0) return std::vector<std::string>(listed);
+  std::vector<std::string> keys;
+  std::string::size_type start = 0;
+  const std::string& text = options.broker_key;
+  while (start <= text.size() && !text.empty()) {
+    const auto comma = text.find(',', start);
+    std::string key = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    if (!is_z85_key(key)) {
+      throw Error(errc::invalid_argument,
+                  "invalid peer options: broker_key '" + key + "' is not 40 characters of Z85");
+    }
+    keys.push_back(std::move(key));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (keys.empty()) {
+    throw Error(errc::invalid_argument,
+                "invalid peer options: CURVE is on and a broker is set: broker_key must give the "
+                "broker's public key");
+  }
+  if (keys.size() == 1) return std::vector<std::string>(listed, keys.front());
+  if (keys.size() != listed) {
+    throw Error(errc::invalid_argument, "invalid peer options: broker_key lists " +
+                                            std::to_string(keys.size()) + " keys for " +
+                                            std::to_string(listed) + " brokers");
+  }
+  return keys;
+}
+
+std::vector<std::string> broker_endpoints(const PeerOptions& options,
+                                          std::vector<std::string>* keys) {
   std::vector<std::string> listed = split_endpoint_list(options.broker);
   for (const auto& b : options.brokers) {
     for (auto& item : split_endpoint_list(b)) listed.push_back(std::move(item));
   }
+  const std::vector<std::string> listed_keys = keys_of(options, listed.size());
   std::vector<std::string> out;
+  std::vector<std::string> out_keys;
+  std::size_t item = 0;
   auto add = [&](std::string endpoint) {
-    if (std::find(out.begin(), out.end(), endpoint) == out.end())
+    if (std::find(out.begin(), out.end(), endpoint) == out.end()) {
       out.push_back(std::move(endpoint));
+      out_keys.push_back(listed_keys[item]);
+    }
   };
-  for (const auto& text : listed) {
+  for (; item < listed.size(); ++item) {
+    const std::string& text = listed[item];
     Endpoint e;
     try {
       e = parse_endpoint(text, EndpointUse::connect);
@@ -74,6 +116,7 @@ std::vector<std::string> broker_endpoints(const PeerOptions& options) {
     }
     for (const auto& a : found) add("tcp://" + a + ":" + e.port);
   }
+  if (keys != nullptr) *keys = std::move(out_keys);
   return out;
 }
 

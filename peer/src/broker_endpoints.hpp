@@ -15,6 +15,9 @@ namespace zmesh::detail {
 /// the first bad one). A tcp host name is replaced by its addresses (tcp://ADDR:PORT,
 /// IPv6 in brackets), in the resolver's order; a name that cannot be resolved now is kept
 /// as it is, for ZeroMQ to try again when it connects.
-[[nodiscard]] std::vector<std::string> broker_endpoints(const PeerOptions& options);
+/// With `keys`: the broker's public key for each endpoint returned (PeerOptions::
+/// broker_key: one key for all, or one per listed broker, in order), "" when CURVE is off.
+[[nodiscard]] std::vector<std::string> broker_endpoints(const PeerOptions& options,
+                                                        std::vector<std::string>* keys = nullptr);
 
 }  // namespace zmesh::detail

@@ -22,9 +22,11 @@ constexpr std::chrono::milliseconds kDefaultWarmUp{10000};
 constexpr std::chrono::milliseconds kReconnectMax{500};
 }  // namespace
 
-BrokerLink::BrokerLink(EngineContext& ctx, std::string endpoint, bool register_self, Hooks hooks)
+BrokerLink::BrokerLink(EngineContext& ctx, std::string endpoint, std::string server_key,
+                       bool register_self, Hooks hooks)
     : ctx_(ctx),
       endpoint_(std::move(endpoint)),
+      server_key_(std::move(server_key)),
       register_self_(register_self),
       hooks_(std::move(hooks)),
       decoder_(ctx.opts.limits) {}
@@ -36,6 +38,8 @@ void BrokerLink::open() {
   // would otherwise grow to 2 s): a peer has few brokers, trying one is cheap.
   t.reconnect_ivl_max = kReconnectMax;
   socket_.emplace(make_dealer(ctx_.zmq, t));
+  set_curve_client(*socket_, ctx_.opts.curve, server_key_);
+  monitor_.emplace(ctx_.zmq, *socket_);
   try {
     if (endpoint_.find('[') != std::string::npos) socket_->set(zmq::sockopt::ipv6, 1);
     socket_->connect(endpoint_);
@@ -46,6 +50,7 @@ void BrokerLink::open() {
 }
 
 void BrokerLink::close() noexcept {
+  monitor_.reset();
   socket_.reset();
 }
 
@@ -111,7 +116,26 @@ void BrokerLink::forget_view() {
   while (!view_.empty()) remove(view_.begin()->first);
 }
 
+void BrokerLink::check_handshake() {
+  if (!monitor_) return;
+  const bool curve = ctx_.opts.curve.enabled();
+  while (auto e = monitor_->next()) {
+    std::string error;
+    const bool failed = handshake_failed(*e, curve, closes_);
+    if (!failed && e->kind != HandshakeEvent::Kind::succeeded) continue;  // not decided yet
+    if (failed) {
+      if (auth_error_.empty()) bump(ctx_.counters().auth_failures);
+      error = "handshake with the broker at " + endpoint_ + " failed: " + e->reason(curve);
+    }
+    if (error != auth_error_) {
+      auth_error_ = std::move(error);
+      hooks_.changed();
+    }
+  }
+}
+
 void BrokerLink::on_timers(SteadyClock::time_point now) {
+  check_handshake();
   const bool may_list = registered_ || !register_self_;
   if (may_list && now >= refresh_at_) refresh();
   // A listing whose answer was lost (dropped at a full queue, say) starts over.

@@ -42,7 +42,9 @@ class BrokerLink {
 
   /// `register_self` false: a lookup-only client (no Register; the view is re-listed
   /// every options.membership_refresh).
-  BrokerLink(EngineContext& ctx, std::string endpoint, bool register_self, Hooks hooks);
+  /// `server_key`: the broker's CURVE public key ("" when CURVE is off).
+  BrokerLink(EngineContext& ctx, std::string endpoint, std::string server_key, bool register_self,
+             Hooks hooks);
   BrokerLink(const BrokerLink&) = delete;
   BrokerLink& operator=(const BrokerLink&) = delete;
 
@@ -62,6 +64,9 @@ class BrokerLink {
 
   [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
   [[nodiscard]] bool registered() const noexcept { return registered_; }
+  /// Why our last handshake with this broker failed ("" = it did not): CURVE keys or
+  /// mechanisms that do not match. Cleared when a handshake succeeds.
+  [[nodiscard]] const std::string& auth_error() const noexcept { return auth_error_; }
   /// Why this broker refused our last Register ("" = it did not).
   [[nodiscard]] const std::string& refusal() const noexcept { return refusal_; }
   /// A complete listing arrived since we connected (the view is usable).
@@ -79,6 +84,8 @@ class BrokerLink {
 
  private:
   bool send(Kind kind, std::uint64_t correlation_id, zmq::message_t payload);
+  /// Reads how our handshakes with the broker ended (auth_error()).
+  void check_handshake();
   void do_register();
   /// Takes a full listing (paged), replacing the view once it is complete.
   void refresh();
@@ -94,11 +101,15 @@ class BrokerLink {
 
   EngineContext& ctx_;
   const std::string endpoint_;
+  const std::string server_key_;
   const bool register_self_;
   Hooks hooks_;
   EnvelopeDecoder decoder_;
   FrameSet frames_;
   std::optional<zmq::socket_t> socket_;
+  std::optional<HandshakeMonitor> monitor_;
+  std::string auth_error_;
+  int closes_ = 0;  // hang-ups mid-handshake in a row
   std::uint64_t epoch_ = 0;
   bool registered_ = false;
   std::string refusal_;  // the broker refused our last Register: retry once per renew interval

@@ -33,6 +33,7 @@ using ConnectionsCompletion = Completion<std::vector<ConnectionStats>>;
 using StopCompletion = Completion<void>;
 using MembersCompletion = Completion<std::vector<MemberInfo>>;
 using PublishersCompletion = Completion<std::vector<PublisherStats>>;
+using ReloadCompletion = Completion<std::size_t>;
 
 struct SyncCompletion {
   std::promise<void> done;

@@ -16,6 +16,7 @@
 #include "pipeline.hpp"
 #include "zmesh/core/clock.hpp"
 #include "zmesh/core/control.hpp"
+#include "zmesh/core/handshake_monitor.hpp"
 #include "zmesh/peer/stats.hpp"
 
 namespace zmesh::detail {
@@ -40,11 +41,14 @@ struct Outgoing {
 };
 
 struct Connection {
-  std::uint64_t key = 0;                // never reused; names the connection in routes
-  PeerInfo info;                        // id 0 until greeted (outbound attempt)
-  std::string endpoint;                 // what we connected to; "" for inbound-only
-  std::optional<zmq::socket_t> dealer;  // engine thread only
-  std::vector<std::string> identities;  // its DEALERs as seen on our ROUTER, newest last
+  std::uint64_t key = 0;                    // never reused; names the connection in routes
+  PeerInfo info;                            // id 0 until greeted (outbound attempt)
+  std::string endpoint;                     // what we connected to; "" for inbound-only
+  std::optional<zmq::socket_t> dealer;      // engine thread only
+  std::string server_key;                   // CURVE: the key our DEALER expects of it
+  std::optional<HandshakeMonitor> monitor;  // our DEALER's handshake, until the greeting ends
+  int handshake_closes = 0;                 // hang-ups mid-handshake in a row
+  std::vector<std::string> identities;      // its DEALERs as seen on our ROUTER, newest last
   ConnectionState state = ConnectionState::greeting;
 
   // greeting (outbound)

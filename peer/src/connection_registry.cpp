@@ -69,6 +69,7 @@ void ConnectionRegistry::remove_identity(Connection& c, std::string_view identit
 
 std::optional<zmq::socket_t> ConnectionRegistry::merge(Connection& from, Connection& into) {
   std::optional<zmq::socket_t> spare;
+  from.monitor.reset();  // its DEALER moves: stop watching it first
   if (from.dealer) {
     if (!into.dealer) {
       into.dealer = std::move(from.dealer);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "zmesh/core/curve.hpp"
 #include "zmesh/core/ids.hpp"
 
 namespace zmesh::detail {
@@ -25,6 +26,15 @@ Route route_via(const Connection& c, std::string_view identity) {
   return r;
 }
 
+/// The client key libzmq's ZAP handler named the connection by ("" if none).
+std::string authenticated_key(zmq::message_t& frame) {
+  try {
+    return frame.gets("User-Id");
+  } catch (const zmq::error_t&) {
+    return {};
+  }
+}
+
 std::string ms_text(SteadyClock::duration d) {
   return std::to_string(std::chrono::duration_cast<milliseconds>(d).count()) + " ms";
 }
@@ -42,6 +52,8 @@ std::string Connections::open() {
   next_heartbeat_ = SteadyClock::now() + ctx_.opts.heartbeat_interval;
   if (ctx_.opts.bind.empty()) return {};
   router_.emplace(make_router(ctx_.zmq, ctx_.tuning));
+  set_curve_server(*router_, ctx_.opts.curve);
+  if (ctx_.opts.curve.enabled()) router_monitor_.emplace(ctx_.zmq, *router_);
   outbox_.set_router(&*router_);
   try {
     const std::string bound = bind_resolved(*router_, ctx_.opts.bind);
@@ -62,13 +74,37 @@ void Connections::close(milliseconds linger) noexcept {
     // The context is shutting down under us: the sockets close all the same.
   }
   outbox_.set_router(nullptr);
+  router_monitor_.reset();
   router_.reset();
   outbox_.clear();
 }
 
 // ------------------------------------------------------------------ commands
 
-void Connections::connect(const std::string& endpoint, std::unique_ptr<ConnectCompletion> done) {
+std::optional<zmq::socket_t> Connections::open_dealer(Connection& c, const std::string& endpoint,
+                                                      std::string& error) {
+  const bool curve = ctx_.opts.curve.enabled();
+  if (curve && c.server_key.empty()) {
+    error = "CURVE is on and the public key of the peer at '" + endpoint +
+            "' is not known: give it to connect(endpoint, key), or find the peer through a "
+            "broker";
+    return std::nullopt;
+  }
+  zmq::socket_t dealer = make_dealer(ctx_.zmq, ctx_.tuning);
+  set_curve_client(dealer, ctx_.opts.curve, c.server_key);
+  c.monitor.emplace(ctx_.zmq, dealer);
+  try {
+    dealer.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    c.monitor.reset();
+    error = "cannot connect to '" + endpoint + "': " + e.what();
+    return std::nullopt;
+  }
+  return dealer;
+}
+
+void Connections::connect(const std::string& endpoint, const std::string& server_key,
+                          std::unique_ptr<ConnectCompletion> done) {
   if (ctx_.stopping) {
     done->promise.set_exception(error_ptr(errc::shutting_down, "peer is shutting down"));
     return;
@@ -85,17 +121,17 @@ void Connections::connect(const std::string& endpoint, std::unique_ptr<ConnectCo
     }
     return;
   }
-  zmq::socket_t dealer = make_dealer(ctx_.zmq, ctx_.tuning);
-  try {
-    dealer.connect(endpoint);
-  } catch (const zmq::error_t& e) {
-    done->promise.set_exception(
-        error_ptr(errc::invalid_argument, "cannot connect to '" + endpoint + "': " + e.what()));
+  Connection& c = registry_.create();
+  c.server_key = server_key;
+  std::string error;
+  auto dealer = open_dealer(c, endpoint, error);
+  if (!dealer) {
+    registry_.erase(c.key);
+    done->promise.set_exception(error_ptr(errc::invalid_argument, error));
     return;
   }
-  Connection& c = registry_.create();
   c.endpoint = endpoint;
-  c.dealer.emplace(std::move(dealer));
+  c.dealer.emplace(std::move(*dealer));
   registry_.index_endpoint(c);
   c.waiters.push_back(std::move(done));
   send_hello(c);
@@ -104,17 +140,21 @@ void Connections::connect(const std::string& endpoint, std::unique_ptr<ConnectCo
 Connection* Connections::ensure(const PeerInfo& info) {
   if (Connection* c = registry_.by_peer(info.id)) return c;
   if (info.endpoints.empty() || info.id == ctx_.self.id || ctx_.stopping) return nullptr;
-  zmq::socket_t dealer = make_dealer(ctx_.zmq, ctx_.tuning);
-  try {
-    dealer.connect(info.endpoints.front());
-  } catch (const zmq::error_t&) {
-    return nullptr;
-  }
+  // CURVE: a peer is reached by the key it is known by, and that key must be the one
+  // its id is bound to.
+  if (ctx_.opts.curve.enabled() && peer_id_for_key(info.public_key) != info.id) return nullptr;
   // Indexed under the id we expect at once, so that sends wait behind the greeting.
   Connection& c = registry_.create();
+  c.server_key = info.public_key;
+  std::string error;
+  auto dealer = open_dealer(c, info.endpoints.front(), error);
+  if (!dealer) {
+    registry_.erase(c.key);
+    return nullptr;
+  }
   c.info = info;
   c.endpoint = info.endpoints.front();
-  c.dealer.emplace(std::move(dealer));
+  c.dealer.emplace(std::move(*dealer));
   registry_.index_peer(c);
   registry_.index_endpoint(c);
   send_hello(c);
@@ -258,7 +298,8 @@ void Connections::on_envelope(Connection* via_dealer, FrameSet& frames, const En
   const Header& h = env.header;
   if (h.kind == Kind::hello) {
     if (via_dealer == nullptr) {
-      on_hello(env.identity, env);
+      on_hello(env.identity, env,
+               ctx_.opts.curve.enabled() ? authenticated_key(frames[env.payload_index]) : "");
     } else {
       bump(ctx_.counters().unexpected);
     }
@@ -369,6 +410,7 @@ void Connections::on_pong(Connection& c, const Envelope& env) {
 
 void Connections::mark_ready(Connection& c) {
   if (!c.ready()) bump(ctx_.counters().connections);
+  c.monitor.reset();  // the handshake is over
   c.state = ConnectionState::ready;
   c.last_rx = SteadyClock::now();
   if (gone_.erase(c.info.id) != 0) std::erase(gone_order_, c.info.id);
@@ -391,7 +433,36 @@ void Connections::mark_ready(Connection& c) {
 
 // ------------------------------------------------------------------ time
 
+void Connections::check_handshakes() {
+  const bool curve = ctx_.opts.curve.enabled();
+  std::vector<std::pair<std::uint64_t, std::string>> failed;
+  registry_.visit([&](Connection& c) {
+    if (!c.monitor) return;
+    while (auto e = c.monitor->next()) {
+      if (!handshake_failed(*e, curve, c.handshake_closes)) continue;
+      failed.emplace_back(c.key, e->reason(curve));
+      return;
+    }
+  });
+  for (const auto& [key, reason] : failed) {
+    Connection* c = registry_.by_key(key);
+    if (c == nullptr) continue;
+    bump(ctx_.counters().auth_failures);
+    const std::string where = c->endpoint.empty() ? c->describe() : c->endpoint;
+    remove(*c, errc::auth_failed, "handshake with " + where + " failed: " + reason);
+  }
+}
+
+void Connections::count_refused_handshakes() {
+  if (!router_monitor_) return;
+  while (auto e = router_monitor_->next()) {
+    if (e->kind != HandshakeEvent::Kind::succeeded) ctx_.refused_handshake(*e);
+  }
+}
+
 void Connections::on_timers(SteadyClock::time_point now, bool paused) {
+  check_handshakes();
+  count_refused_handshakes();
   std::vector<std::uint64_t> late;
   registry_.visit([&](Connection& c) {
     if (c.state == ConnectionState::greeting && now >= c.greeting_deadline) late.push_back(c.key);

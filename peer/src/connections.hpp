@@ -67,7 +67,8 @@ class Connections {
   void close(std::chrono::milliseconds linger) noexcept;
 
   // --- commands
-  void connect(const std::string& endpoint, std::unique_ptr<ConnectCompletion> done);
+  void connect(const std::string& endpoint, const std::string& server_key,
+               std::unique_ptr<ConnectCompletion> done);
   /// The connection to a peer we know from the membership, made if needed; nullptr when
   /// it has no endpoint we can connect to.
   Connection* ensure(const PeerInfo& info);
@@ -127,13 +128,21 @@ class Connections {
  private:
   void on_envelope(Connection* via_dealer, FrameSet& frames, const Envelope& env);
   // greeting (greeting.cpp)
-  void on_hello(std::string_view identity, const Envelope& env);
+  void on_hello(std::string_view identity, const Envelope& env, const std::string& key);
   void on_welcome(Connection& c, const Envelope& env);
   void on_reject(Connection& c, const Envelope& env);
   void on_request(Connection& c, const Route& route, FrameSet& frames, const Envelope& env);
   void on_error(Connection& c, const Envelope& env);
   void on_pong(Connection& c, const Envelope& env);
   void send_hello(Connection& c);
+  /// A DEALER to `endpoint`, a CURVE client of `server_key` when CURVE is on, its
+  /// handshake watched (nullopt: `error` says why it cannot be made).
+  std::optional<zmq::socket_t> open_dealer(Connection& c, const std::string& endpoint,
+                                           std::string& error);
+  /// Greeting connections whose handshake failed fail fast with errc::auth_failed.
+  void check_handshakes();
+  /// Our ROUTER's refused handshakes, counted by cause.
+  void count_refused_handshakes();
   /// `c` is greeted and its session live: a greeting with its id from elsewhere is a
   /// duplicate, not its restart.
   [[nodiscard]] bool live_elsewhere(const Connection& c, SteadyClock::time_point now) const;
@@ -153,6 +162,7 @@ class Connections {
   FrameSet frames_;
   // engine thread only
   std::optional<zmq::socket_t> router_;
+  std::optional<HandshakeMonitor> router_monitor_;  // CURVE: refused handshakes, by cause
   ConnectionRegistry registry_;
   Outbox outbox_;                        // after registry_: it refers to it
   std::vector<std::uint64_t> no_route_;  // reused by flush()

@@ -20,7 +20,8 @@ Outcome error(WireError code, std::string text) {
 
 Outcome run_delivery(PeerShared& shared, const WorkMeta& meta, std::string_view type,
                      std::span<const std::byte> payload,
-                     const std::shared_ptr<HandlerTable::Entry>& entry) {
+                     const std::shared_ptr<HandlerTable::Entry>& entry,
+                     std::string_view sender_key) {
   const bool is_request = meta.kind == Kind::request;
   // NoReply: the handler runs, and nothing at all goes back (protocol.md 3.1).
   const bool answer = is_request && (meta.flags & kFlagNoReply) == 0;
@@ -39,7 +40,8 @@ Outcome run_delivery(PeerShared& shared, const WorkMeta& meta, std::string_view 
   if (drain != 0 && static_cast<std::int64_t>(steady_now_us()) > drain) {
     return nothing_or(error(WireError::shutting_down, "responder is shutting down"));
   }
-  const Message message(meta.sender, type, payload, is_request, meta.deadline_unix_ms);
+  const Message message(meta.sender, type, payload, is_request, meta.deadline_unix_ms, {}, 0,
+                        sender_key);
   Outcome out{Outcome::What::reply, WireError::none, {}};
   bool ran = false;
   try {

@@ -25,6 +25,7 @@ struct Outcome {
 /// for its type (null: none). Never throws: the handler's exceptions become an error.
 [[nodiscard]] Outcome run_delivery(PeerShared& shared, const WorkMeta& meta, std::string_view type,
                                    std::span<const std::byte> payload,
-                                   const std::shared_ptr<HandlerTable::Entry>& entry);
+                                   const std::shared_ptr<HandlerTable::Entry>& entry,
+                                   std::string_view sender_key = {});
 
 }  // namespace zmesh::detail

@@ -7,7 +7,7 @@ namespace zmesh::detail {
 namespace {
 
 MemberInfo member_info(const PeerInfo& p, std::uint64_t age_ms) {
-  return MemberInfo{p.id, p.name, p.endpoints, p.pub_endpoints, p.services, age_ms};
+  return MemberInfo{p.id, p.name, p.endpoints, p.pub_endpoints, p.services, age_ms, p.public_key};
 }
 
 /// How soon a query that no broker could take (none connected yet) is tried again.
@@ -47,9 +47,10 @@ BrokerLink::Hooks Discovery::link_hooks() {
 }
 
 void Discovery::open() {
-  for (const auto& endpoint : ctx_.shared.brokers) {
-    links_.push_back(std::make_unique<BrokerLink>(ctx_, endpoint, ctx_.opts.register_with_brokers,
-                                                  link_hooks()));
+  for (std::size_t i = 0; i < ctx_.shared.brokers.size(); ++i) {
+    std::string key = i < ctx_.shared.broker_keys.size() ? ctx_.shared.broker_keys[i] : "";
+    links_.push_back(std::make_unique<BrokerLink>(ctx_, ctx_.shared.brokers[i], std::move(key),
+                                                  ctx_.opts.register_with_brokers, link_hooks()));
     links_.back()->open();
     sockets_.push_back(&links_.back()->socket());
   }
@@ -86,15 +87,26 @@ void Discovery::state_changed() {
   for (const auto& link : links_) {
     registered = registered || link->registered();
     listed = listed || link->listed();
-    if (refusal.empty() && !link->refusal().empty()) {
-      refusal = links_.size() == 1 ? link->refusal()
-                                   : "broker at " + link->endpoint() + ": " + link->refusal();
+    const std::string& why = link->auth_error().empty() ? link->refusal() : link->auth_error();
+    if (refusal.empty() && !why.empty()) {
+      refusal = links_.size() == 1 || !link->auth_error().empty()
+                    ? why
+                    : "broker at " + link->endpoint() + ": " + why;
     }
   }
   ctx_.shared.registered.store(registered);
   ctx_.shared.membership_listed.store(listed);
+  std::string refused_all;
+  for (const auto& link : links_) {
+    if (link->auth_error().empty()) {
+      refused_all.clear();
+      break;
+    }
+    refused_all += (refused_all.empty() ? "" : "; ") + link->auth_error();
+  }
   std::lock_guard lock(ctx_.shared.registration_mu);
   ctx_.shared.registration_error = std::move(refusal);
+  ctx_.shared.broker_auth_error = std::move(refused_all);
 }
 
 void Discovery::on_timers(SteadyClock::time_point now) {
@@ -173,6 +185,19 @@ void Discovery::ask(Query query) {
       query.move_on_at = now + share;
     }
     queries_[corr] = std::move(query);
+    return;
+  }
+  // Every broker refused our handshake: say so now rather than time out.
+  std::string refused;
+  for (const auto& link : links_) {
+    if (link->auth_error().empty()) {
+      refused.clear();
+      break;
+    }
+    refused += (refused.empty() ? "" : "; ") + link->auth_error();
+  }
+  if (!refused.empty()) {
+    query.fail(errc::auth_failed, refused);
     return;
   }
   // No broker connected yet: ask again at the next tick instead of waiting for the timeout.

@@ -28,7 +28,7 @@ std::size_t Dispatcher::worker_for(PeerId peer) const noexcept {
 }
 
 void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
-                         zmq::message_t payload) {
+                         zmq::message_t payload, std::string_view sender_key) {
   const Header& h = env.header;
   const std::size_t worker = worker_for(sender);
   const WorkMeta meta{.op = WorkOp::deliver,
@@ -41,7 +41,7 @@ void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
   if (ctx_.shared.handlers->any_inline() && !stopping_ &&
       ctx_.shared.worker_pending[worker].load(std::memory_order_acquire) == 0) {
     if (auto entry = ctx_.shared.handlers->find(h.type); entry && entry->run_inline) {
-      Outcome out = run_delivery(ctx_.shared, meta, h.type, bytes_of(payload), entry);
+      Outcome out = run_delivery(ctx_.shared, meta, h.type, bytes_of(payload), entry, sender_key);
       if (out.what != Outcome::What::nothing) {
         const bool ok = out.what == Outcome::What::reply;
         on_result_(
@@ -52,8 +52,9 @@ void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
     }
   }
   bump(ctx_.counters().worker_queue_depth);
-  push(Item{worker, meta, zmq::message_t(h.type.data(), h.type.size()), zmq::message_t(),
-            std::move(payload)});
+  // A delivery has no topic: its topic frame carries the sender's key.
+  push(Item{worker, meta, zmq::message_t(h.type.data(), h.type.size()),
+            zmq::message_t(sender_key.data(), sender_key.size()), std::move(payload)});
 }
 
 void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,

@@ -49,7 +49,9 @@ class Dispatcher {
   /// A request or message to run its handler: on the sender's worker, or here on the
   /// engine when its handler runs inline and that worker has nothing pending (so the
   /// sender's order holds); an inline handler's answer goes to on_result at once.
-  void deliver(PeerId sender, const Route& route, const Envelope& env, zmq::message_t payload);
+  /// `sender_key`: the key the sender authenticated with (CURVE), "" otherwise.
+  void deliver(PeerId sender, const Route& route, const Envelope& env, zmq::message_t payload,
+               std::string_view sender_key = {});
   /// A broadcast for the subscriptions; its sequence rides along.
   void broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
                  zmq::message_t topic, zmq::message_t payload);

@@ -34,7 +34,9 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
               .ready =
                   [this](Connection& c) {
                     // Follow the publishers it announced (its latest announcement).
-                    for (const auto& e : c.info.pub_endpoints) broadcasts_.announce(e, +1);
+                    for (const auto& e : c.info.pub_endpoints) {
+                      broadcasts_.announce(e, +1, c.info.public_key);
+                    }
                     for (const auto& e : c.followed_pubs) broadcasts_.announce(e, -1);
                     c.followed_pubs = c.info.pub_endpoints;
                   },
@@ -48,8 +50,8 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
                              const std::string& text) { requests_.lost(peer, code, text); },
               .inbound =
                   [this](Connection& c, const Route& route, const Envelope& env, FrameSet& frames) {
-                    dispatcher_.deliver(c.info.id, route, env,
-                                        std::move(frames[env.payload_index]));
+                    dispatcher_.deliver(c.info.id, route, env, std::move(frames[env.payload_index]),
+                                        c.info.public_key);
                   },
               .answer =
                   [this](Connection& c, const Envelope& env) {
@@ -96,7 +98,9 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
       discovery_(ctx_, Discovery::Events{
                            .joined =
                                [this](const PeerInfo& m) {
-                                 for (const auto& e : m.pub_endpoints) broadcasts_.announce(e, +1);
+                                 for (const auto& e : m.pub_endpoints) {
+                                   broadcasts_.announce(e, +1, m.public_key);
+                                 }
                                },
                            .left =
                                [this](const PeerInfo& m) {
@@ -164,6 +168,7 @@ void Engine::run(std::promise<Endpoints> ready) noexcept {
 void Engine::open() {
   commands_ = make_pipe(ctx_.zmq, zmq::socket_type::pull, ctx_.opts.command_queue_depth);
   commands_.bind(command_endpoint(ctx_.shared.uid));
+  security_.open();  // before any server socket binds
   dispatcher_.open();
   if (auto router = connections_.open(); !router.empty()) ctx_.self.endpoints.push_back(router);
   if (auto pub = broadcasts_.open(); !pub.empty()) ctx_.self.pub_endpoints.push_back(pub);
@@ -178,6 +183,7 @@ void Engine::close_all() noexcept {
   broadcasts_.close();
   discovery_.close();
   dispatcher_.close();
+  security_.close();
   if (commands_) commands_.close();
 }
 
@@ -199,6 +205,7 @@ void Engine::loop() {
 void Engine::sync_sockets() {
   readiness_.begin_sync();
   readiness_.keep(commands_);
+  if (auto zap = security_.zap_socket()) readiness_.keep(zap);
   for (std::size_t i = 0; i < dispatcher_.workers(); ++i) readiness_.keep(dispatcher_.pipe(i));
   if (auto* r = connections_.router()) readiness_.keep(*r);
   if (auto* x = broadcasts_.xpub()) readiness_.keep(*x);
@@ -231,6 +238,11 @@ bool Engine::sweep() {
     done += n;
   }
   dispatcher_.flush();
+  // Handshakes wait for these answers in libzmq's I/O thread.
+  if (auto zap = security_.zap_socket(); zap && readiness_.hot(zap)) {
+    done += security_.read();
+    readiness_.cool(zap);
+  }
   done += connections_.flush();
   if (!paused()) {
     const std::function<bool()> full = [this] { return paused(); };
@@ -335,8 +347,17 @@ void Engine::on_command(FrameSet& frames) {
   const Deadline deadline = Deadline::from(meta->deadline_us, meta->deadline_unix_ms);
   switch (meta->op) {
     case CommandOp::connect:
-      connections_.connect(text(1), meta->completion.take<ConnectCompletion>());
+      connections_.connect(text(1), text(2), meta->completion.take<ConnectCompletion>());
       break;
+    case CommandOp::reload_trust: {
+      auto done = meta->completion.take<ReloadCompletion>();
+      try {
+        done->promise.set_value(security_.reload());
+      } catch (const Error&) {
+        done->promise.set_exception(std::current_exception());
+      }
+      break;
+    }
     case CommandOp::disconnect: connections_.disconnect(meta->to); break;
     case CommandOp::send: send_message(*meta, frames); break;
     case CommandOp::request:
@@ -355,7 +376,7 @@ void Engine::on_command(FrameSet& frames) {
       break;
     case CommandOp::subscribe: broadcasts_.subscribe(text(1)); break;
     case CommandOp::unsubscribe: broadcasts_.unsubscribe(text(1)); break;
-    case CommandOp::subscribe_to: broadcasts_.follow(text(1)); break;
+    case CommandOp::subscribe_to: broadcasts_.follow(text(1), text(2)); break;
     case CommandOp::sync:
       broadcasts_.sync(deadline, meta->completion.take<SyncCompletion>());
       break;

@@ -34,6 +34,7 @@
 #include "dispatcher.hpp"
 #include "engine_context.hpp"
 #include "requests.hpp"
+#include "security.hpp"
 #include "service_router.hpp"
 
 namespace zmesh::detail {
@@ -85,6 +86,7 @@ class Engine {
 
   EngineContext ctx_;
   Readiness readiness_;  // engine thread only
+  Security security_{ctx_};
   // Declared in the order they are built: each may refer to those above it.
   Dispatcher dispatcher_;
   Broadcasts broadcasts_;

@@ -14,6 +14,7 @@
 #include "zmesh/core/clock.hpp"
 #include "zmesh/core/control.hpp"
 #include "zmesh/core/envelope_codec.hpp"
+#include "zmesh/core/handshake_monitor.hpp"
 #include "zmesh/core/socket_factory.hpp"
 
 namespace zmesh::detail {
@@ -39,6 +40,7 @@ struct EngineContext {
     self.session = peer_shared.session;
     self.name = opts.name;
     self.services = opts.services;
+    self.public_key = opts.curve.public_key;
   }
 
   /// A header from us, stamped now.
@@ -54,6 +56,14 @@ struct EngineContext {
   [[nodiscard]] zmq::message_t encode(const Header& h) { return encoder.encode(h); }
   [[nodiscard]] std::uint64_t next_correlation() noexcept { return correlation_++; }
   [[nodiscard]] Counters& counters() noexcept { return shared.counters; }
+  /// A handshake one of our server sockets (ROUTER, PUB) refused: counted by its cause.
+  void refused_handshake(const HandshakeEvent& e) noexcept {
+    bump(counters().handshakes_refused);
+    const std::string_view cause = e.cause();
+    if (cause == "untrusted_key") bump(counters().handshakes_untrusted);
+    if (cause == "mechanism_mismatch") bump(counters().handshakes_mismatched);
+    if (cause == "bad_key") bump(counters().handshakes_bad_key);
+  }
   /// A component sent on (connected, subscribed with) one of its sockets: the engine
   /// looks at that socket again before it sleeps (readiness.hpp says why).
   void touched(zmq::socket_ref socket) noexcept {

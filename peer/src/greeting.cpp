@@ -3,6 +3,7 @@
 #include <string>
 
 #include "connections.hpp"
+#include "zmesh/core/curve.hpp"
 #include "zmesh/core/ids.hpp"
 
 namespace zmesh::detail {
@@ -46,7 +47,7 @@ bool Connections::live_elsewhere(const Connection& c, SteadyClock::time_point no
          liveness_.judge(now - c.last_rx, c.announced_interval) == Liveness::Verdict::live;
 }
 
-void Connections::on_hello(std::string_view identity, const Envelope& env) {
+void Connections::on_hello(std::string_view identity, const Envelope& env, const std::string& key) {
   auto reject = [&](WireError code, const std::string& reason) {
     bump(ctx_.counters().greetings_refused);
     zmq::message_t header = ctx_.encode(ctx_.header(Kind::reject, env.header.correlation_id));
@@ -72,10 +73,23 @@ void Connections::on_hello(std::string_view identity, const Envelope& env) {
     }
     return;
   }
-  const PeerInfo& who = hello->peer;
+  PeerInfo& who = hello->peer;
   if (who.id != env.header.sender_id || who.session != env.header.sender_session) {
     reject(WireError::bad_request, "HELLO peer id/session differ from its header");
     return;
+  }
+  if (ctx_.opts.curve.enabled()) {
+    // The identity rule (docs/security.md): a peer's id is the one bound to the key it
+    // authenticated with, and the key it announces is that key.
+    const PeerId bound = peer_id_for_key(key);
+    if (bound == 0 || who.id != bound || (!who.public_key.empty() && who.public_key != key)) {
+      bump(ctx_.counters().identity_refused);
+      reject(WireError::not_allowed, "HELLO claims peer id " + id_to_hex(who.id) +
+                                         ", but the key it authenticated with (" + short_key(key) +
+                                         ") is bound to id " + id_to_hex(bound));
+      return;
+    }
+    who.public_key = key;
   }
   // The version: the highest both speak, if the ranges meet.
   const std::uint8_t version = std::min(hello->protocol_version, kMaxVersion);
@@ -154,7 +168,19 @@ void Connections::on_welcome(Connection& c, const Envelope& env) {
                versions(kMinVersion, kMaxVersion));
     return;
   }
-  const PeerInfo& who = welcome->peer;
+  PeerInfo& who = welcome->peer;
+  if (ctx_.opts.curve.enabled()) {
+    // The server proved it holds c.server_key: its id must be the one bound to that key.
+    const PeerId bound = peer_id_for_key(c.server_key);
+    if (who.id != bound || (!who.public_key.empty() && who.public_key != c.server_key)) {
+      bump(ctx_.counters().identity_refused);
+      remove(c, errc::not_allowed,
+             "peer at " + c.endpoint + " answered as id " + id_to_hex(who.id) + ", but its key (" +
+                 short_key(c.server_key) + ") is bound to id " + id_to_hex(bound));
+      return;
+    }
+    who.public_key = c.server_key;
+  }
   const auto now = SteadyClock::now();
   Connection* target = &c;
   if (Connection* other = registry_.by_peer(who.id); other != nullptr && other != &c) {

@@ -17,6 +17,7 @@
 #include "worker_pool.hpp"
 #include "zmesh/core/endpoint.hpp"
 #include "zmesh/core/ids.hpp"
+#include "zmesh/core/keys.hpp"
 #include "zmesh/core/metrics_server.hpp"
 
 namespace zmesh {
@@ -75,9 +76,15 @@ class Peer::Impl {
  public:
   explicit Impl(PeerOptions options) {
     options.validate();
-    shared_.brokers = detail::broker_endpoints(options);  // may block in the resolver
+    options.curve.validate("PeerOptions::curve");  // derives the public key if not given
+    // May block in the resolver.
+    shared_.brokers = detail::broker_endpoints(options, &shared_.broker_keys);
     shared_.options = std::move(options);
-    shared_.id = shared_.options.id != 0 ? shared_.options.id : random_id();
+    if (shared_.options.curve.enabled()) {
+      shared_.id = peer_id_for_key(shared_.options.curve.public_key);
+    } else {
+      shared_.id = shared_.options.id != 0 ? shared_.options.id : random_id();
+    }
     shared_.session = random_id();
     shared_.uid = id_to_hex(shared_.id) + "-" + std::to_string(g_peer_counter.fetch_add(1));
     // Each (un)subscription becomes a command from the calling thread, so it reaches the
@@ -326,6 +333,14 @@ Registration Peer::on(std::string type, Handler handler, HandlerOptions options)
 }
 
 std::future<PeerId> Peer::connect(const std::string& endpoint) {
+  return connect(endpoint, {});
+}
+
+std::future<PeerId> Peer::connect(const std::string& endpoint, const std::string& server_key) {
+  if (!server_key.empty() && !is_z85_key(server_key)) {
+    throw Error(errc::invalid_argument, "cannot connect to '" + endpoint + "': server key '" +
+                                            server_key + "' is not 40 characters of Z85");
+  }
   // Checked here, on the caller's thread: the lookup may block, and the engine must not.
   try {
     (void)check_endpoint(endpoint, EndpointUse::connect);
@@ -337,7 +352,8 @@ std::future<PeerId> Peer::connect(const std::string& endpoint) {
   auto future = done->promise.get_future();
   CommandMeta meta{.op = CommandOp::connect, .completion = detail::Handoff::give(std::move(done))};
   impl_->submit<detail::ConnectCompletion>(meta, zmq::message_t(endpoint.data(), endpoint.size()),
-                                           zmq::message_t(), impl_->shared_.options.send_timeout);
+                                           zmq::message_t(server_key.data(), server_key.size()),
+                                           impl_->shared_.options.send_timeout);
   return future;
 }
 
@@ -426,10 +442,23 @@ Registration Peer::subscribe(std::string prefix, BroadcastHandler handler) {
 }
 
 void Peer::subscribe_to(const std::string& pub_endpoint) {
+  subscribe_to(pub_endpoint, {});
+}
+
+void Peer::subscribe_to(const std::string& pub_endpoint, const std::string& publisher_key) {
+  if (!publisher_key.empty() && !is_z85_key(publisher_key)) {
+    throw Error(errc::invalid_argument,
+                "publisher key '" + publisher_key + "' is not 40 characters of Z85");
+  }
   Impl::Call call(*impl_);
   impl_->submit<detail::SyncCompletion>(CommandMeta{.op = CommandOp::subscribe_to},
                                         zmq::message_t(pub_endpoint.data(), pub_endpoint.size()),
-                                        zmq::message_t(), impl_->shared_.options.send_timeout);
+                                        zmq::message_t(publisher_key.data(), publisher_key.size()),
+                                        impl_->shared_.options.send_timeout);
+}
+
+std::size_t Peer::reload_trust() {
+  return impl_->ask<detail::ReloadCompletion>(CommandOp::reload_trust);
 }
 
 std::future<void> Peer::sync_subscriptions(std::chrono::milliseconds timeout) {
@@ -526,6 +555,11 @@ std::string Peer::metrics_endpoint() const {
 std::string Peer::registration_error() const {
   std::lock_guard lock(impl_->shared_.registration_mu);
   return impl_->shared_.registration_error;
+}
+
+std::string Peer::broker_auth_error() const {
+  std::lock_guard lock(impl_->shared_.registration_mu);
+  return impl_->shared_.broker_auth_error;
 }
 
 PeerStats Peer::stats() const {

@@ -100,8 +100,26 @@ std::string peer_metrics_text(const std::string& name, PeerId id, const PeerStat
             s.malformed);
   m.counter("zmesh_peer_unexpected_total", "Well-formed but out-of-place messages (dropped).",
             s.unexpected);
-  m.counter("zmesh_peer_handshakes_refused_total", "Greetings (Hello) we answered with Reject.",
+  m.counter("zmesh_peer_greetings_refused_total", "Greetings (Hello) we answered with Reject.",
             s.greetings_refused);
+  // CURVE handshakes our ROUTER and PUB refused, by cause (docs/security.md).
+  const std::uint64_t known =
+      s.handshakes_untrusted + s.handshakes_mismatched + s.handshakes_bad_key;
+  const char* refused = "zmesh_peer_handshakes_refused_total";
+  m.family(refused, T::counter,
+           "Handshakes refused by our sockets, by cause: untrusted (key not trusted), mismatched "
+           "(plaintext against CURVE or the reverse), bad_key, other.")
+      .sample(refused, {{"cause", "untrusted"}}, s.handshakes_untrusted)
+      .sample(refused, {{"cause", "mismatched"}}, s.handshakes_mismatched)
+      .sample(refused, {{"cause", "bad_key"}}, s.handshakes_bad_key)
+      .sample(refused, {{"cause", "other"}},
+              s.handshakes_refused > known ? s.handshakes_refused - known : 0);
+  m.counter("zmesh_peer_auth_failures_total",
+            "Our own connects that failed with auth_failed (the other side refused our key).",
+            s.auth_failures);
+  m.counter("zmesh_peer_identity_refused_total",
+            "Greetings refused: a peer id not bound to the key that presented it.",
+            s.identity_refused);
   m.counter("zmesh_peer_registrations_refused_total", "Our registrations a broker refused.",
             s.registrations_refused);
   m.counter("zmesh_peer_membership_resyncs_total",

@@ -4,6 +4,7 @@
 
 #include "zmesh/core/control.hpp"
 #include "zmesh/core/errors.hpp"
+#include "zmesh/core/ids.hpp"
 #include "zmesh/core/metrics_server.hpp"
 
 namespace zmesh {
@@ -41,6 +42,13 @@ void PeerOptions::validate() const {
     require(!s.empty() && s.size() <= limits.max_string_bytes, "bad service name");
   if (!metrics_bind.empty()) MetricsServer::check_bind(metrics_bind);
   limits.validate();
+  CurveOptions curve_checked = curve;
+  curve_checked.validate("invalid peer options: curve");
+  if (curve_checked.enabled()) {
+    const PeerId bound = peer_id_for_key(curve_checked.public_key);
+    require(id == 0 || id == bound,
+            "id must be 0 or " + id_to_hex(bound) + ", the id bound to our CURVE key");
+  }
 }
 
 }  // namespace zmesh

@@ -25,7 +25,9 @@ struct Counters {
       handler_errors{0}, no_handler{0}, expired{0}, worker_queue_depth{0}, connections{0},
       published{0}, broadcasts_received{0}, broadcasts_filtered{0}, gaps{0}, subscriptions_seen{0},
       overloaded{0}, departed_skipped{0}, subscriptions_refused{0}, publishers_refused{0},
-      greetings_refused{0}, registrations_refused{0}, membership_resyncs{0};
+      greetings_refused{0}, registrations_refused{0}, membership_resyncs{0}, handshakes_refused{0},
+      handshakes_untrusted{0}, handshakes_mismatched{0}, handshakes_bad_key{0}, auth_failures{0},
+      identity_refused{0};
   RequestDurations request_durations;  // replies only; engine writes, metrics reads
 
   [[nodiscard]] PeerStats snapshot() const {
@@ -57,7 +59,13 @@ struct Counters {
                      r(publishers_refused),
                      r(greetings_refused),
                      r(registrations_refused),
-                     r(membership_resyncs)};
+                     r(membership_resyncs),
+                     r(handshakes_refused),
+                     r(handshakes_untrusted),
+                     r(handshakes_mismatched),
+                     r(handshakes_bad_key),
+                     r(auth_failures),
+                     r(identity_refused)};
   }
 };
 
@@ -98,11 +106,13 @@ struct PeerShared {
   // with ShuttingDown instead of running their handlers.
   std::atomic<std::int64_t> drain_deadline_us{0};
   std::vector<std::string> brokers;            // resolved from the options at construction
+  std::vector<std::string> broker_keys;        // CURVE: each broker's public key ("" = off)
   std::atomic<bool> registered{false};         // a broker holds our registration
   std::atomic<bool> membership_listed{false};  // a broker's full listing has arrived
   // Why the broker refused our last Register ("" = not refused since we last registered).
   mutable std::mutex registration_mu;
   std::string registration_error;  // guarded by registration_mu
+  std::string broker_auth_error;   // guarded by registration_mu: every broker refused us
   Departures departed;             // connection keys: engine adds, workers read
   // Per worker: work items the engine handed it (or holds for it) that it has not
   // finished. Zero means no earlier message of any sender of that worker is pending, so

@@ -45,7 +45,13 @@ nlohmann::json stats_json(const PeerStats& s) {
           {"publishers_refused", s.publishers_refused},
           {"greetings_refused", s.greetings_refused},
           {"registrations_refused", s.registrations_refused},
-          {"membership_resyncs", s.membership_resyncs}};
+          {"membership_resyncs", s.membership_resyncs},
+          {"handshakes_refused", s.handshakes_refused},
+          {"handshakes_untrusted", s.handshakes_untrusted},
+          {"handshakes_mismatched", s.handshakes_mismatched},
+          {"handshakes_bad_key", s.handshakes_bad_key},
+          {"auth_failures", s.auth_failures},
+          {"identity_refused", s.identity_refused}};
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ inline std::string worker_endpoint(const std::string& uid, std::size_t i) {
 }
 
 enum class CommandOp : std::uint8_t {
-  connect,          // [meta][endpoint][]
+  connect,          // [meta][endpoint][server key ("" = none)]
   disconnect,       // [meta][][]
   send,             // [meta][type][payload]
   request,          // [meta][type][payload]
@@ -45,6 +45,7 @@ enum class CommandOp : std::uint8_t {
   lookup,           // [meta][name][service]
   connect_name,     // [meta][name][]
   request_service,  // [meta][type][payload][service]
+  reload_trust,     // [meta][][]
 };
 
 struct CommandMeta {
@@ -57,7 +58,7 @@ struct CommandMeta {
 
 // Work frames: [WorkMeta][type][topic][payload].
 enum class WorkOp : std::uint8_t {
-  deliver,    // a request or message; topic empty
+  deliver,    // a request or message; the topic frame carries the sender's CURVE key
   broadcast,  // a publish; `sequence` is its number
   gap,        // broadcasts missed on a topic; `missed` says how many
   complete,   // a callback-style request's completion; payload = reply or error text

@@ -54,7 +54,8 @@ void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
 void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
   const auto type = view_of(frames[1]);
-  Outcome out = run_delivery(shared, meta, type, bytes_of(frames[3]), shared.handlers->find(type));
+  Outcome out = run_delivery(shared, meta, type, bytes_of(frames[3]), shared.handlers->find(type),
+                             view_of(frames[2]));
   if (out.what == Outcome::What::nothing) return;
   const bool ok = out.what == Outcome::What::reply;
   send_result(

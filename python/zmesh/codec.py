@@ -32,7 +32,8 @@ FLAG_NO_REPLY = 1
 # ErrorCode values (control.fbs).
 EC = dict(UnsupportedVersion=1, DuplicateId=2, SelfConnect=3, NoHandler=4, HandlerFailed=5,
           DeadlineExceeded=6, TooLarge=7, Malformed=8, ShuttingDown=9, UnknownPeer=10,
-          BadRequest=11, Overloaded=12, Internal=13, DuplicateName=14)
+          BadRequest=11, Overloaded=12, Internal=13, DuplicateName=14,
+          NotAllowed=15)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ class Errc(enum.IntEnum):
     not_running = 17
     overloaded = 18
     duplicate_name = 19
+    auth_failed = 20
+    not_allowed = 21
 
 
 class ZmeshError(Exception):
@@ -69,13 +71,15 @@ UnknownPeer = _mk("UnknownPeer", Errc.unknown_peer)
 NotRunning = _mk("NotRunning", Errc.not_running)
 Overloaded = _mk("Overloaded", Errc.overloaded)
 DuplicateName = _mk("DuplicateName", Errc.duplicate_name)
+AuthFailed = _mk("AuthFailed", Errc.auth_failed)
+NotAllowed = _mk("NotAllowed", Errc.not_allowed)
 
 BY_ERRC = {
     c.errc: c
     for c in (Timeout, PeerGone, PeerUnreachable, Rejected, Malformed, TooLarge, QueueFull,
               ShuttingDown, NoHandler, RemoteError, DeadlineExceeded, SelfConnect,
               DuplicateId, UnsupportedVersion, InvalidArgument, UnknownPeer, NotRunning,
-              Overloaded, DuplicateName)
+              Overloaded, DuplicateName, AuthFailed, NotAllowed)
 }
 
 
@@ -90,6 +94,7 @@ _ERROR_TO_ERRC = {
     4: Errc.no_handler, 5: Errc.remote_error, 6: Errc.deadline_exceeded, 7: Errc.too_large,
     8: Errc.malformed, 9: Errc.shutting_down, 10: Errc.unknown_peer, 11: Errc.remote_error,
     12: Errc.overloaded, 13: Errc.remote_error, 14: Errc.duplicate_name,
+    15: Errc.not_allowed,
 }
 
 

@@ -21,9 +21,11 @@
 
 #include "zmesh/core/clock.hpp"
 #include "zmesh/core/control.hpp"
+#include "zmesh/core/curve.hpp"
 #include "zmesh/core/envelope_codec.hpp"
 #include "zmesh/core/errors.hpp"
 #include "zmesh/core/ids.hpp"
+#include "zmesh/core/socket_factory.hpp"
 
 namespace zmesh::test {
 
@@ -64,6 +66,13 @@ class BrokerClient {
   }
 
   void connect(const std::string& endpoint) { dealer_.connect(endpoint); }
+  /// Makes the DEALER a CURVE client with our keys `own`, expecting the server's public
+  /// key `server_key`; before connect(). Our id becomes the one bound to our key.
+  void use_curve(const CurveOptions& own, const std::string& server_key) {
+    set_curve_client(dealer_, own, server_key);
+    info_.id = peer_id_for_key(own.public_key);
+    info_.public_key = own.public_key;
+  }
 
   /// What Register sends; tests change it to re-register with other information.
   PeerInfo& info() noexcept { return info_; }

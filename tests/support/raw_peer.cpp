@@ -4,6 +4,7 @@
 
 #include "zmesh/core/clock.hpp"
 #include "zmesh/core/ids.hpp"
+#include "zmesh/core/socket_factory.hpp"
 
 namespace zmesh::test {
 
@@ -37,6 +38,9 @@ void RawPeer::set_sndhwm(int messages) {
 }
 void RawPeer::set_rcvbuf(int bytes) {
   dealer_.set(zmq::sockopt::rcvbuf, bytes);
+}
+void RawPeer::set_curve(const CurveOptions& own, const std::string& server_key) {
+  set_curve_client(dealer_, own, server_key);
 }
 void RawPeer::connect(const std::string& endpoint) {
   dealer_.connect(endpoint);

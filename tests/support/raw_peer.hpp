@@ -19,6 +19,7 @@
 #include <zmq.hpp>
 
 #include "zmesh/core/control.hpp"
+#include "zmesh/core/curve.hpp"
 #include "zmesh/core/envelope_codec.hpp"
 #include "zmesh/core/header.hpp"
 
@@ -54,6 +55,8 @@ class RawPeer {
   void set_sndhwm(int messages);
   /// SO_RCVBUF of the TCP connection, bytes.
   void set_rcvbuf(int bytes);
+  /// CURVE: our key pair, and the key of the server we will connect to.
+  void set_curve(const CurveOptions& own, const std::string& server_key);
   void connect(const std::string& endpoint);
 
   [[nodiscard]] PeerId id() const noexcept { return id_; }

@@ -115,7 +115,7 @@ int run_subscribe(const Parsed& p) {
   try {
     for (const auto& prefix : prefixes) regs.push_back(s.peer().subscribe(prefix, on_broadcast));
     regs.push_back(s.peer().on_gap(on_gap));
-    for (const auto& e : p.common.connect) s.peer().subscribe_to(e);
+    for (const auto& e : p.common.connect) s.peer().subscribe_to(e, p.common.server_key);
   } catch (const Error& e) {
     throw UsageError(reason_of(e));
   }

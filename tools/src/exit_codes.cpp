@@ -19,6 +19,8 @@ int exit_code_for(errc e) noexcept {
     case errc::overloaded: return kExitRemote;
     case errc::invalid_argument: return kExitUsage;
     case errc::too_large: return kExitTooLarge;
+    case errc::auth_failed:
+    case errc::not_allowed: return kExitAuth;
     default: return kExitFailure;
   }
 }

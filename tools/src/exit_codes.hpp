@@ -17,6 +17,7 @@ enum ExitCode : int {
   kExitUnreachable = 4,    ///< peer unreachable or gone, unknown peer/service, no broker
   kExitRemote = 5,         ///< the remote side refused: no handler, handler failed, rejected
   kExitTooLarge = 6,       ///< a payload over the protocol's limit (Limits::max_payload_bytes)
+  kExitAuth = 7,           ///< CURVE: the handshake failed, or our key may not do that
   kExitInterrupted = 130,  ///< SIGINT/SIGTERM while waiting for an answer
 };
 

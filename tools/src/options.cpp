@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "exit_codes.hpp"
+#include "zmesh/core/curve.hpp"
+#include "zmesh/core/errors.hpp"
 
 namespace zmesh::cli {
 namespace {
@@ -25,9 +27,66 @@ po::options_description common_options(const CommandLine& cmd) {
       "output: text, or json (one object per line)")(
       "timeout", po::value<std::string>()->value_name("DURATION")->default_value("5s"),
       "how long to wait for an answer: 500ms, 5s, 1m (bare number: s)")(
-      "quiet,q", "no informational lines on stderr (errors still show)")("help,h",
-                                                                         "show this help");
+      "quiet,q", "no informational lines on stderr (errors still show)")(
+      "key", po::value<std::string>()->value_name("FILE"),
+      "CURVE: our secret certificate (zmesh keygen's NAME.key_secret; $ZMESH_KEY, or the Z85 "
+      "secret key itself in $ZMESH_SECRET_KEY)")(
+      "trust", po::value<std::string>()->value_name("DIR"),
+      "CURVE: directory of the public certificates whose keys may connect to us ($ZMESH_TRUST)")(
+      "broker-key", po::value<std::string>()->value_name("KEY|FILE[,...]"),
+      "CURVE: the brokers' public keys, one for all or one per --broker item "
+      "($ZMESH_BROKER_KEY)")("server-key", po::value<std::string>()->value_name("KEY|FILE"),
+                             "CURVE: the public key of the peer given by endpoint (<peer>, "
+                             "--connect)")("help,h", "show this help");
   return d;
+}
+
+/// A flag's value, else the environment variable's ("" when neither is set).
+std::string flag_or_env(const po::variables_map& vm, const char* key, const char* env) {
+  if (vm.count(key) != 0) return vm[key].as<std::string>();
+  const char* v = std::getenv(env);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+/// --key, --trust, --broker-key, --server-key and their environment variables.
+void read_security(const po::variables_map& vm, Common& c) {
+  try {
+    const std::string key_file = flag_or_env(vm, "key", "ZMESH_KEY");
+    const char* inline_secret = std::getenv("ZMESH_SECRET_KEY");
+    if (!key_file.empty()) {
+      const CurveOptions own = curve_keys_from_file(key_file);
+      c.public_key = own.public_key;
+      c.secret_key = own.secret_key;
+    } else if (inline_secret != nullptr && *inline_secret != '\0') {
+      c.secret_key = inline_secret;
+      c.public_key = public_key_of(c.secret_key);
+      if (c.public_key.empty()) throw UsageError("$ZMESH_SECRET_KEY is not a Z85 secret key");
+    }
+    c.trust_dir = flag_or_env(vm, "trust", "ZMESH_TRUST");
+    const std::string broker_keys = flag_or_env(vm, "broker-key", "ZMESH_BROKER_KEY");
+    for (const auto& item : split_endpoint_list(broker_keys)) {
+      c.broker_key += (c.broker_key.empty() ? "" : ",") + public_key_from(item, "--broker-key");
+    }
+    if (vm.count("server-key") != 0) {
+      c.server_key = public_key_from(vm["server-key"].as<std::string>(), "--server-key");
+    }
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  const bool curve = !c.secret_key.empty();
+  // Flags without a key are a mistake; the environment may set them for every command,
+  // a plaintext one too (which then fails its handshakes with exit 7, saying why).
+  if (!curve &&
+      (vm.count("trust") != 0 || vm.count("broker-key") != 0 || vm.count("server-key") != 0)) {
+    throw UsageError("--trust, --broker-key and --server-key need --key (our CURVE key pair)");
+  }
+  if (!curve) {
+    c.trust_dir.clear();
+    c.broker_key.clear();
+  }
+  if (curve && !c.broker.empty() && c.broker_key.empty()) {
+    throw UsageError("--key with --broker needs --broker-key (the broker's public key)");
+  }
 }
 
 }  // namespace
@@ -115,7 +174,8 @@ void check_type(const std::string& type) {
 }
 
 bool common_option_takes_value(const std::string& token) {
-  for (const char* o : {"--broker", "--connect", "--name", "--format", "--timeout"}) {
+  for (const char* o : {"--broker", "--connect", "--name", "--format", "--timeout", "--key",
+                        "--trust", "--broker-key", "--server-key"}) {
     if (token == o) return true;
   }
   return false;
@@ -171,6 +231,7 @@ Parsed parse_command(const CommandLine& cmd, const std::vector<std::string>& arg
   c.timeout = parse_duration(p.vm["timeout"].as<std::string>(), "timeout");
   if (c.timeout.count() == 0) throw UsageError("--timeout must be more than zero");
   c.quiet = p.vm.count("quiet") != 0;
+  read_security(p.vm, c);
   return p;
 }
 

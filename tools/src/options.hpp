@@ -28,6 +28,12 @@ struct Common {
   Format format = Format::text;             ///< --format
   std::chrono::milliseconds timeout{5000};  ///< --timeout
   bool quiet = false;                       ///< -q: no informational lines on stderr
+  // CURVE (docs/security.md); all "" = plaintext.
+  std::string public_key;  ///< ours, from --key FILE ($ZMESH_KEY) or $ZMESH_SECRET_KEY
+  std::string secret_key;
+  std::string trust_dir;   ///< --trust DIR ($ZMESH_TRUST): client keys our sockets accept
+  std::string broker_key;  ///< --broker-key KEY|FILE[,...] ($ZMESH_BROKER_KEY), as Z85 keys
+  std::string server_key;  ///< --server-key KEY|FILE: the key of a peer given by endpoint
 };
 
 /// What a subcommand accepts and how its help reads.

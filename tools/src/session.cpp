@@ -29,6 +29,18 @@ PeerOptions prepared(const Common& c, const std::string& command, PeerOptions o)
   o.connect_timeout = c.timeout;
   o.request_timeout = c.timeout;
   o.workers = std::max<std::size_t>(o.workers, 1);
+  if (!c.secret_key.empty()) {
+    o.curve.public_key = c.public_key;
+    o.curve.secret_key = c.secret_key;
+    o.curve.trust_dir = c.trust_dir;
+    const bool serves = command == "reply" || command == "publish";
+    if (c.trust_dir.empty()) {
+      if (serves) throw UsageError("--key: " + command + " needs --trust DIR (who may connect)");
+      // A client: nobody else may connect to its sockets.
+      o.curve.trusted_keys = {c.public_key};
+    }
+    o.broker_key = c.broker_key;
+  }
   return o;
 }
 
@@ -90,6 +102,9 @@ bool Session::join_broker(std::chrono::milliseconds within) {
     if (signalled(std::chrono::milliseconds(10))) {
       throw Failure(kExitInterrupted, "waiting for the broker interrupted");
     }
+    if (auto refused = peer_.broker_auth_error(); !refused.empty()) {
+      throw Failure(kExitAuth, refused);
+    }
     if (Clock::now() >= deadline) return false;
   }
   return true;
@@ -106,9 +121,9 @@ void Session::require_broker(const std::string& why) {
 }
 
 std::future<PeerId> Session::start_connect(const std::string& endpoint, const std::string& what,
-                                           int exit_code) {
+                                           int exit_code, const std::string& key) {
   try {
-    return peer_.connect(endpoint);
+    return peer_.connect(endpoint, key.empty() ? common_.server_key : key);
   } catch (const Error& e) {
     // Peer::connect refuses a malformed or unresolvable endpoint at once.
     throw Failure(exit_code != 0 ? exit_code : exit_code_for(e.kind()),
@@ -148,9 +163,9 @@ PeerId Session::connect(const std::string& target) {
                                             "') takes no requests: it has no endpoint");
       }
       // Not the user's input: an endpoint the peer registered that we cannot use.
-      auto c =
-          start_connect(m.endpoints.front(),
-                        what + " ('" + m.name + "') at its registered endpoint", kExitUnreachable);
+      auto c = start_connect(m.endpoints.front(),
+                             what + " ('" + m.name + "') at its registered endpoint",
+                             kExitUnreachable, m.public_key);
       return await(c, what, remaining());
     }
     if (!is_a_name) {

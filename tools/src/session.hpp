@@ -71,7 +71,7 @@ class Session {
   // peer_.connect(), its immediate refusal as a Failure "<what> failed: <reason>" with
   // exit_code_for() its errc, or with `exit_code` when that is not 0.
   std::future<PeerId> start_connect(const std::string& endpoint, const std::string& what,
-                                    int exit_code = 0);
+                                    int exit_code = 0, const std::string& key = {});
 
   template <class T>
   void wait_ready(std::future<T>& f, const std::string& what, std::chrono::milliseconds timeout) {

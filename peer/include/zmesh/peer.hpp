@@ -164,7 +164,15 @@ class Peer {
   /// connect_timeout, errc::self_connect / duplicate_id / unsupported_version on REJECT.
   /// Throws Error(invalid_argument) at once, on the calling thread, for a malformed
   /// endpoint or a host that does not resolve (zmesh/core/endpoint.hpp).
+  /// With CURVE on, use the overload below (the server's key must be known); a failed
+  /// CURVE handshake fails with errc::auth_failed within about a tick of the handshake,
+  /// naming the endpoint and the reason (our key not trusted, a wrong server key, one
+  /// side plaintext), and a server whose id is not bound to its key with not_allowed.
   [[nodiscard]] std::future<PeerId> connect(const std::string& endpoint);
+  /// Connects to the peer at `endpoint` that holds the CURVE public key `server_key`
+  /// (Z85). Throws Error(invalid_argument) at once for a malformed key.
+  [[nodiscard]] std::future<PeerId> connect(const std::string& endpoint,
+                                            const std::string& server_key);
   /// Says BYE and drops the connection; its pending requests fail with errc::peer_gone.
   void disconnect(PeerId peer);
 
@@ -202,6 +210,14 @@ class Peer {
   [[nodiscard]] Registration subscribe(std::string prefix, BroadcastHandler handler);
   /// Subscribes to a publisher's PUB endpoint directly (no greeting needed).
   void subscribe_to(const std::string& pub_endpoint);
+  /// The same with CURVE: the publisher holds `publisher_key` (Z85). Our key must be
+  /// trusted there, or we receive nothing from it.
+  void subscribe_to(const std::string& pub_endpoint, const std::string& publisher_key);
+  /// CURVE: reads the trust directory (PeerOptions::curve.trust_dir) again. New
+  /// handshakes follow it at once; connections made before stay. Returns the number of
+  /// client keys trusted now. Throws Error(invalid_argument) when CURVE is off or the
+  /// directory cannot be read (the keys trusted before are kept).
+  std::size_t reload_trust();
   /// Resolves once every subscription made before this call is in effect at every
   /// publisher we are subscribed to, so nothing they publish afterwards is missed.
   /// Fails with errc::timeout (naming how many publishers did not confirm).
@@ -244,6 +260,10 @@ class Peer {
   /// peer, errc::duplicate_name), "" when it did not or we registered since. A refused
   /// peer tries again once per renew interval.
   [[nodiscard]] std::string registration_error() const;
+  /// Why every broker refused our handshake (CURVE: a wrong broker key, our key not
+  /// trusted, or one side plaintext); "" while any broker accepts us or none has answered.
+  /// Lookups fail with errc::auth_failed meanwhile.
+  [[nodiscard]] std::string broker_auth_error() const;
 
   /// Whole-peer counters.
   [[nodiscard]] PeerStats stats() const;

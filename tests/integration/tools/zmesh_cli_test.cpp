@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -547,6 +548,47 @@ TEST(ZmeshCli, HelpReadsForTheToolAndEveryCommand) {
   r = zmesh({"--version"});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out.rfind("zmesh ", 0), 0u);
+}
+
+TEST(ZmeshCli, KeysSecureRequestsAndAnUntrustedClientExitsSeven) {
+  const std::string dir = ::testing::TempDir() + "zmesh-curve-" + std::to_string(::getpid());
+  const std::string trust = dir + "/trusted";
+  const std::string others = dir + "/others";
+  for (const auto& d : {dir, trust, others}) ASSERT_EQ(::mkdir(d.c_str(), 0700), 0);
+  ASSERT_EQ(zmesh({"keygen", "server", "--dir", trust}).code, 0);
+  ASSERT_EQ(zmesh({"keygen", "client", "--dir", trust}).code, 0);
+  ASSERT_EQ(zmesh({"keygen", "stranger", "--dir", others}).code, 0);
+
+  auto echo = start_reply(
+      {"reply", "Echo", "--echo", "--key", trust + "/server.key_secret", "--trust", trust});
+  auto r = zmesh({"request", echo.endpoint, "Echo", "secret hello", "--key",
+                  trust + "/client.key_secret", "--server-key", trust + "/server.key"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "secret hello\n");
+
+  // Not trusted by the server: exit 7, one line naming the reason, well before --timeout.
+  r = zmesh({"request", echo.endpoint, "Echo", "x", "--timeout", "20s", "--key",
+             others + "/stranger.key_secret", "--server-key", trust + "/server.key"});
+  EXPECT_EQ(r.code, 7) << r.err;
+  expect_one_error_line(r, "does not trust our key");
+  // Plaintext against the CURVE server: exit 7 as well.
+  r = zmesh({"request", echo.endpoint, "Echo", "x", "--timeout", "20s"});
+  EXPECT_EQ(r.code, 7) << r.err;
+  // The client's secret key given inline, as a container would ($ZMESH_SECRET_KEY).
+  std::ifstream secret_file(trust + "/client.key_secret");
+  const std::string text((std::istreambuf_iterator<char>(secret_file)), {});
+  const auto at = text.find("secret-key = \"");
+  ASSERT_NE(at, std::string::npos);
+  const std::string secret = text.substr(at + 14, 40);
+  const auto inline_key = run(
+      kZmesh, {"request", echo.endpoint, "Echo", "inline", "--server-key", trust + "/server.key"},
+      "", 15s, {"ZMESH_SECRET_KEY=" + secret});
+  EXPECT_EQ(inline_key.code, 0) << inline_key.err;
+  EXPECT_EQ(inline_key.out, "inline\n");
+  expect_refused({"request", echo.endpoint, "Echo", "x", "--trust", trust}, 2,
+                 "zmesh: --trust, --broker-key and --server-key need --key (our CURVE key pair)");
+  stop(*echo.process);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

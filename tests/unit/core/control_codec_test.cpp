@@ -32,6 +32,23 @@ TEST(ControlCodec, RoundTripsHello) {
   EXPECT_EQ(round_trip(v), v);
 }
 
+TEST(ControlCodec, PeerInfoPublicKeyIsAbsentOrAZ85Key) {
+  Hello v{kProtocolVersion, sample_peer(), 500};
+  v.peer.public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";  // rfc 32's test key
+  EXPECT_EQ(round_trip(v), v);
+  const std::vector<std::string> bad_keys{"short", std::string(40, ' '), std::string(41, 'a')};
+  for (const auto& bad : bad_keys) {
+    Hello w{kProtocolVersion, sample_peer(), 500};
+    w.peer.public_key = bad;
+    const zmq::message_t frame = encode(w);
+    auto got = decode_control<Hello>(bytes_of(frame), Limits{});
+    EXPECT_FALSE(got.ok()) << "accepted public_key '" << bad << "'";
+  }
+  // Absent reads as "" (a plaintext mesh).
+  Hello plain{kProtocolVersion, sample_peer(), 500};
+  EXPECT_EQ(round_trip(plain).peer.public_key, "");
+}
+
 TEST(ControlCodec, RoundTripsWelcome) {
   Welcome v{kProtocolVersion, sample_peer(9), 250};
   EXPECT_EQ(round_trip(v), v);
@@ -224,6 +241,8 @@ TEST(ControlCodec, MapsWireErrorsToErrc) {
   EXPECT_EQ(wire_error_name(WireError::deadline_exceeded), "deadline_exceeded");
   EXPECT_EQ(to_errc(WireError::duplicate_name), errc::duplicate_name);
   EXPECT_EQ(wire_error_name(WireError::duplicate_name), "duplicate_name");
+  EXPECT_EQ(to_errc(WireError::not_allowed), errc::not_allowed);
+  EXPECT_EQ(wire_error_name(WireError::not_allowed), "not_allowed");
 }
 
 }  // namespace

@@ -79,7 +79,7 @@ bool contains(const std::vector<PeerId>& v, PeerId id) {
 Connection* greet(Side& a, Side& b) {
   auto done = std::make_unique<ConnectCompletion>();
   auto fut = done->promise.get_future();
-  a.conns.connect(b.endpoint, std::move(done));
+  a.conns.connect(b.endpoint, "", std::move(done));
   const bool ok = test::pump_until([&] { return fut.wait_for(0s) == std::future_status::ready; },
                                    [&] {
                                      a.pump();

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "zmesh/core/curve.hpp"
 #include "zmesh/core/limits.hpp"
 
 namespace zmesh {
@@ -33,8 +34,18 @@ struct BrokerOptions {
   /// one client can make us hold is about send_queue x page_bytes (4 MiB by default).
   int send_queue = 64;
   Limits limits;  ///< size limits on received frames
+  /// CURVE (docs/security.md, "The broker"): with a secret key set, the ROUTER is a CURVE
+  /// server that admits only trusted client keys, and a registration is bound to its key
+  /// (its id is peer_id_for_key, PeerInfo.public_key is the key; PeerList and Event
+  /// records carry it). Default: plaintext.
+  CurveOptions curve;
+  /// With CURVE: an ACL file saying which keys may register which names and services
+  /// (docs/security.md, "The broker's ACL"). "" = none: names are unique, and a service is
+  /// held by the key of its first live provider.
+  std::string acl_file;
 
-  /// Throws zmesh::Error(invalid_argument) naming the first bad field.
+  /// Throws zmesh::Error(invalid_argument) naming the first bad field. The keys are
+  /// checked by the Broker's constructor (CurveOptions::validate).
   void validate() const;
 };
 
@@ -54,6 +65,17 @@ struct BrokerStats {
   std::uint64_t slow_consumer = 0;    ///< answers and Events dropped: the client's queue was full
   std::uint64_t foreign_refused = 0;  ///< Register/Renew/Bye refused: another connection's entry
   std::uint64_t lookup_pages = 0;     ///< PeerList pages sent
+  // CURVE only (docs/security.md): handshakes, and messages refused for their key.
+  std::uint64_t handshakes_accepted = 0;                    ///< client keys the ZAP handler let in
+  std::uint64_t handshakes_refused_untrusted_key = 0;       ///< refused by ZAP: key not trusted
+  std::uint64_t handshakes_refused_mechanism_mismatch = 0;  ///< a plaintext client
+  std::uint64_t handshakes_refused_bad_key = 0;   ///< cryptographic failure (wrong server key)
+  std::uint64_t handshakes_refused_closed = 0;    ///< the client hung up mid-handshake
+  std::uint64_t handshakes_refused_protocol = 0;  ///< other handshake protocol errors
+  std::uint64_t key_claims_refused = 0;  ///< messages claiming an id or key not the sender's
+  std::uint64_t acl_refused = 0;         ///< Registers of a name or service the key may not hold
+  std::uint64_t reloads = 0;             ///< trust directory and ACL reloads done
+  std::uint64_t reload_failures = 0;     ///< reloads refused (the old state kept)
 };
 
 class Broker {
@@ -69,6 +91,13 @@ class Broker {
   void start();
   /// Says BYE to every registered peer, closes the socket and joins. Idempotent.
   void stop();
+
+  /// Reads the trust directory and the ACL file again (CURVE only; nothing otherwise), on
+  /// the broker thread within a tick (~50 ms): new handshakes of a removed key are refused,
+  /// and its connections' messages too; other connections go on. A reload that fails
+  /// keeps the old state and is logged (stats().reloads, reload_failures). Any thread;
+  /// async-signal-safe (it sets an atomic flag).
+  void reload() noexcept;
 
   /// The resolved endpoint ("tcp://127.0.0.1:7400"); "" before start().
   [[nodiscard]] std::string endpoint() const;

@@ -27,6 +27,7 @@ struct PeerInfo {
   std::vector<std::string> endpoints;      ///< ROUTER endpoints
   std::vector<std::string> pub_endpoints;  ///< PUB endpoints
   std::vector<std::string> services;
+  std::string public_key{};  ///< CURVE public key, Z85; "" in a plaintext mesh
   friend bool operator==(const PeerInfo&, const PeerInfo&) = default;
 };
 

@@ -37,6 +37,11 @@ enum class errc {
   not_running = 17,          ///< the peer was not started or was already stopped
   overloaded = 18,           ///< the remote peer refused: we are not reading its replies
   duplicate_name = 19,       ///< the broker refused our name: another live peer holds it
+  auth_failed = 20,          ///< the CURVE handshake failed: wrong server key, our key not
+                             ///< trusted, or one side plaintext; the message names the
+                             ///< endpoint and the reason
+  not_allowed = 21,          ///< CURVE mesh: our key may not do this (an id or name another
+                             ///< key holds, or one the broker's ACL does not grant us)
 };
 
 /// Category "zmesh" for errc.

@@ -79,7 +79,8 @@ enum class WireError : std::uint16_t {
   overloaded = 12,
   internal = 13,
   duplicate_name = 14,
+  not_allowed = 15,
 };
-inline constexpr std::uint16_t kMaxWireError = 14;
+inline constexpr std::uint16_t kMaxWireError = 15;
 
 }  // namespace zmesh

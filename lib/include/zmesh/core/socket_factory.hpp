@@ -8,6 +8,7 @@
 
 #include <zmq.hpp>
 
+#include "zmesh/core/curve.hpp"
 #include "zmesh/core/limits.hpp"
 
 namespace zmesh {
@@ -33,6 +34,17 @@ struct SocketTuning {
 /// One end of an inproc pipeline between two threads of one peer. `depth` bounds the
 /// messages queued on this end (SNDHWM and RCVHWM).
 [[nodiscard]] zmq::socket_t make_pipe(zmq::context_t& ctx, zmq::socket_type type, int depth);
+
+/// Makes a socket that binds (ROUTER, XPUB) a CURVE server with our key pair; the clients
+/// it accepts are decided by the ZAP handler of its context (zap_handler.hpp), domain
+/// "zmesh". Call before bind(). Does nothing when `own` is not enabled.
+void set_curve_server(zmq::socket_ref socket, const CurveOptions& own);
+/// Makes a socket that connects (DEALER, SUB) a CURVE client with our key pair, expecting
+/// the server to hold `server_key`. libzmq takes the options at connect(): a SUB that
+/// follows several publishers sets each one's key before connecting to it. Does nothing
+/// when `own` is not enabled.
+void set_curve_client(zmq::socket_ref socket, const CurveOptions& own,
+                      const std::string& server_key);
 
 /// Sets how long close() may wait to flush queued messages (shutdown: let Byes and
 /// last replies leave, but never hang).

@@ -17,15 +17,16 @@ namespace zmesh {
 class Message {
  public:
   Message(PeerId sender, std::string_view type, std::span<const std::byte> payload, bool is_request,
-          std::uint64_t deadline_unix_ms, std::string_view topic = {},
-          std::uint64_t sequence = 0) noexcept
+          std::uint64_t deadline_unix_ms, std::string_view topic = {}, std::uint64_t sequence = 0,
+          std::string_view sender_key = {}) noexcept
       : sender_(sender),
         type_(type),
         payload_(payload),
         is_request_(is_request),
         deadline_unix_ms_(deadline_unix_ms),
         topic_(topic),
-        sequence_(sequence) {}
+        sequence_(sequence),
+        sender_key_(sender_key) {}
 
   /// The peer that sent it.
   [[nodiscard]] PeerId sender() const noexcept { return sender_; }
@@ -45,6 +46,11 @@ class Message {
   [[nodiscard]] std::string_view topic() const noexcept { return topic_; }
   /// For a broadcast: the publisher's sequence number on that topic; 0 otherwise.
   [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
+  /// CURVE: the public key (Z85) the sender authenticated with, for the application to
+  /// authorise by; sender() is the id bound to it. "" in a plaintext mesh, and for
+  /// broadcasts (a SUB cannot tell which publisher connection a message came by: see
+  /// docs/security.md).
+  [[nodiscard]] std::string_view sender_key() const noexcept { return sender_key_; }
 
  private:
   PeerId sender_;
@@ -54,6 +60,7 @@ class Message {
   std::uint64_t deadline_unix_ms_;
   std::string_view topic_;
   std::uint64_t sequence_;
+  std::string_view sender_key_;
 };
 
 /// A reply, as a request's future or callback receives it. Owns its bytes.

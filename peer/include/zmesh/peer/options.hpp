@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "zmesh/core/curve.hpp"
 #include "zmesh/core/limits.hpp"
 
 namespace zmesh {
@@ -76,6 +77,17 @@ struct PeerOptions {
   /// "127.0.0.1:9464" (port 0: any free port, see Peer::metrics_endpoint()); "" = off.
   /// Served from a thread of its own that reads counters only (docs/operations.md).
   std::string metrics_bind{};
+
+  /// CURVE (docs/security.md): our key pair and the client keys our ROUTER and PUB accept.
+  /// Off (plaintext) unless curve.secret_key is set. With it on, every TCP socket of the
+  /// peer is encrypted and authenticated, `id` must be 0 or the id bound to our key (the
+  /// peer id IS the key's: peer_id_for_key), and every server we connect to must be
+  /// known by its public key (PeerInfo::public_key from the broker or a greeting, or the
+  /// key given to connect() / subscribe_to()).
+  CurveOptions curve{};
+  /// With CURVE on: the brokers' public keys (Z85), one for every broker or a
+  /// comma-separated list matched to the brokers in order (`broker`, then `brokers`).
+  std::string broker_key{};
 
   /// Throws zmesh::Error(invalid_argument) naming the first bad field.
   void validate() const;

@@ -41,6 +41,13 @@ struct PeerStats {
   std::uint64_t greetings_refused = 0;      ///< Hellos we answered with a Reject
   std::uint64_t registrations_refused = 0;  ///< our Registers the broker refused (Reject)
   std::uint64_t membership_resyncs = 0;     ///< full listings after broker Events were lost
+  // CURVE (docs/security.md). Handshakes refused by our ROUTER and PUB, by cause:
+  std::uint64_t handshakes_refused = 0;     ///< all causes
+  std::uint64_t handshakes_untrusted = 0;   ///< the client's key is not trusted (ZAP 400)
+  std::uint64_t handshakes_mismatched = 0;  ///< plaintext client at our CURVE socket (or reverse)
+  std::uint64_t handshakes_bad_key = 0;     ///< the client used a wrong key for us (cryptographic)
+  std::uint64_t auth_failures = 0;          ///< our own connects that failed with auth_failed
+  std::uint64_t identity_refused = 0;       ///< greetings refused: a peer id not bound to the key
 };
 
 /// A peer as the broker announced it.
@@ -51,6 +58,7 @@ struct MemberInfo {
   std::vector<std::string> pub_endpoints;  ///< its PUB endpoints
   std::vector<std::string> services;
   std::uint64_t age_ms = 0;  ///< since it registered (from lookups; 0 from events)
+  std::string public_key{};  ///< its CURVE public key (Z85); "" in a plaintext mesh
 };
 
 /// What we received from one publisher.
