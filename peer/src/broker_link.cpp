@@ -112,8 +112,10 @@ void BrokerLink::unregistered() {
 }
 
 void BrokerLink::forget_view() {
+  const bool was_listed = listed_;
   listed_ = false;
   while (!view_.empty()) remove(view_.begin()->first);
+  if (was_listed) hooks_.changed();  // membership_listed() follows
 }
 
 void BrokerLink::check_handshake() {

@@ -449,7 +449,10 @@ void Connections::check_handshakes() {
     if (c == nullptr) continue;
     bump(ctx_.counters().auth_failures);
     const std::string where = c->endpoint.empty() ? c->describe() : c->endpoint;
-    remove(*c, errc::auth_failed, "handshake with " + where + " failed: " + reason);
+    std::string text = "handshake with " + where;
+    text += " failed: ";
+    text += reason;
+    remove(*c, errc::auth_failed, text);
   }
 }
 

@@ -80,6 +80,16 @@ std::string Discovery::brokers_text() const {
   return out + ")";
 }
 
+std::string Discovery::refused_by_all() const {
+  std::string out;
+  for (const auto& link : links_) {
+    if (link->auth_error().empty()) return {};
+    if (!out.empty()) out += "; ";
+    out += link->auth_error();
+  }
+  return out;
+}
+
 void Discovery::state_changed() {
   bool registered = false;
   bool listed = false;
@@ -96,14 +106,7 @@ void Discovery::state_changed() {
   }
   ctx_.shared.registered.store(registered);
   ctx_.shared.membership_listed.store(listed);
-  std::string refused_all;
-  for (const auto& link : links_) {
-    if (link->auth_error().empty()) {
-      refused_all.clear();
-      break;
-    }
-    refused_all += (refused_all.empty() ? "" : "; ") + link->auth_error();
-  }
+  std::string refused_all = refused_by_all();
   std::lock_guard lock(ctx_.shared.registration_mu);
   ctx_.shared.registration_error = std::move(refusal);
   ctx_.shared.broker_auth_error = std::move(refused_all);
@@ -188,15 +191,7 @@ void Discovery::ask(Query query) {
     return;
   }
   // Every broker refused our handshake: say so now rather than time out.
-  std::string refused;
-  for (const auto& link : links_) {
-    if (link->auth_error().empty()) {
-      refused.clear();
-      break;
-    }
-    refused += (refused.empty() ? "" : "; ") + link->auth_error();
-  }
-  if (!refused.empty()) {
+  if (const std::string refused = refused_by_all(); !refused.empty()) {
     query.fail(errc::auth_failed, refused);
     return;
   }

@@ -97,6 +97,8 @@ class Discovery {
   void remove(PeerId id);
   /// Publishes registered / registration_error / membership_ready to the Peer.
   void state_changed();
+  /// Why every broker refused our handshake, "" while any did not (or there is none).
+  [[nodiscard]] std::string refused_by_all() const;
   /// "the broker at X" or "the brokers (X, Y)".
   [[nodiscard]] std::string brokers_text() const;
 

@@ -82,7 +82,7 @@ void TcpRelay::run() {
     int b = -1;  // to the target
   };
   std::vector<Pair> pairs;
-  std::vector<char> buf(64 * 1024);
+  std::vector<char> buf(std::size_t{64} * 1024);
   while (!stop_.load()) {
     std::vector<pollfd> fds{{listener_, POLLIN, 0}};
     for (const auto& p : pairs) {

@@ -17,12 +17,15 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
 #include "test_support.hpp"
 
 extern char** environ;
 
 namespace zmesh {
 namespace {
+
+using test::TempDir;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -88,33 +91,6 @@ std::string read_file(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
-
-/// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "zmesh-broker-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  /// Writes `name` in the directory and returns its path.
-  [[nodiscard]] std::string write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  [[nodiscard]] std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 // ------------------------------------------------------------------ flags
 
@@ -212,7 +188,7 @@ TEST(BrokerConfig, LimitsOutOfRangeAreRefusedFromEverySource) {
       {{"--config", dir.write("small.conf", "max-payload-bytes = 1\n")},
        {},
        3,
-       payload_too_small + "config file '" + dir.path() + "/small.conf']"},
+       payload_too_small + "config file '" + dir.file("small.conf") + "']"},
       {{"--max-payload-bytes", "2147483648"},
        {},
        2,
@@ -295,8 +271,8 @@ TEST(BrokerConfig, CheckConfigRefusesBadFilesWithExitThree) {
       {dir.write("twice.conf", "ttl-ms = 5000\nttl-ms = 6000\n"), "ttl-ms"},
       {dir.write("renew-too-long.conf", "ttl-ms = 1000\nrenew-ms = 600\n"), "renew-ms"},
       {dir.write("nested.conf", "config = /etc/passwd\n"), "config"},
-      {dir.path() + "/does-not-exist.conf", "does-not-exist.conf"},
-      {dir.path(), "directory"},
+      {dir.file("does-not-exist.conf"), "does-not-exist.conf"},
+      {dir.str(), "directory"},
   };
   if (geteuid() != 0) {  // root reads any file
     const std::string locked = dir.write("locked.conf", "ttl-ms = 5000\n");

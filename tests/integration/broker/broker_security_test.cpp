@@ -17,6 +17,7 @@
 
 #include "broker_client.hpp"
 #include "broker_process.hpp"
+#include "temp_dir.hpp"
 #include "test_support.hpp"
 #include "zmesh/broker/broker.hpp"
 #include "zmesh/core/curve.hpp"
@@ -34,35 +35,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using test::BrokerClient;
 using test::BrokerMessage;
+using test::TempDir;
 using test::wait_until;
 using Stream = test::ChildProcess::Stream;
-
-/// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "zmesh-bsec-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  /// Writes `name` in the directory and returns its path.
-  [[nodiscard]] std::string write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  [[nodiscard]] fs::path path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 /// A key pair as CurveOptions (no trust: a client's).
 struct Keys {

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 #include "zmesh/core/errors.hpp"
 
 namespace zmesh {
@@ -17,16 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// A fresh directory under /tmp, removed with everything in it.
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "zmesh-keys-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  [[nodiscard]] std::string file(const std::string& name) const { return path + "/" + name; }
-  std::string path;
-};
+using test::TempDir;
 
 std::string error_of(const std::function<void()>& fn) {
   try {
@@ -122,7 +115,7 @@ TEST(Keys, ATrustDirectoryYieldsItsPublicCertificatesOnly) {
   save_certificate(b, dir.file("b.key"));
   std::ofstream(dir.file("README")) << "not a certificate\n";
   std::vector<std::string> skipped;
-  const auto trusted = load_trusted_certificates(dir.path, &skipped);
+  const auto trusted = load_trusted_certificates(dir.str(), &skipped);
   ASSERT_EQ(trusted.size(), 2u);
   EXPECT_EQ(trusted[0].public_key, a.public_key);
   EXPECT_EQ(trusted[1].public_key, b.public_key);
