@@ -11,7 +11,8 @@
 // whole process (both ends): CPU µs, syscalls, context switches, operator new calls
 // (meters.hpp says how each is measured). Rows marked "inline" use a handler registered
 // with HandlerOptions::run_inline and callbacks with CallbackOptions::run_inline. Then
-// the time of an idle Peer::stop().
+// the time of an idle Peer::stop(), and requests/s with metrics served and scraped vs
+// without (PeerOptions::metrics_bind).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
 #include <zmq.hpp>
 
 #include "meters.hpp"
@@ -262,6 +264,56 @@ void row(std::size_t size, const std::string& measure, const Measured& raw, cons
   std::fflush(stdout);
 }
 
+// Metrics on vs off: the same pipelined requests (16 B, window 16, callbacks) between a
+// pair of Peers without metrics and a pair with PeerOptions::metrics_bind whose two
+// endpoints are scraped (GET /metrics over HTTP, from this process) every 100 ms while the
+// requests run. Alternated, three rounds each; medians. (The request duration histogram
+// behind zmesh_peer_request_duration_seconds is kept by both pairs: it is always on.)
+void metrics_cost(int n) {
+  const std::string payload(16, 'p');
+  const auto pair_rate = [&](bool metrics) {
+    zmesh::PeerOptions so = bench_options(metrics ? "bench-server-m" : "bench-server-n");
+    zmesh::PeerOptions co = bench_options(metrics ? "bench-client-m" : "bench-client-n");
+    if (metrics) so.metrics_bind = co.metrics_bind = "127.0.0.1:0";
+    zmesh::Peer server(so);
+    auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
+    server.start();
+    zmesh::Peer client(co);
+    client.start();
+    const zmesh::PeerId to = client.connect(server.endpoint()).get();
+    (void)zmesh_callback_throughput(client, to, payload, 16, n / 10);  // warm up
+    std::atomic<bool> done{false};
+    std::atomic<int> scrapes{0};
+    std::thread scraper([&] {
+      while (metrics && !done.load()) {
+        for (const auto* p : {&server, &client}) {
+          const std::string ep = p->metrics_endpoint();
+          httplib::Client http("127.0.0.1", std::stoi(ep.substr(ep.rfind(':') + 1)));
+          if (auto r = http.Get("/metrics"); r && r->status == 200) scrapes.fetch_add(1);
+        }
+        std::this_thread::sleep_for(100ms);
+      }
+    });
+    const double rate = zmesh_callback_throughput(client, to, payload, 16, n);
+    done.store(true);
+    scraper.join();
+    if (metrics && scrapes.load() == 0) std::fprintf(stderr, "bench_peer: no scrape answered\n");
+    return rate;
+  };
+  std::vector<double> off;
+  std::vector<double> on;
+  for (int round = 0; round < 3; ++round) {
+    off.push_back(pair_rate(false));
+    on.push_back(pair_rate(true));
+  }
+  std::sort(off.begin(), off.end());
+  std::sort(on.begin(), on.end());
+  std::printf(
+      "\nmetrics cost, 16 B, window 16, callbacks: off %.0f req/s, on (scraped every 100 ms) "
+      "%.0f req/s, on/off %.3f (medians of 3, alternated)\n",
+      off[1], on[1], on[1] / off[1]);
+}
+
 /// A server/client pair of Peers, plaintext or with CURVE (each trusting the other).
 struct Pair {
   explicit Pair(bool curve)
@@ -479,6 +531,7 @@ int run(int argc, char** argv) {
   }
   std::sort(stop_ms.begin(), stop_ms.end());
   std::printf("\nidle stop(): median %.2f ms, max %.2f ms (10 runs)\n", stop_ms[5], stop_ms[9]);
+  metrics_cost(tput_n);
   return 0;
 }
 

@@ -14,10 +14,10 @@ packages=(
   libzmq3-dev cppzmq-dev
   libflatbuffers-dev flatbuffers-compiler
   libboost-program-options-dev
-  libspdlog-dev nlohmann-json3-dev
+  libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-zmq python3-flatbuffers python3-pytest python3-pytest-timeout python3-setuptools
-  python3-wheel python3-venv
+  python3-wheel python3-venv python3-prometheus-client
 )
 # Pinned to 14: another clang-format version formats some lines differently.
 for arg in "$@"; do

@@ -18,6 +18,7 @@
 #include "zmesh/core/curve.hpp"
 #include "zmesh/core/errors.hpp"
 #include "zmesh/core/limits.hpp"
+#include "zmesh/core/metrics_server.hpp"
 #include "zmesh/core/trust_store.hpp"
 
 namespace zmesh::broker_cli {
@@ -139,7 +140,10 @@ po::options_description settings(bool with_config) {
       "dropped (slow consumer)")("log-level", po::value<std::string>()->default_value("info"),
                                  "trace, debug, info, warn, error or off")(
       "log-format", po::value<std::string>()->default_value("text"),
-      "text or json (one object per line)");
+      "text or json (one object per line)")(
+      "metrics-bind", po::value<std::string>()->default_value(""),
+      "serve Prometheus metrics over HTTP at HOST:PORT (GET /metrics), e.g. 127.0.0.1:9464; "
+      "empty = off");
   add_curve_settings(d);
   if (with_config) {
     d.add_options()("config", po::value<std::string>(),
@@ -338,6 +342,16 @@ void fill(Config& c, const po::variables_map& vm, const Checker& check) {
                     printable(c.log_level) + "')");
   check.require(c.log_format == "text" || c.log_format == "json", {"log-format"},
                 "log-format must be text or json (got '" + printable(c.log_format) + "')");
+  c.metrics_bind = vm["metrics-bind"].as<std::string>();
+  if (!c.metrics_bind.empty()) {
+    std::string why;
+    try {
+      MetricsServer::check_bind(c.metrics_bind);
+    } catch (const Error& e) {
+      why = e.what();
+    }
+    check.require(why.empty(), {"metrics-bind"}, printable(why, 200));
+  }
   fill_curve(c, vm, check);
   try {
     c.options.validate();
@@ -461,7 +475,8 @@ void print_config(std::ostream& out, const Config& c) {
       << "page-bytes = " << c.options.page_bytes << "\n"
       << "send-queue = " << c.options.send_queue << "\n"
       << "log-level = " << c.log_level << "\n"
-      << "log-format = " << c.log_format << "\n";
+      << "log-format = " << c.log_format << "\n"
+      << "metrics-bind = " << c.metrics_bind << "\n";
   // The secret key itself is never printed.
   const CurveOptions& curve = c.options.curve;
   if (!curve.enabled()) return;

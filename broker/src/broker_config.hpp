@@ -30,6 +30,7 @@ struct Config {
   bool version = false;
   bool check_config = false;
   std::string help_text;
+  std::string metrics_bind;  ///< "HOST:PORT" for GET /metrics; "" = off
 };
 
 /// Why the configuration was refused, with the exit code that goes with it.

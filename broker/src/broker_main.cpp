@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker_config.hpp"
+#include "broker_metrics.hpp"
 #include "zmesh/core/errors.hpp"
 #include "zmesh/core/header.hpp"
 
@@ -89,6 +90,16 @@ int main(int argc, char** argv) {
     } catch (const zmesh::Error& e) {
       spdlog::error("{}", e.what());
       return kExitBind;
+    }
+    std::unique_ptr<zmesh::MetricsServer> metrics;  // reads broker.stats(); goes first
+    if (!config.metrics_bind.empty()) {
+      try {
+        metrics = serve_broker_metrics(config.metrics_bind, broker);
+      } catch (const zmesh::Error& e) {
+        spdlog::error("{}", e.what());
+        return kExitBind;
+      }
+      spdlog::info("metrics listening endpoint=http://{}/metrics", metrics->endpoint());
     }
     int sig = 0;
     for (;;) {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "broker_endpoints.hpp"
@@ -9,12 +10,15 @@
 #include "completions.hpp"
 #include "deadline.hpp"
 #include "engine.hpp"
+#include "peer_metrics.hpp"
 #include "peer_shared.hpp"
+#include "peer_stats_json.hpp"
 #include "pipeline.hpp"
 #include "worker_pool.hpp"
 #include "zmesh/core/endpoint.hpp"
 #include "zmesh/core/ids.hpp"
 #include "zmesh/core/keys.hpp"
+#include "zmesh/core/metrics_server.hpp"
 
 namespace zmesh {
 
@@ -93,6 +97,7 @@ class Peer::Impl {
           zmq::message_t(prefix.data(), prefix.size()), zmq::message_t(),
           shared_.options.send_timeout);
     });
+    serve_stats();
   }
   ~Impl() {
     try {
@@ -105,6 +110,7 @@ class Peer::Impl {
   void start() {
     std::lock_guard lock(lifecycle_mu_);
     if (state_ != State::created) throw Error(errc::invalid_argument, "a Peer starts only once");
+    if (!shared_.options.metrics_bind.empty()) start_metrics();
     ctx_ = std::make_unique<zmq::context_t>(1);
     engine_ = std::make_unique<detail::Engine>(*ctx_, shared_);
     std::promise<detail::Engine::Endpoints> ready;
@@ -119,6 +125,7 @@ class Peer::Impl {
       engine_thread_.join();
       engine_.reset();
       ctx_.reset();
+      metrics_.reset();
       state_ = State::stopped;
       throw;
     }
@@ -134,6 +141,7 @@ class Peer::Impl {
   void stop(std::chrono::milliseconds drain) {
     std::lock_guard lock(lifecycle_mu_);
     if (state_ != State::running) return;
+    if (metrics_) metrics_->stop();  // waits for a scrape that is asking the engine
     // Admit no new calls, and wait for the calls already inside to finish queuing.
     accepting_.store(false);
     while (callers_.load() != 0) std::this_thread::yield();
@@ -171,6 +179,11 @@ class Peer::Impl {
     ctx_.reset();
     state_ = State::stopped;
   }
+
+  // Serves PeerOptions::metrics_bind (below the class: it uses ask()).
+  void start_metrics();
+  // Answers kStatsRequestType (below the class: it uses ask()).
+  void serve_stats();
 
   /// Admission to the command pipeline for one API call (see stop()).
   class Call {
@@ -246,7 +259,42 @@ class Peer::Impl {
   std::thread engine_thread_;
   std::unique_ptr<detail::WorkerPool> workers_;
   std::unique_ptr<detail::CommandChannels> channels_;
+  std::unique_ptr<MetricsServer> metrics_;  // scrapes on its own thread; stopped first
+  std::string metrics_endpoint_;
 };
+
+// Serves PeerOptions::metrics_bind. A scrape reads the counters and asks the engine
+// for its connections like Peer::connections() (a command: the engine is never held).
+void Peer::Impl::start_metrics() {
+  metrics_ = std::make_unique<MetricsServer>(shared_.options.metrics_bind, [this] {
+    std::optional<std::vector<ConnectionStats>> connections;
+    try {
+      connections = ask<detail::ConnectionsCompletion>(CommandOp::connections);
+    } catch (const Error&) {
+      // Not started yet, stopping, or busy past a second: counters only.
+    }
+    return detail::peer_metrics_text(shared_.options.name, shared_.id, shared_.counters.snapshot(),
+                                     shared_.counters.request_durations.snapshot(), connections);
+  });
+  metrics_endpoint_ = metrics_->endpoint();
+}
+
+// The stats handler runs on a worker like any handler, and asks the engine for its
+// connections and publishers as Peer::connections() does. Registered for the Peer's life.
+void Peer::Impl::serve_stats() {
+  (void)shared_.handlers->add(std::string(kStatsRequestType), [this](const Message&) {
+    std::optional<std::vector<ConnectionStats>> connections;
+    std::optional<std::vector<PublisherStats>> publishers;
+    try {
+      connections = ask<detail::ConnectionsCompletion>(CommandOp::connections);
+      publishers = ask<detail::PublishersCompletion>(CommandOp::publishers);
+    } catch (const Error&) {
+      // Stopping, or the engine busy past a second: the counters alone.
+    }
+    return detail::peer_stats_json(shared_.options.name, shared_.id, endpoint_, pub_endpoint_,
+                                   shared_.counters.snapshot(), connections, publishers);
+  });
+}
 
 // ------------------------------------------------------------------ Peer
 
@@ -276,6 +324,9 @@ Registration Peer::on(std::string type, Handler handler) {
 }
 
 Registration Peer::on(std::string type, Handler handler, HandlerOptions options) {
+  if (type.starts_with(kReservedTypePrefix)) {
+    throw Error(errc::invalid_argument, "message type '" + type + "' is reserved for zmesh");
+  }
   const auto token =
       impl_->shared_.handlers->add(std::move(type), std::move(handler), options.run_inline);
   return Registration(impl_->shared_.handlers, token);
@@ -495,6 +546,10 @@ bool Peer::registered() const noexcept {
 
 bool Peer::membership_listed() const noexcept {
   return impl_->shared_.membership_listed.load();
+}
+
+std::string Peer::metrics_endpoint() const {
+  return impl_->metrics_endpoint_;
 }
 
 std::string Peer::registration_error() const {

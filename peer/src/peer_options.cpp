@@ -5,6 +5,7 @@
 #include "zmesh/core/control.hpp"
 #include "zmesh/core/errors.hpp"
 #include "zmesh/core/ids.hpp"
+#include "zmesh/core/metrics_server.hpp"
 
 namespace zmesh {
 
@@ -39,6 +40,7 @@ void PeerOptions::validate() const {
   require(services.size() <= limits.max_list_items, "too many services");
   for (const auto& s : services)
     require(!s.empty() && s.size() <= limits.max_string_bytes, "bad service name");
+  if (!metrics_bind.empty()) MetricsServer::check_bind(metrics_bind);
   limits.validate();
   CurveOptions curve_checked = curve;
   curve_checked.validate("invalid peer options: curve");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "handler_table.hpp"
+#include "request_durations.hpp"
 #include "subscription_table.hpp"
 #include "zmesh/peer/options.hpp"
 #include "zmesh/peer/stats.hpp"
@@ -27,6 +28,7 @@ struct Counters {
       greetings_refused{0}, registrations_refused{0}, membership_resyncs{0}, handshakes_refused{0},
       handshakes_untrusted{0}, handshakes_mismatched{0}, handshakes_bad_key{0}, auth_failures{0},
       identity_refused{0};
+  RequestDurations request_durations;  // replies only; engine writes, metrics reads
 
   [[nodiscard]] PeerStats snapshot() const {
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };

@@ -32,6 +32,7 @@ struct PendingRequest {
     std::vector<PeerId> tried;
   };
   std::unique_ptr<Retry> retry;
+  SteadyClock::time_point started{};  ///< when the engine took it (request durations)
 };
 
 class PendingRequests {

@@ -10,10 +10,10 @@ void Requests::request(PeerId to, const Deadline& deadline, std::string_view typ
                        zmq::message_t payload, std::unique_ptr<RequestCompletion> done) {
   const std::uint64_t correlation = ctx_.next_correlation();
   bump(ctx_.counters().pending);
-  PendingRequest r{to, deadline.steady, std::move(done), nullptr};
+  PendingRequest r{to, deadline.steady, std::move(done), nullptr, SteadyClock::now()};
   if (ctx_.stopping)
     return fail(std::move(r), correlation, errc::shutting_down, "peer is shutting down");
-  if (SteadyClock::now() >= deadline.steady) {
+  if (r.started >= deadline.steady) {
     bump(ctx_.counters().timeouts);
     return fail(std::move(r), correlation, errc::timeout,
                 "request to peer " + hooks_.describe(to) + " timed out before it could be sent");
@@ -34,7 +34,8 @@ void Requests::request_service(std::string service, const Deadline& deadline, st
                                zmq::message_t payload, std::unique_ptr<RequestCompletion> done) {
   const std::uint64_t correlation = ctx_.next_correlation();
   bump(ctx_.counters().pending);
-  PendingRequest r{0, deadline.steady, std::move(done), std::make_unique<PendingRequest::Retry>()};
+  PendingRequest r{0, deadline.steady, std::move(done), std::make_unique<PendingRequest::Retry>(),
+                   SteadyClock::now()};
   r.retry->service = std::move(service);
   r.retry->type = std::string(type);
   r.retry->payload = std::move(payload);
@@ -139,6 +140,7 @@ void Requests::fail_all(errc code, const std::string& text) {
 void Requests::complete(PendingRequest r, Response response) {
   drop(ctx_.counters().pending);
   bump(ctx_.counters().replies_received);
+  ctx_.counters().request_durations.observe(SteadyClock::now() - r.started);
   if (!r.completion->callback) {
     if (batching_) {
       replies_.emplace_back(std::move(r.completion), std::move(response));

@@ -30,6 +30,10 @@ CommandLine describe_ping();
 int run_ping(const Parsed& p);
 CommandLine describe_keygen();
 int run_keygen(const Parsed& p);
+CommandLine describe_bench();
+int run_bench(const Parsed& p);
+CommandLine describe_stats();
+int run_stats(const Parsed& p);
 
 /// Every command, in the order `zmesh --help` lists them.
 [[nodiscard]] const std::vector<Command>& commands();

@@ -148,6 +148,7 @@ const std::vector<Command>& commands() {
       {describe_reply, run_reply},         {describe_publish, run_publish},
       {describe_subscribe, run_subscribe}, {describe_peers, run_peers},
       {describe_ping, run_ping},           {describe_keygen, run_keygen},
+      {describe_bench, run_bench},         {describe_stats, run_stats},
   };
   return kAll;
 }

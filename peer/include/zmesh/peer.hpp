@@ -43,6 +43,13 @@ class Unregister {
 struct RequestCompletion;
 }  // namespace detail
 
+/// Message types starting with "zmesh." are zmesh's own: Peer::on() refuses them.
+inline constexpr std::string_view kReservedTypePrefix = "zmesh.";
+/// Every started Peer answers a request of this type with its stats as one JSON object:
+/// id, name, endpoint, pub_endpoint, stats (PeerStats by field name), connections
+/// (ConnectionStats; rtt_us) and publishers (PublisherStats). `zmesh stats` asks it.
+inline constexpr std::string_view kStatsRequestType = "zmesh.stats";
+
 /// A handler. Runs on a worker thread (on the engine thread when registered with
 /// HandlerOptions::run_inline); messages from one sender run in order, one at a time;
 /// different senders' run in parallel. On a worker it may block (that worker's queue
@@ -143,8 +150,12 @@ class Peer {
   /// Where others reach our ROUTER: options.advertise, else the resolved bind endpoint
   /// ("tcp://127.0.0.1:40123"); "" when not bound or not started.
   [[nodiscard]] std::string endpoint() const;
+  /// Where our metrics are served ("127.0.0.1:9464", PeerOptions::metrics_bind with the
+  /// port bound); "" when off or not started.
+  [[nodiscard]] std::string metrics_endpoint() const;
 
-  /// Registers the handler for a message type (one per type; throws if taken).
+  /// Registers the handler for a message type (one per type; throws if taken, or
+  /// Error(invalid_argument) for a reserved type: kReservedTypePrefix).
   [[nodiscard]] Registration on(std::string type, Handler handler);
   /// The same, run as `options` say (HandlerOptions::run_inline).
   [[nodiscard]] Registration on(std::string type, Handler handler, HandlerOptions options);

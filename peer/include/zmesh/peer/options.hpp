@@ -74,6 +74,10 @@ struct PeerOptions {
   /// PUB endpoints our SUB follows at most (from connections and the membership);
   /// beyond, more are not followed (counted in PeerStats::publishers_refused).
   std::size_t max_followed_publishers = 1024;
+  /// Serve Prometheus metrics over HTTP (GET /metrics) at "HOST:PORT", e.g.
+  /// "127.0.0.1:9464" (port 0: any free port, see Peer::metrics_endpoint()); "" = off.
+  /// Served from a thread of its own that reads counters only (docs/operations.md).
+  std::string metrics_bind{};
 
   /// CURVE (docs/security.md): our key pair and the client keys our ROUTER and PUB accept.
   /// Off (plaintext) unless curve.secret_key is set. With it on, every TCP socket of the
