@@ -1,14 +1,15 @@
 // LogLimiter — at most one warning line per second for a noisy condition (a client that
-// does not read, a hijack attempt), saying how many were held back. One thread.
+// does not read, a hijack attempt), saying how many were held back (zmesh/core/
+// rate_limit.hpp, shared with the peer library's log). One thread.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "zmesh/core/clock.hpp"
+#include "zmesh/core/rate_limit.hpp"
 
 namespace zmesh::detail {
 
@@ -16,20 +17,14 @@ class LogLimiter {
  public:
   template <class... Args>
   void warn(spdlog::format_string_t<Args...> fmt, Args&&... args) {
-    const auto now = SteadyClock::now();
-    if (now < next_) {
-      ++suppressed_;
-      return;
-    }
-    next_ = now + std::chrono::seconds(1);
-    if (suppressed_ > 0) spdlog::warn("({} similar messages suppressed)", suppressed_);
-    suppressed_ = 0;
+    std::uint64_t suppressed = 0;
+    if (!limit_.allow(SteadyClock::now(), suppressed)) return;
+    if (suppressed > 0) spdlog::warn("({} similar messages suppressed)", suppressed);
     spdlog::warn(fmt, std::forward<Args>(args)...);
   }
 
  private:
-  SteadyClock::time_point next_{};
-  std::uint64_t suppressed_ = 0;
+  RateLimit limit_;
 };
 
 }  // namespace zmesh::detail

@@ -126,8 +126,11 @@ void BrokerLink::check_handshake() {
     const bool failed = handshake_failed(*e, curve, closes_);
     if (!failed && e->kind != HandshakeEvent::Kind::succeeded) continue;  // not decided yet
     if (failed) {
-      if (auth_error_.empty()) bump(ctx_.counters().auth_failures);
       error = "handshake with the broker at " + endpoint_ + " failed: " + e->reason(curve);
+      if (auth_error_.empty()) {
+        bump(ctx_.counters().auth_failures);
+        ctx_.log(LogEvent::broker_auth_failed, LogLevel::warning, error);
+      }
     }
     if (error != auth_error_) {
       auth_error_ = std::move(error);
@@ -197,6 +200,8 @@ void BrokerLink::on_envelope(const Envelope& env) {
       registered_ = false;
       next_tick_ = SteadyClock::now() + renew_interval_;
       hooks_.changed();
+      ctx_.log(LogEvent::registration_refused, LogLevel::warning,
+               "the broker at " + endpoint_ + " refused our registration: " + refusal_);
       // Counted once registration_error() says why: whoever sees the count sees the reason.
       bump(ctx_.counters().registrations_refused);
       break;

@@ -260,6 +260,14 @@ int Connections::read_router(const std::function<bool()>& stop) {
     auto env = decoder_.decode(Layout::router, frames_);
     if (!env) {
       bump(ctx_.counters().malformed);
+      if (ctx_.log.on()) {
+        const Connection* from =
+            frames_.size() > 0 ? registry_.by_identity(view_of(frames_[0])) : nullptr;
+        ctx_.log(LogEvent::malformed, LogLevel::warning,
+                 "malformed input on our ROUTER from " +
+                     (from != nullptr ? from->describe() : std::string("an ungreeted client")) +
+                     ": " + env.error().message());
+      }
       continue;
     }
     on_envelope(nullptr, frames_, *env);
@@ -276,6 +284,8 @@ int Connections::read_dealer(std::uint64_t key, const std::function<bool()>& sto
     auto env = decoder_.decode(Layout::dealer, frames_);
     if (!env) {
       bump(ctx_.counters().malformed);
+      ctx_.log(LogEvent::malformed, LogLevel::warning,
+               "malformed input from " + c->describe() + ": " + env.error().message());
       continue;
     }
     on_envelope(c, frames_, *env);
@@ -452,6 +462,7 @@ void Connections::check_handshakes() {
     std::string text = "handshake with " + where;
     text += " failed: ";
     text += reason;
+    ctx_.log(LogEvent::auth_failed, LogLevel::warning, text);
     remove(*c, errc::auth_failed, text);
   }
 }
@@ -488,8 +499,9 @@ void Connections::heartbeat(SteadyClock::time_point now, bool paused) {
     const auto silence = now - c->last_rx;
     const auto verdict = liveness_.judge(silence, c->announced_interval);
     if (!paused && verdict == Liveness::Verdict::gone) {
-      remove(*c, errc::peer_gone,
-             "peer " + c->describe() + " gone: silent for " + ms_text(silence));
+      const std::string text = "peer " + c->describe() + " gone: silent for " + ms_text(silence);
+      ctx_.log(LogEvent::peer_gone, LogLevel::info, text);
+      remove(*c, errc::peer_gone, text);
       continue;
     }
     if (!paused && verdict == Liveness::Verdict::suspect) c->state = ConnectionState::suspect;

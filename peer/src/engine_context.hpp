@@ -9,6 +9,7 @@
 
 #include <zmq.hpp>
 
+#include "peer_log.hpp"
 #include "peer_shared.hpp"
 #include "readiness.hpp"
 #include "zmesh/core/clock.hpp"
@@ -34,6 +35,7 @@ struct EngineContext {
       : zmq(zmq_ctx),
         shared(peer_shared),
         opts(peer_shared.options),
+        log(peer_shared.options.log),
         tuning{opts.send_hwm, opts.recv_hwm, opts.limits, std::chrono::milliseconds(100),
                std::chrono::milliseconds(2000)} {
     self.id = peer_shared.id;
@@ -63,6 +65,11 @@ struct EngineContext {
     if (cause == "untrusted_key") bump(counters().handshakes_untrusted);
     if (cause == "mechanism_mismatch") bump(counters().handshakes_mismatched);
     if (cause == "bad_key") bump(counters().handshakes_bad_key);
+    // Untrusted keys are logged by the ZAP handler, with the key.
+    if (cause != "untrusted_key" && log.on()) {
+      log(LogEvent::handshake_refused, LogLevel::warning,
+          "handshake refused at " + e.endpoint + ": " + std::string(cause));
+    }
   }
   /// A component sent on (connected, subscribed with) one of its sockets: the engine
   /// looks at that socket again before it sleeps (readiness.hpp says why).
@@ -82,6 +89,7 @@ struct EngineContext {
   zmq::context_t& zmq;
   PeerShared& shared;
   const PeerOptions& opts;
+  PeerLog log;
   const SocketTuning tuning;
   PeerInfo self;  // endpoints filled in as the components bind
   EnvelopeEncoder encoder;

@@ -84,9 +84,11 @@ void Connections::on_hello(std::string_view identity, const Envelope& env, const
     const PeerId bound = peer_id_for_key(key);
     if (bound == 0 || who.id != bound || (!who.public_key.empty() && who.public_key != key)) {
       bump(ctx_.counters().identity_refused);
-      reject(WireError::not_allowed, "HELLO claims peer id " + id_to_hex(who.id) +
-                                         ", but the key it authenticated with (" + short_key(key) +
-                                         ") is bound to id " + id_to_hex(bound));
+      const std::string why = "HELLO claims peer id " + id_to_hex(who.id) +
+                              ", but the key it authenticated with (" + key + ") is bound to id " +
+                              id_to_hex(bound);
+      ctx_.log(LogEvent::identity_refused, LogLevel::warning, why);
+      reject(WireError::not_allowed, why);
       return;
     }
     who.public_key = key;

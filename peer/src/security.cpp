@@ -6,8 +6,12 @@ void Security::open() {
   if (!ctx_.opts.curve.enabled()) return;
   trust_.emplace(ctx_.opts.curve);
   // Refused keys are counted by the server sockets' monitors (Connections, Broadcasts),
-  // with the cause; nothing more to do here.
-  zap_.emplace(ctx_.zmq, *trust_, ZapHandler::Refused{});
+  // with the cause; the key and the address are known here only: log them.
+  zap_.emplace(ctx_.zmq, *trust_, [this](const std::string& key, const std::string& address) {
+    ctx_.log(LogEvent::handshake_refused, LogLevel::warning,
+             "handshake refused: client key " + (key.empty() ? std::string("(none)") : key) +
+                 " is not trusted (address " + address + ")");
+  });
 }
 
 void Security::close() noexcept {

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -327,6 +329,75 @@ TEST(Security, AnUntrustedSubscriberReceivesNothing) {
   EXPECT_EQ(stranger_got.load(), 0);
   // Counted when the publisher's engine reads its XPUB's handshake events (each tick).
   EXPECT_TRUE(test::wait_until([&] { return publisher->stats().handshakes_untrusted >= 1; }));
+}
+
+// --------------------------------------------------------------------------- the log
+
+/// Records a Peer's log (PeerOptions::log); the sink runs on the engine thread.
+struct LogRecorder {
+  LogSink sink() {
+    return [this](const LogRecord& r) {
+      std::lock_guard lock(mu);
+      lines.push_back(std::string(r.event) + ": " + std::string(r.message));
+    };
+  }
+  [[nodiscard]] std::vector<std::string> taken() {
+    std::lock_guard lock(mu);
+    return lines;
+  }
+  std::mutex mu;
+  std::vector<std::string> lines;
+};
+
+TEST(Security, RefusedHandshakesAreLoggedWithTheKeyOncePerSecond) {
+  TempDir trust;
+  TempDir other;
+  const Identity server_id(trust.str(), "server");
+  const Identity stranger(other.str(), "stranger");
+  LogRecorder log;
+  PeerOptions so = curve_options("server", server_id, trust.str());
+  so.log = log.sink();
+  auto server = test::started(so);
+  PeerOptions co = curve_options("stranger", stranger, other.str());
+  co.connect_timeout = 30s;
+  auto client = test::started(co);
+  for (int i = 0; i < 5; ++i) {
+    auto f = client->connect(server->endpoint(), server_id.key());
+    EXPECT_EQ(error_of(f), errc::auth_failed);
+  }
+  ASSERT_TRUE(test::wait_until([&] { return !log.taken().empty(); }));
+  const auto lines = log.taken();
+  // The first refusal names the key; the four that follow within the second are held back.
+  EXPECT_NE(lines.front().find("handshake_refused: handshake refused: client key " +
+                               stranger.key() + " is not trusted (address 127.0.0.1)"),
+            std::string::npos)
+      << lines.front();
+  std::size_t refused = 0;
+  for (const auto& l : lines) refused += l.rfind("handshake_refused:", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(refused, 1U);
+  EXPECT_GE(server->stats().handshakes_untrusted, 5U);
+}
+
+TEST(Security, MalformedInputIsLoggedWhenTheApplicationGivesASink) {
+  LogRecorder log;
+  PeerOptions o = test::test_options("logged");
+  o.log = log.sink();
+  auto server = test::started(o);
+  test::RawPeer raw("raw");
+  raw.connect(server->endpoint());
+  ASSERT_TRUE(raw.greet());
+  // A request whose header is garbage: counted as malformed, and logged naming who sent it.
+  ASSERT_NE(raw.send_kind(Kind::request, zmq::message_t(std::string("x"))), 0U);
+  zmq::context_t ctx(1);
+  zmq::socket_t d(ctx, zmq::socket_type::dealer);
+  d.set(zmq::sockopt::linger, 0);
+  d.connect(server->endpoint());
+  d.send(zmq::str_buffer("not a header"), zmq::send_flags::sndmore);
+  d.send(zmq::str_buffer("payload"), zmq::send_flags::none);
+  ASSERT_TRUE(test::wait_until([&] { return server->stats().malformed >= 1; }));
+  ASSERT_TRUE(test::wait_until([&] { return !log.taken().empty(); }));
+  EXPECT_EQ(log.taken().front().rfind("malformed: malformed input on our ROUTER from ", 0), 0U)
+      << log.taken().front();
 }
 
 // --------------------------------------------------------------------------- the broker

@@ -563,7 +563,7 @@ TEST(ZmeshCli, KeysSecureRequestsAndAnUntrustedClientExitsSeven) {
       {"reply", "Echo", "--echo", "--key", trust + "/server.key_secret", "--trust", trust});
   auto r = zmesh({"request", echo.endpoint, "Echo", "secret hello", "--key",
                   trust + "/client.key_secret", "--server-key", trust + "/server.key"});
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.code, 0) << r.err << " reply stderr: " << echo.process->err();
   EXPECT_EQ(r.out, "secret hello\n");
 
   // Not trusted by the server: exit 7, one line naming the reason, well before --timeout.

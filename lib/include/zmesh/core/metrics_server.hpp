@@ -14,7 +14,9 @@
 #include <memory>
 #include <string>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 class MetricsServer {
  public:

@@ -16,7 +16,9 @@
 #include <string>
 #include <string_view>
 
-namespace zmesh {
+#include "zmesh/core/export.hpp"
+
+namespace ZMESH_API zmesh {
 
 /// One label of a sample: name="value".
 struct MetricLabel {

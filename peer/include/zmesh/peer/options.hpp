@@ -11,6 +11,7 @@
 #include "zmesh/core/curve.hpp"
 #include "zmesh/core/export.hpp"
 #include "zmesh/core/limits.hpp"
+#include "zmesh/peer/log.hpp"
 
 namespace ZMESH_API zmesh {
 
@@ -89,6 +90,12 @@ struct PeerOptions {
   /// With CURVE on: the brokers' public keys (Z85), one for every broker or a
   /// comma-separated list matched to the brokers in order (`broker`, then `brokers`).
   std::string broker_key{};
+
+  /// Where the library logs what an operator should know (refused handshakes with the
+  /// key, malformed input, peers gone, broker refusals; zmesh/peer/log.hpp), each kind
+  /// rate-limited; empty = silent. zmesh::spdlog_sink() (zmesh/peer/spdlog_sink.hpp) is a
+  /// ready one.
+  LogSink log{};
 
   /// Throws zmesh::Error(invalid_argument) naming the first bad field.
   void validate() const;
