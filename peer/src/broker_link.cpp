@@ -141,6 +141,17 @@ void BrokerLink::check_handshake() {
 
 void BrokerLink::on_timers(SteadyClock::time_point now) {
   check_handshake();
+  if (const bool is_live = live(now); is_live != was_live_) {
+    // Heard from for the first time, lost, or back: tell the operator (not the first time).
+    if (!is_live) {
+      ctx_.log(LogEvent::broker_lost, LogLevel::warning,
+               "the broker at " + endpoint_ + " does not answer");
+    } else if (ever_live_) {
+      ctx_.log(LogEvent::broker_back, LogLevel::info, "the broker at " + endpoint_ + " answers again");
+    }
+    ever_live_ = ever_live_ || is_live;
+    was_live_ = is_live;
+  }
   const bool may_list = registered_ || !register_self_;
   if (may_list && now >= refresh_at_) refresh();
   // A listing whose answer was lost (dropped at a full queue, say) starts over.

@@ -504,7 +504,11 @@ void Connections::heartbeat(SteadyClock::time_point now, bool paused) {
       remove(*c, errc::peer_gone, text);
       continue;
     }
-    if (!paused && verdict == Liveness::Verdict::suspect) c->state = ConnectionState::suspect;
+    if (!paused && verdict == Liveness::Verdict::suspect && c->state != ConnectionState::suspect) {
+      c->state = ConnectionState::suspect;
+      ctx_.log(LogEvent::peer_suspect, LogLevel::info,
+               "peer " + c->describe() + " suspect: silent for " + ms_text(silence));
+    }
     c->ping_nonce = random_id();
     send_control(*c, Route{c->key}, ctx_.header(Kind::ping, ctx_.next_correlation()),
                  encode(Ping{c->ping_nonce, steady_now_us()}));

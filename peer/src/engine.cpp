@@ -71,14 +71,17 @@ Engine::Engine(zmq::context_t& ctx, PeerShared& shared)
                 }
                 switch (connections_.send_app(*c, std::move(s))) {
                   case Connections::Admit::accepted: return std::nullopt;
-                  case Connections::Admit::greeting_full:
-                    return SendFailure{errc::queue_full,
-                                       "greeting queue for peer " + c->describe() + " is full"};
+                  case Connections::Admit::greeting_full: {
+                    std::string text = "greeting queue for peer " + c->describe() + " is full";
+                    ctx_.log(LogEvent::queue_full, LogLevel::warning, text);
+                    return SendFailure{errc::queue_full, std::move(text)};
+                  }
                   case Connections::Admit::over_bound: break;
                 }
-                return SendFailure{errc::queue_full, std::to_string(c->backlog_bytes) +
-                                                         " bytes wait for peer " + c->describe() +
-                                                         ", which is not reading"};
+                std::string text = std::to_string(c->backlog_bytes) + " bytes wait for peer " +
+                                   c->describe() + ", which is not reading";
+                ctx_.log(LogEvent::queue_full, LogLevel::warning, text);
+                return SendFailure{errc::queue_full, std::move(text)};
               },
               .pick =
                   [this](const std::string& service, const std::vector<PeerId>& tried) {

@@ -18,8 +18,12 @@ enum class LogEvent : std::uint8_t {
   auth_failed,           // our own handshake failed (the endpoint, the reason)
   identity_refused,      // a greeting claiming an id not bound to its key
   malformed,             // undecodable input (from whom, why)
+  peer_suspect,          // a connection went quiet (before it is gone)
   peer_gone,             // a connection ended by silence
+  queue_full,            // a send or request refused: the peer does not read
   registration_refused,  // a broker refused our Register (why)
+  broker_lost,           // a broker stopped answering
+  broker_back,           // ...and answers again
   broker_auth_failed,    // a broker refused our handshake
   count_
 };
@@ -49,7 +53,11 @@ class PeerLog {
       case LogEvent::auth_failed: return "auth_failed";
       case LogEvent::identity_refused: return "identity_refused";
       case LogEvent::malformed: return "malformed";
+      case LogEvent::peer_suspect: return "peer_suspect";
       case LogEvent::peer_gone: return "peer_gone";
+      case LogEvent::queue_full: return "queue_full";
+      case LogEvent::broker_lost: return "broker_lost";
+      case LogEvent::broker_back: return "broker_back";
       case LogEvent::registration_refused: return "registration_refused";
       case LogEvent::broker_auth_failed: return "broker_auth_failed";
       case LogEvent::count_: break;

@@ -378,28 +378,6 @@ TEST(Security, RefusedHandshakesAreLoggedWithTheKeyOncePerSecond) {
   EXPECT_GE(server->stats().handshakes_untrusted, 5U);
 }
 
-TEST(Security, MalformedInputIsLoggedWhenTheApplicationGivesASink) {
-  LogRecorder log;
-  PeerOptions o = test::test_options("logged");
-  o.log = log.sink();
-  auto server = test::started(o);
-  test::RawPeer raw("raw");
-  raw.connect(server->endpoint());
-  ASSERT_TRUE(raw.greet());
-  // A request whose header is garbage: counted as malformed, and logged naming who sent it.
-  ASSERT_NE(raw.send_kind(Kind::request, zmq::message_t(std::string("x"))), 0U);
-  zmq::context_t ctx(1);
-  zmq::socket_t d(ctx, zmq::socket_type::dealer);
-  d.set(zmq::sockopt::linger, 0);
-  d.connect(server->endpoint());
-  d.send(zmq::str_buffer("not a header"), zmq::send_flags::sndmore);
-  d.send(zmq::str_buffer("payload"), zmq::send_flags::none);
-  ASSERT_TRUE(test::wait_until([&] { return server->stats().malformed >= 1; }));
-  ASSERT_TRUE(test::wait_until([&] { return !log.taken().empty(); }));
-  EXPECT_EQ(log.taken().front().rfind("malformed: malformed input on our ROUTER from ", 0), 0U)
-      << log.taken().front();
-}
-
 // --------------------------------------------------------------------------- the broker
 
 /// A zmesh-broker process with a key pair, trusting `trust_dir`, on a free port.
