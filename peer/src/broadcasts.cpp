@@ -29,6 +29,8 @@ Broadcasts::Broadcasts(EngineContext& ctx, Dispatcher& dispatcher)
 std::string Broadcasts::open() {
   sub_ = make_sub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.send_hwm, ctx_.opts.sub_hwm));
   sub_monitor_.emplace(ctx_.zmq, sub_);
+  // Every publisher's heartbeat; entries for topics we do not subscribe to are skipped.
+  sub_.set(zmq::sockopt::subscribe, kSequencesTopic);
   for (const auto& prefix : ctx_.shared.subscriptions->prefixes()) subscribe(prefix);
   if (ctx_.opts.pub_bind.empty()) return {};
   xpub_.emplace(make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm)));
@@ -64,11 +66,9 @@ void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
   }
   // A view into the frame we own: moving a small zmq::message_t moves its bytes.
   const std::string_view topic = view_of(topic_frame);
-  auto it = pub_sequence_.find(topic);
-  if (it == pub_sequence_.end()) it = pub_sequence_.emplace(std::string(topic), 0).first;
   Header h = ctx_.header(Kind::publish, 0);
   h.type = type;
-  h.sequence = ++it->second;
+  h.sequence = sequences_.next(topic);
   zmq::message_t header = ctx_.encode(h);
   // XPUB never blocks: a subscriber whose queue is full (pub_hwm) misses this one, and
   // its sequence check counts it.
@@ -103,7 +103,7 @@ int Broadcasts::read_xpub() {
       break;
     }
     if (!topic.starts_with(kMarkerPrefix)) {
-      bump(ctx_.counters().subscriptions_seen);
+      if (topic != kSequencesTopic) bump(ctx_.counters().subscriptions_seen);
       continue;
     }
     zmq::message_t header = ctx_.encode(ctx_.header(Kind::sync, 0));
@@ -151,6 +151,10 @@ int Broadcasts::read_sub(FrameSet& frames, bool drain) {
       on_sync(env->topic, h.sender_id);
       continue;
     }
+    if (h.kind == Kind::sequences && env->topic == kSequencesTopic) {
+      on_sequences(*env);
+      continue;
+    }
     if (h.kind != Kind::publish || env->topic.starts_with('\0')) {
       bump(ctx_.counters().unexpected);
       continue;
@@ -187,12 +191,14 @@ void Broadcasts::on_broadcast(const Envelope& env, FrameSet& frames) {
 void Broadcasts::subscribe(const std::string& prefix) {
   ctx_.touched(sub_);
   sub_.set(zmq::sockopt::subscribe, prefix);
+  prefixes_.insert(prefix);
   if (++subscriptions_ == 1) reconcile();
 }
 
 void Broadcasts::unsubscribe(const std::string& prefix) {
   ctx_.touched(sub_);
   sub_.set(zmq::sockopt::unsubscribe, prefix);
+  if (auto it = prefixes_.find(prefix); it != prefixes_.end()) prefixes_.erase(it);
   if (--subscriptions_ == 0) reconcile();
 }
 
@@ -352,6 +358,10 @@ void Broadcasts::check_handshakes() {
 
 void Broadcasts::on_timers(SteadyClock::time_point now) {
   check_handshakes();
+  if (ctx_.opts.broadcast_heartbeat.count() > 0 && now >= next_announce_) {
+    next_announce_ = now + ctx_.opts.broadcast_heartbeat;
+    announce_sequences();
+  }
   if (!xpub_ && !xpub_endpoint_.empty() && now >= xpub_retry_) {
     try {
       zmq::socket_t s = make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm));

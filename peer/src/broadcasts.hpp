@@ -31,9 +31,14 @@
 #include "deadline.hpp"
 #include "dispatcher.hpp"
 #include "engine_context.hpp"
+#include "sequence_announcer.hpp"
 #include "zmesh/core/frame_set.hpp"
 
 namespace zmesh::detail {
+
+/// The reserved topic of Sequences, the broadcast heartbeat (protocol.md 5.9). Every SUB
+/// subscribes to it.
+inline constexpr std::string_view kSequencesTopic{"\0zmesh.hb.", 10};
 
 class Broadcasts {
  public:
@@ -97,6 +102,12 @@ class Broadcasts {
 
   int read_sub(FrameSet& frames, bool drain);
   void on_broadcast(const Envelope& env, FrameSet& frames);
+  /// A publisher's Sequences: losses after the last broadcast we received (5.9).
+  void on_sequences(const Envelope& env);
+  /// Sends what the SequenceAnnouncer has due, on the reserved heartbeat topic.
+  void announce_sequences();
+  /// Whether one of our prefixes matches `topic`.
+  [[nodiscard]] bool subscribed_to(std::string_view topic) const;
   void on_sync(std::string_view marker, PeerId publisher);
   void next_sync_round(const std::string& marker);
   std::string new_marker();
@@ -118,7 +129,8 @@ class Broadcasts {
   std::optional<HandshakeMonitor> xpub_monitor_;  // CURVE: refused subscribers, by cause
   std::string xpub_endpoint_;                     // the bound endpoint, to re-open on
   std::unordered_set<std::string> xpub_topics_;   // distinct subscriptions it holds
-  ByTopic<std::uint64_t> pub_sequence_;           // last sequence per topic
+  SequenceAnnouncer sequences_;                   // sequence per topic; the heartbeat
+  SteadyClock::time_point next_announce_{};       // when the heartbeat is next due
   SteadyClock::time_point xpub_retry_{};          // re-open failed: try again then
 
   // subscribing (engine thread only)
@@ -127,6 +139,7 @@ class Broadcasts {
   int sub_closes_ = 0;                                 // its hang-ups mid-handshake in a row
   std::map<std::string, std::string> publisher_keys_;  // CURVE: PUB endpoint -> its key
   long subscriptions_ = 0;                             // our prefixes (repeats counted)
+  std::multiset<std::string> prefixes_;                // the same prefixes, to match topics
   std::map<std::string, int> announced_;               // PUB endpoint -> references
   std::set<std::string> explicit_;                     // subscribe_to() endpoints
   std::set<std::string> connected_;                    // what the SUB is connected to

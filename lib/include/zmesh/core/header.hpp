@@ -30,8 +30,9 @@ enum class Kind : std::uint8_t {
   ping = 9,
   pong = 10,
   bye = 11,
-  sync = 12,  ///< publisher's answer to a subscription marker (PUB/SUB)
-  reg = 20,   ///< broker Register ("register" is a C++ keyword)
+  sync = 12,       ///< publisher's answer to a subscription marker (PUB/SUB)
+  sequences = 13,  ///< publisher's heartbeat: latest sequence per topic (PUB/SUB)
+  reg = 20,        ///< broker Register ("register" is a C++ keyword)
   register_ack = 21,
   renew = 22,
   lookup = 23,

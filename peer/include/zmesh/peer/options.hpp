@@ -85,6 +85,13 @@ struct PeerOptions {
   /// comma-separated list matched to the brokers in order (`broker`, then `brokers`).
   std::string broker_key{};
 
+  /// How often our PUB announces the latest sequence of the topics published since the
+  /// last announcements (Sequences, protocol.md 5.9), so that subscribers count losses
+  /// after the last broadcast they received; nothing is sent while nothing is published.
+  /// 0 = never (losses at the tail then show only when the next broadcast arrives);
+  /// else 10..60000 ms.
+  std::chrono::milliseconds broadcast_heartbeat{100};
+
   /// Throws zmesh::Error(invalid_argument) naming the first bad field.
   void validate() const;
 };
