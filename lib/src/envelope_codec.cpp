@@ -15,6 +15,7 @@ static_assert(static_cast<int>(wire::Kind::Register) == static_cast<int>(Kind::r
 static_assert(static_cast<int>(wire::Kind::Sync) == static_cast<int>(Kind::sync));
 static_assert(static_cast<int>(wire::Kind::Sequences) == static_cast<int>(Kind::sequences));
 static_assert(static_cast<std::uint32_t>(wire::Flags::NoReply) == kFlagNoReply);
+static_assert(static_cast<std::uint32_t>(wire::Flags::Retained) == kFlagRetained);
 
 // Kinds whose header must carry a correlation id (they are, or answer, a request).
 bool needs_correlation_id(Kind k) noexcept {

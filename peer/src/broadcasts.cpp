@@ -24,7 +24,7 @@ SocketTuning tuning_for(const PeerOptions& o, int send_hwm, int recv_hwm) {
 }  // namespace
 
 Broadcasts::Broadcasts(EngineContext& ctx, Dispatcher& dispatcher)
-    : ctx_(ctx), dispatcher_(dispatcher), decoder_(ctx.opts.limits) {}
+    : ctx_(ctx), dispatcher_(dispatcher), decoder_(ctx.opts.limits), retained_(ctx.opts.retain) {}
 
 std::string Broadcasts::open() {
   sub_ = make_sub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.send_hwm, ctx_.opts.sub_hwm));
@@ -69,6 +69,7 @@ void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
   Header h = ctx_.header(Kind::publish, 0);
   h.type = type;
   h.sequence = sequences_.next(topic);
+  if (retained_.enabled()) retained_.keep(topic, type, h.sequence, view_of(payload));
   zmq::message_t header = ctx_.encode(h);
   // XPUB never blocks: a subscriber whose queue is full (pub_hwm) misses this one, and
   // its sequence check counts it.
@@ -101,6 +102,10 @@ int Broadcasts::read_xpub() {
     if (xpub_topics_.size() > ctx_.opts.max_subscriptions) {
       reopen_xpub();
       break;
+    }
+    if (topic.starts_with(kLastPrefix)) {
+      answer_last(topic);
+      continue;
     }
     if (!topic.starts_with(kMarkerPrefix)) {
       if (topic != kSequencesTopic) bump(ctx_.counters().subscriptions_seen);
@@ -149,6 +154,10 @@ int Broadcasts::read_sub(FrameSet& frames, bool drain) {
     const Header& h = env->header;
     if (h.kind == Kind::sync) {
       on_sync(env->topic, h.sender_id);
+      continue;
+    }
+    if (h.kind == Kind::publish && env->topic.starts_with(kLastPrefix)) {
+      on_retained(*env, frames);
       continue;
     }
     if (h.kind == Kind::sequences && env->topic == kSequencesTopic) {
@@ -288,7 +297,8 @@ std::string Broadcasts::new_marker() {
   return marker;
 }
 
-void Broadcasts::sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> done) {
+void Broadcasts::sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> done,
+                      std::optional<std::string> last) {
   if (ctx_.stopping) {
     done->done.set_exception(error_ptr(errc::shutting_down, "peer is shutting down"));
     return;
@@ -301,6 +311,7 @@ void Broadcasts::sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> 
   PendingSync& s = syncs_[marker];
   s.done = std::move(done);
   s.deadline = deadline.steady;
+  s.last = std::move(last);
   ctx_.touched(sub_);
   sub_.set(zmq::sockopt::subscribe, marker);
 }
@@ -319,6 +330,7 @@ void Broadcasts::next_sync_round(const std::string& marker) {
   sub_.set(zmq::sockopt::unsubscribe, marker);
   PendingSync s = std::move(node.mapped());
   if (s.round == 2) {
+    drop_last_marker(s);  // every publisher sent its retained values before its Sync
     s.done->done.set_value();
     return;
   }
@@ -328,6 +340,15 @@ void Broadcasts::next_sync_round(const std::string& marker) {
   std::string next = new_marker();
   s.round = 2;
   s.confirmed.clear();
+  if (s.last) {
+    // Subscribed before round 2's marker: each publisher answers it first (5.10).
+    s.last_marker = std::string(kLastPrefix) + id_to_hex(ctx_.self.id) + "." +
+                    std::to_string(++sync_counter_) + ".";
+    s.last_base = s.last_marker.size();
+    s.last_marker += *s.last;
+    ctx_.touched(sub_);
+    sub_.set(zmq::sockopt::subscribe, s.last_marker);
+  }
   ctx_.touched(sub_);
   sub_.set(zmq::sockopt::subscribe, next);
   syncs_.emplace(std::move(next), std::move(s));
@@ -350,6 +371,7 @@ void Broadcasts::check_handshakes() {
     for (auto& [marker, s] : syncs_) {
       ctx_.touched(sub_);
       sub_.set(zmq::sockopt::unsubscribe, marker);
+      drop_last_marker(s);
       s.done->done.set_exception(error_ptr(errc::auth_failed, text));
     }
     syncs_.clear();
@@ -390,6 +412,7 @@ void Broadcasts::on_timers(SteadyClock::time_point now) {
                                      std::to_string(connected_.size()) + " publishers"));
     ctx_.touched(sub_);
     sub_.set(zmq::sockopt::unsubscribe, it->first);
+    drop_last_marker(it->second);
     it = syncs_.erase(it);
   }
 }

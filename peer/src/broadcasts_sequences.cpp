@@ -51,12 +51,10 @@ void Broadcasts::on_sequences(const Envelope& env) {
       }
     }
     auto last = t->last.find(e.topic);
-    if (last == t->last.end()) {
-      // Nothing received on it yet (we joined late, or subscribed just now): this is
-      // where we start, as a first Publish would be.
-      t->last.emplace(e.topic, e.sequence);
-      continue;
-    }
+    // Nothing received on it yet (we joined late, or subscribed just now): tracking
+    // starts with the first Publish or retained value we receive, not here, so that a
+    // retained value with this very sequence is still delivered (5.10).
+    if (last == t->last.end()) continue;
     // Everything up to e.sequence was sent before this announcement on the same pipe:
     // what we have not received by now was dropped. Counted once: the next Publish on
     // the topic continues from here.

@@ -36,6 +36,12 @@ void PeerOptions::validate() const {
   require(max_queued_bytes >= 1, "max_queued_bytes must be at least 1");
   require(max_subscriptions >= 1, "max_subscriptions must be at least 1");
   require(max_followed_publishers >= 1, "max_followed_publishers must be at least 1");
+  for (const auto& r : retain) {
+    require(!r.prefix.starts_with('\0'), "retain prefixes must not start with a zero byte");
+    require(r.prefix.size() <= limits.max_topic_bytes, "a retain prefix is longer than a topic");
+    require(r.max_count >= 1 && r.max_bytes >= 1,
+            "retain max_count and max_bytes must be positive");
+  }
   require(
       broadcast_heartbeat.count() == 0 || (broadcast_heartbeat.count() >= kMinHeartbeatIntervalMs &&
                                            broadcast_heartbeat.count() <= kMaxHeartbeatIntervalMs),

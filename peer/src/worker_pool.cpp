@@ -43,7 +43,7 @@ void complete(PeerShared& shared, WorkMeta meta, FrameSet& frames) {
 void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
   const Message message(meta.sender, view_of(frames[1]), bytes_of(frames[3]), false, 0,
-                        view_of(frames[2]), meta.sequence);
+                        view_of(frames[2]), meta.sequence, {}, (meta.flags & kFlagRetained) != 0);
   std::uint64_t errors = 0;
   const std::size_t ran = shared.subscriptions->deliver(message, errors);
   bump(shared.counters.handler_errors, errors);

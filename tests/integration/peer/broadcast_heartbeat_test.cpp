@@ -189,8 +189,8 @@ TEST(BroadcastHeartbeat, AnnouncementsCountWhatWasMissedOnceAndOnlyForOurPrefixe
 
   raw.publish("weather/paris", 3);  // starts tracking at 3
   ASSERT_TRUE(test::wait_until([&] { return received.load() == 1; }));
-  // 4..10 never arrived; news/x is not ours; weather/oslo was never received: its
-  // announcement is where tracking starts, not a loss.
+  // 4..10 never arrived; news/x is not ours; weather/oslo was never received: not
+  // tracked, so its announcement counts nothing (tracking starts with its first Publish).
   raw.announce(Sequences{{{"weather/paris", 10}, {"news/x", 7}, {"weather/oslo", 4}}});
   ASSERT_TRUE(test::wait_until([&] { return sub->stats().gaps == 7; }));
   raw.announce(Sequences{{{"weather/paris", 10}, {"weather/oslo", 4}}});  // a repeat

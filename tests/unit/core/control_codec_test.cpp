@@ -80,9 +80,9 @@ TEST(ControlCodec, SequencesValueRules) {
     auto got = decode_control<Sequences>(bytes_of(frame), l);
     return got.ok() ? DecodeError{} : got.error();
   };
-  EXPECT_EQ(error_of(Sequences{}), DecodeError::bad_value);                // no entries
-  EXPECT_EQ(error_of(Sequences{{{"t", 0}}}), DecodeError::bad_value);      // sequence 0
-  EXPECT_EQ(error_of(Sequences{{{"", 1}}}), DecodeError::bad_value);       // empty topic
+  EXPECT_EQ(error_of(Sequences{}), DecodeError::bad_value);            // no entries
+  EXPECT_EQ(error_of(Sequences{{{"t", 0}}}), DecodeError::bad_value);  // sequence 0
+  EXPECT_EQ(error_of(Sequences{{{"", 1}}}), DecodeError::bad_value);   // empty topic
   Limits small;
   small.max_topic_bytes = 4;
   EXPECT_EQ(error_of(Sequences{{{"12345", 1}}}, small), DecodeError::bad_value);

@@ -47,6 +47,8 @@ enum class Kind : std::uint8_t {
 
 /// Header.flags bits.
 inline constexpr std::uint32_t kFlagNoReply = 1u << 0;
+/// On a Publish: a retained value sent for a last-value marker (protocol.md 5.10).
+inline constexpr std::uint32_t kFlagRetained = 1u << 1;
 
 struct Header {
   std::uint8_t version = kProtocolVersion;
