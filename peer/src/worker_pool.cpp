@@ -82,9 +82,11 @@ void WorkerPool::join() {
 void WorkerPool::run(std::size_t index) {
   const std::string name = "zmesh-worker-" + std::to_string(index);
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-  // worker thread only
-  zmq::socket_t pipe = make_pipe(ctx_, zmq::socket_type::pair, shared_.options.worker_queue_depth);
   try {
+    // worker thread only. Made inside the try: a thread that starts after stop() gave up
+    // waiting finds the context terminated (ETERM) and leaves.
+    zmq::socket_t pipe =
+        make_pipe(ctx_, zmq::socket_type::pair, shared_.options.worker_queue_depth);
     pipe.connect(worker_endpoint(shared_.uid, index));
     tl_result_sync = &shared_.from_worker_sync[index];
     FrameSet frames;
