@@ -49,18 +49,21 @@ std::string topic_of(int n) {
 TEST(BroadcastRetained, ALateJoinerGetsEachRetainedValueOnceThenTheLiveStream) {
   constexpr int kTopics = 1000;
   auto popts = test_options("pub", 1);
-  popts.retain = {RetainRule{"t/", 2 * kTopics, std::size_t{16} << 20}};
+  popts.retain = {RetainRule{"t/", std::size_t{2} * kTopics, std::size_t{16} << 20}};
   auto pub = started(popts);
   for (int round = 1; round <= 3; ++round) {
     for (int n = 0; n < kTopics; ++n) pub->publish(topic_of(n), "V", "v" + std::to_string(round));
   }
+  // publish() only queues: wait until the publisher has numbered (and retained) them all.
+  ASSERT_TRUE(test::wait_until([&] { return pub->stats().published == 3U * kTopics; }));
   auto sub = started(test_options("sub", 2));
   Seen seen;
   auto reg = sub->subscribe("t/1/", seen.handler());
   sub->subscribe_to(pub->pub_endpoint());
   sub->sync_subscriptions_with_last("t/1/", 5s).get();
   // Handed to the workers before the sync resolved: 100 topics match "t/1/".
-  ASSERT_TRUE(test::wait_until([&] { return seen.retained.load() == kTopics / 10; }));
+  ASSERT_TRUE(test::wait_until([&] { return seen.retained.load() == kTopics / 10; }))
+      << "retained " << seen.retained.load() << ", live " << seen.live.load();
   EXPECT_EQ(seen.live.load(), 0);
   for (int n = 0; n < kTopics; ++n) pub->publish(topic_of(n), "V", "v4");
   ASSERT_TRUE(test::wait_until([&] { return seen.live.load() == kTopics / 10; }));
@@ -83,6 +86,7 @@ TEST(BroadcastRetained, OnlyASubscriberThatAsksGetsThemAndOnlyRetainedTopics) {
   pub->publish("keep/a", "V", "1");
   pub->publish("keep/a", "V", "2");
   pub->publish("drop/a", "V", "1");
+  ASSERT_TRUE(test::wait_until([&] { return pub->stats().published == 3U; }));
   auto plain = started(test_options("plain", 1));
   auto asking = started(test_options("asking", 1));
   Seen plain_seen;
@@ -113,6 +117,7 @@ TEST(BroadcastRetained, AHeartbeatHeardFirstDoesNotHideTheRetainedValue) {
   popts.broadcast_heartbeat = 10ms;  // announced at 10, 20, 40 ... 5120 ms
   auto pub = started(popts);
   pub->publish("hb/x", "V", "last");
+  ASSERT_TRUE(test::wait_until([&] { return pub->stats().published == 1U; }));
   auto sub = started(test_options("sub", 1));
   Seen seen;
   auto reg = sub->subscribe("hb/", seen.handler());
