@@ -163,6 +163,18 @@ zmq::message_t encode(const Ping& v) {
   return finish(fbb, wire::CreatePing(fbb, v.nonce, v.sent_us));
 }
 
+zmq::message_t encode(const Sequences& v) {
+  Fbb fbb(256);
+  std::vector<flatbuffers::Offset<wire::TopicSequence>> entries;
+  entries.reserve(v.topics.size());
+  for (const auto& e : v.topics) {
+    auto topic =
+        fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(e.topic.data()), e.topic.size());
+    entries.push_back(wire::CreateTopicSequence(fbb, topic, e.sequence));
+  }
+  return finish(fbb, wire::CreateSequences(fbb, fbb.CreateVector(entries)));
+}
+
 zmq::message_t encode(const Register& v) {
   Fbb fbb(256);
   auto peer = build(fbb, v.peer);
@@ -323,6 +335,29 @@ Result<Ping> decode_control<Ping>(std::span<const std::byte> b, const Limits& l)
     if (w.nonce() == 0) return DecodeError::bad_value;
     return Ping{w.nonce(), w.sent_us()};
   });
+}
+
+template <>
+Result<Sequences> decode_control<Sequences>(std::span<const std::byte> b, const Limits& l) {
+  return verified<wire::Sequences, Sequences>(
+      b, l, [&](const wire::Sequences& w) -> Result<Sequences> {
+        const auto* topics = w.topics();
+        if (topics == nullptr || topics->size() == 0 || topics->size() > kMaxTopicSequences) {
+          return DecodeError::bad_value;
+        }
+        Sequences v;
+        v.topics.reserve(topics->size());
+        for (const auto* e : *topics) {
+          const auto* t = e->topic();
+          if (t == nullptr || t->size() == 0 || t->size() > l.max_topic_bytes ||
+              e->sequence() == 0) {
+            return DecodeError::bad_value;
+          }
+          v.topics.push_back(TopicSequence{
+              std::string(reinterpret_cast<const char*>(t->data()), t->size()), e->sequence()});
+        }
+        return v;
+      });
 }
 
 template <>

@@ -13,7 +13,9 @@ namespace {
 static_assert(static_cast<int>(wire::Kind::Event) == static_cast<int>(Kind::event));
 static_assert(static_cast<int>(wire::Kind::Register) == static_cast<int>(Kind::reg));
 static_assert(static_cast<int>(wire::Kind::Sync) == static_cast<int>(Kind::sync));
+static_assert(static_cast<int>(wire::Kind::Sequences) == static_cast<int>(Kind::sequences));
 static_assert(static_cast<std::uint32_t>(wire::Flags::NoReply) == kFlagNoReply);
+static_assert(static_cast<std::uint32_t>(wire::Flags::Retained) == kFlagRetained);
 
 // Kinds whose header must carry a correlation id (they are, or answer, a request).
 bool needs_correlation_id(Kind k) noexcept {
@@ -22,6 +24,7 @@ bool needs_correlation_id(Kind k) noexcept {
     case Kind::publish:
     case Kind::bye:
     case Kind::sync:
+    case Kind::sequences:
     case Kind::event: return false;
     default: return true;
   }

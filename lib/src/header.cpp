@@ -4,7 +4,7 @@ namespace zmesh {
 
 bool is_known_kind(std::uint8_t raw) noexcept {
   return (raw >= static_cast<std::uint8_t>(Kind::hello) &&
-          raw <= static_cast<std::uint8_t>(Kind::sync)) ||
+          raw <= static_cast<std::uint8_t>(Kind::sequences)) ||
          (raw >= static_cast<std::uint8_t>(Kind::reg) &&
           raw <= static_cast<std::uint8_t>(Kind::event));
 }
@@ -24,6 +24,7 @@ std::string_view kind_name(Kind k) noexcept {
     case Kind::pong: return "pong";
     case Kind::bye: return "bye";
     case Kind::sync: return "sync";
+    case Kind::sequences: return "sequences";
     case Kind::reg: return "register";
     case Kind::register_ack: return "register_ack";
     case Kind::renew: return "renew";

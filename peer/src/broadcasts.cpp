@@ -24,11 +24,13 @@ SocketTuning tuning_for(const PeerOptions& o, int send_hwm, int recv_hwm) {
 }  // namespace
 
 Broadcasts::Broadcasts(EngineContext& ctx, Dispatcher& dispatcher)
-    : ctx_(ctx), dispatcher_(dispatcher), decoder_(ctx.opts.limits) {}
+    : ctx_(ctx), dispatcher_(dispatcher), decoder_(ctx.opts.limits), retained_(ctx.opts.retain) {}
 
 std::string Broadcasts::open() {
   sub_ = make_sub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.send_hwm, ctx_.opts.sub_hwm));
   sub_monitor_.emplace(ctx_.zmq, sub_);
+  // Every publisher's heartbeat; entries for topics we do not subscribe to are skipped.
+  sub_.set(zmq::sockopt::subscribe, kSequencesTopic);
   for (const auto& prefix : ctx_.shared.subscriptions->prefixes()) subscribe(prefix);
   if (ctx_.opts.pub_bind.empty()) return {};
   xpub_.emplace(make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm)));
@@ -64,11 +66,10 @@ void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
   }
   // A view into the frame we own: moving a small zmq::message_t moves its bytes.
   const std::string_view topic = view_of(topic_frame);
-  auto it = pub_sequence_.find(topic);
-  if (it == pub_sequence_.end()) it = pub_sequence_.emplace(std::string(topic), 0).first;
   Header h = ctx_.header(Kind::publish, 0);
   h.type = type;
-  h.sequence = ++it->second;
+  h.sequence = sequences_.next(topic);
+  if (retained_.enabled()) retained_.keep(topic, type, h.sequence, view_of(payload));
   zmq::message_t header = ctx_.encode(h);
   // XPUB never blocks: a subscriber whose queue is full (pub_hwm) misses this one, and
   // its sequence check counts it.
@@ -102,8 +103,12 @@ int Broadcasts::read_xpub() {
       reopen_xpub();
       break;
     }
+    if (topic.starts_with(kLastPrefix)) {
+      answer_last(topic);
+      continue;
+    }
     if (!topic.starts_with(kMarkerPrefix)) {
-      bump(ctx_.counters().subscriptions_seen);
+      if (topic != kSequencesTopic) bump(ctx_.counters().subscriptions_seen);
       continue;
     }
     zmq::message_t header = ctx_.encode(ctx_.header(Kind::sync, 0));
@@ -151,6 +156,14 @@ int Broadcasts::read_sub(FrameSet& frames, bool drain) {
       on_sync(env->topic, h.sender_id);
       continue;
     }
+    if (h.kind == Kind::publish && env->topic.starts_with(kLastPrefix)) {
+      on_retained(*env, frames);
+      continue;
+    }
+    if (h.kind == Kind::sequences && env->topic == kSequencesTopic) {
+      on_sequences(*env);
+      continue;
+    }
     if (h.kind != Kind::publish || env->topic.starts_with('\0')) {
       bump(ctx_.counters().unexpected);
       continue;
@@ -187,12 +200,14 @@ void Broadcasts::on_broadcast(const Envelope& env, FrameSet& frames) {
 void Broadcasts::subscribe(const std::string& prefix) {
   ctx_.touched(sub_);
   sub_.set(zmq::sockopt::subscribe, prefix);
+  prefixes_.insert(prefix);
   if (++subscriptions_ == 1) reconcile();
 }
 
 void Broadcasts::unsubscribe(const std::string& prefix) {
   ctx_.touched(sub_);
   sub_.set(zmq::sockopt::unsubscribe, prefix);
+  if (auto it = prefixes_.find(prefix); it != prefixes_.end()) prefixes_.erase(it);
   if (--subscriptions_ == 0) reconcile();
 }
 
@@ -282,7 +297,8 @@ std::string Broadcasts::new_marker() {
   return marker;
 }
 
-void Broadcasts::sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> done) {
+void Broadcasts::sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> done,
+                      std::optional<std::string> last) {
   if (ctx_.stopping) {
     done->done.set_exception(error_ptr(errc::shutting_down, "peer is shutting down"));
     return;
@@ -295,6 +311,7 @@ void Broadcasts::sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> 
   PendingSync& s = syncs_[marker];
   s.done = std::move(done);
   s.deadline = deadline.steady;
+  s.last = std::move(last);
   ctx_.touched(sub_);
   sub_.set(zmq::sockopt::subscribe, marker);
 }
@@ -313,6 +330,7 @@ void Broadcasts::next_sync_round(const std::string& marker) {
   sub_.set(zmq::sockopt::unsubscribe, marker);
   PendingSync s = std::move(node.mapped());
   if (s.round == 2) {
+    drop_last_marker(s);  // every publisher sent its retained values before its Sync
     s.done->done.set_value();
     return;
   }
@@ -322,6 +340,15 @@ void Broadcasts::next_sync_round(const std::string& marker) {
   std::string next = new_marker();
   s.round = 2;
   s.confirmed.clear();
+  if (s.last) {
+    // Subscribed before round 2's marker: each publisher answers it first (5.10).
+    s.last_marker = std::string(kLastPrefix) + id_to_hex(ctx_.self.id) + "." +
+                    std::to_string(++sync_counter_) + ".";
+    s.last_base = s.last_marker.size();
+    s.last_marker += *s.last;
+    ctx_.touched(sub_);
+    sub_.set(zmq::sockopt::subscribe, s.last_marker);
+  }
   ctx_.touched(sub_);
   sub_.set(zmq::sockopt::subscribe, next);
   syncs_.emplace(std::move(next), std::move(s));
@@ -344,6 +371,7 @@ void Broadcasts::check_handshakes() {
     for (auto& [marker, s] : syncs_) {
       ctx_.touched(sub_);
       sub_.set(zmq::sockopt::unsubscribe, marker);
+      drop_last_marker(s);
       s.done->done.set_exception(error_ptr(errc::auth_failed, text));
     }
     syncs_.clear();
@@ -352,6 +380,10 @@ void Broadcasts::check_handshakes() {
 
 void Broadcasts::on_timers(SteadyClock::time_point now) {
   check_handshakes();
+  if (ctx_.opts.broadcast_heartbeat.count() > 0 && now >= next_announce_) {
+    next_announce_ = now + ctx_.opts.broadcast_heartbeat;
+    announce_sequences();
+  }
   if (!xpub_ && !xpub_endpoint_.empty() && now >= xpub_retry_) {
     try {
       zmq::socket_t s = make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm));
@@ -380,6 +412,7 @@ void Broadcasts::on_timers(SteadyClock::time_point now) {
                                      std::to_string(connected_.size()) + " publishers"));
     ctx_.touched(sub_);
     sub_.set(zmq::sockopt::unsubscribe, it->first);
+    drop_last_marker(it->second);
     it = syncs_.erase(it);
   }
 }

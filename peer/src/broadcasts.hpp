@@ -31,9 +31,17 @@
 #include "deadline.hpp"
 #include "dispatcher.hpp"
 #include "engine_context.hpp"
+#include "retained_store.hpp"
+#include "sequence_announcer.hpp"
 #include "zmesh/core/frame_set.hpp"
 
 namespace zmesh::detail {
+
+/// The reserved topic of Sequences, the broadcast heartbeat (protocol.md 5.9). Every SUB
+/// subscribes to it.
+inline constexpr std::string_view kSequencesTopic{"\0zmesh.hb.", 10};
+/// The start of a last-value marker (protocol.md 5.10).
+inline constexpr std::string_view kLastPrefix{"\0zmesh.last.", 12};
 
 class Broadcasts {
  public:
@@ -63,7 +71,10 @@ class Broadcasts {
   void announce(const std::string& endpoint, int delta, const std::string& key = {});
   /// A PUB endpoint the application asked for (always followed), with its CURVE key.
   void follow(const std::string& endpoint, const std::string& key = {});
-  void sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> done);
+  /// With `last`: in round 2 every publisher also sends its retained values of topics
+  /// starting with *last, ahead of its Sync (protocol.md 5.10).
+  void sync(const Deadline& deadline, std::unique_ptr<SyncCompletion> done,
+            std::optional<std::string> last = std::nullopt);
   [[nodiscard]] std::vector<PublisherStats> publishers() const;
 
   void on_timers(SteadyClock::time_point now);
@@ -93,10 +104,25 @@ class Broadcasts {
     int round = 1;  // round 1 proves the connection; round 2's marker follows every subscription
     std::set<PeerId> confirmed;
     SteadyClock::time_point deadline{};
+    std::optional<std::string> last;  // the prefix whose retained values we ask for
+    std::string last_marker;          // round 2: the last-value marker we subscribed
+    std::size_t last_base = 0;        // its length before the prefix
   };
 
   int read_sub(FrameSet& frames, bool drain);
   void on_broadcast(const Envelope& env, FrameSet& frames);
+  /// A publisher's Sequences: losses after the last broadcast we received (5.9).
+  void on_sequences(const Envelope& env);
+  /// A retained value, on one of our last-value markers (5.10).
+  void on_retained(const Envelope& env, FrameSet& frames);
+  /// A last-value marker subscription: sends the retained values it asks for.
+  void answer_last(std::string_view marker);
+  /// Unsubscribes a sync's last-value marker, if it has one.
+  void drop_last_marker(PendingSync& s);
+  /// Sends what the SequenceAnnouncer has due, on the reserved heartbeat topic.
+  void announce_sequences();
+  /// Whether one of our prefixes matches `topic`.
+  [[nodiscard]] bool subscribed_to(std::string_view topic) const;
   void on_sync(std::string_view marker, PeerId publisher);
   void next_sync_round(const std::string& marker);
   std::string new_marker();
@@ -118,7 +144,9 @@ class Broadcasts {
   std::optional<HandshakeMonitor> xpub_monitor_;  // CURVE: refused subscribers, by cause
   std::string xpub_endpoint_;                     // the bound endpoint, to re-open on
   std::unordered_set<std::string> xpub_topics_;   // distinct subscriptions it holds
-  ByTopic<std::uint64_t> pub_sequence_;           // last sequence per topic
+  SequenceAnnouncer sequences_;                   // sequence per topic; the heartbeat
+  SteadyClock::time_point next_announce_{};       // when the heartbeat is next due
+  RetainedStore retained_;                        // last values kept for late joiners
   SteadyClock::time_point xpub_retry_{};          // re-open failed: try again then
 
   // subscribing (engine thread only)
@@ -127,6 +155,7 @@ class Broadcasts {
   int sub_closes_ = 0;                                 // its hang-ups mid-handshake in a row
   std::map<std::string, std::string> publisher_keys_;  // CURVE: PUB endpoint -> its key
   long subscriptions_ = 0;                             // our prefixes (repeats counted)
+  std::multiset<std::string> prefixes_;                // the same prefixes, to match topics
   std::map<std::string, int> announced_;               // PUB endpoint -> references
   std::set<std::string> explicit_;                     // subscribe_to() endpoints
   std::set<std::string> connected_;                    // what the SUB is connected to

@@ -58,13 +58,14 @@ void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
 }
 
 void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
-                           zmq::message_t topic, zmq::message_t payload) {
+                           zmq::message_t topic, zmq::message_t payload, std::uint32_t flags) {
   bump(ctx_.counters().worker_queue_depth);
   push(Item{worker_for(publisher),
             WorkMeta{.op = WorkOp::broadcast,
                      .kind = Kind::publish,
                      .sender = publisher,
-                     .sequence = sequence},
+                     .sequence = sequence,
+                     .flags = flags},
             zmq::message_t(type.data(), type.size()), std::move(topic), std::move(payload)});
 }
 

@@ -54,7 +54,7 @@ class Dispatcher {
                std::string_view sender_key = {});
   /// A broadcast for the subscriptions; its sequence rides along.
   void broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
-                 zmq::message_t topic, zmq::message_t payload);
+                 zmq::message_t topic, zmq::message_t payload, std::uint32_t flags = 0);
   /// Broadcasts missed on a topic, for the gap handlers.
   void gap(PeerId publisher, std::string_view topic, std::uint64_t missed);
   /// Runs a callback-style request's completion on the worker of `from` (user code never

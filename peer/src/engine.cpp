@@ -381,7 +381,10 @@ void Engine::on_command(FrameSet& frames) {
     case CommandOp::unsubscribe: broadcasts_.unsubscribe(text(1)); break;
     case CommandOp::subscribe_to: broadcasts_.follow(text(1), text(2)); break;
     case CommandOp::sync:
-      broadcasts_.sync(deadline, meta->completion.take<SyncCompletion>());
+      broadcasts_.sync(deadline, meta->completion.take<SyncCompletion>(),
+                       frames.size() > 2 && frames[2].size() != 0
+                           ? std::optional<std::string>(text(1))
+                           : std::nullopt);
       break;
     case CommandOp::publishers:
       meta->completion.take<PublishersCompletion>()->promise.set_value(broadcasts_.publishers());

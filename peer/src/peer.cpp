@@ -473,6 +473,28 @@ std::future<void> Peer::sync_subscriptions(std::chrono::milliseconds timeout) {
   return future;
 }
 
+std::future<void> Peer::sync_subscriptions_with_last(std::string prefix,
+                                                     std::chrono::milliseconds timeout) {
+  if (prefix.starts_with('\0')) {
+    throw Error(errc::invalid_argument, "topics starting with a zero byte are reserved");
+  }
+  // The values travel on topics of marker + topic (protocol.md 5.10): at most 50 bytes of
+  // marker before the prefix.
+  if (prefix.size() + 50 > impl_->shared_.options.limits.max_topic_bytes) {
+    throw Error(errc::invalid_argument, "prefix too long to ask for last values");
+  }
+  Impl::Call call(*impl_);
+  auto done = std::make_unique<detail::SyncCompletion>();
+  auto future = done->done.get_future();
+  CommandMeta meta{.op = CommandOp::sync,
+                   .deadline_us = Impl::deadline_us(timeout),
+                   .completion = detail::Handoff::give(std::move(done))};
+  impl_->submit<detail::SyncCompletion>(meta, zmq::message_t(prefix.data(), prefix.size()),
+                                        zmq::message_t(std::string_view("1")),
+                                        impl_->shared_.options.send_timeout);
+  return future;
+}
+
 Registration Peer::on_gap(GapHandler handler) {
   const auto token = impl_->shared_.subscriptions->add_gap(std::move(handler));
   return Registration(impl_->shared_.subscriptions, token);

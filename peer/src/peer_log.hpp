@@ -25,7 +25,7 @@ enum class LogEvent : std::uint8_t {
   broker_lost,           // a broker stopped answering
   broker_back,           // ...and answers again
   broker_auth_failed,    // a broker refused our handshake
-  count_
+  count
 };
 
 class PeerLog {
@@ -60,14 +60,14 @@ class PeerLog {
       case LogEvent::broker_back: return "broker_back";
       case LogEvent::registration_refused: return "registration_refused";
       case LogEvent::broker_auth_failed: return "broker_auth_failed";
-      case LogEvent::count_: break;
+      case LogEvent::count: break;
     }
     return "event";
   }
 
  private:
   LogSink sink_;
-  std::array<RateLimit, static_cast<std::size_t>(LogEvent::count_)> limits_{};
+  std::array<RateLimit, static_cast<std::size_t>(LogEvent::count)> limits_{};
 };
 
 }  // namespace zmesh::detail

@@ -37,6 +37,17 @@ void PeerOptions::validate() const {
   require(max_queued_bytes >= 1, "max_queued_bytes must be at least 1");
   require(max_subscriptions >= 1, "max_subscriptions must be at least 1");
   require(max_followed_publishers >= 1, "max_followed_publishers must be at least 1");
+  for (const auto& r : retain) {
+    require(!r.prefix.starts_with('\0'), "retain prefixes must not start with a zero byte");
+    require(r.prefix.size() <= limits.max_topic_bytes, "a retain prefix is longer than a topic");
+    require(r.max_count >= 1 && r.max_bytes >= 1,
+            "retain max_count and max_bytes must be positive");
+  }
+  require(
+      broadcast_heartbeat.count() == 0 || (broadcast_heartbeat.count() >= kMinHeartbeatIntervalMs &&
+                                           broadcast_heartbeat.count() <= kMaxHeartbeatIntervalMs),
+      "broadcast_heartbeat must be 0 or in " + std::to_string(kMinHeartbeatIntervalMs) + ".." +
+          std::to_string(kMaxHeartbeatIntervalMs) + " ms");
   require(services.size() <= limits.max_list_items, "too many services");
   for (const auto& s : services)
     require(!s.empty() && s.size() <= limits.max_string_bytes, "bad service name");

@@ -86,7 +86,7 @@ struct WorkMeta {
   std::uint64_t deadline_unix_ms = 0;
   Handoff completion{};     // complete: the RequestCompletion
   int error = 0;            // complete: errc value, 0 = success
-  std::uint32_t flags = 0;  // deliver: header flags (NoReply)
+  std::uint32_t flags = 0;  // deliver, broadcast: header flags (NoReply, Retained)
 };
 
 enum class ResultOp : std::uint8_t { reply, error, stopped };

@@ -43,7 +43,7 @@ void complete(PeerShared& shared, WorkMeta meta, FrameSet& frames) {
 void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
   const Message message(meta.sender, view_of(frames[1]), bytes_of(frames[3]), false, 0,
-                        view_of(frames[2]), meta.sequence);
+                        view_of(frames[2]), meta.sequence, {}, (meta.flags & kFlagRetained) != 0);
   std::uint64_t errors = 0;
   const std::size_t ran = shared.subscriptions->deliver(message, errors);
   bump(shared.counters.handler_errors, errors);
@@ -82,9 +82,11 @@ void WorkerPool::join() {
 void WorkerPool::run(std::size_t index) {
   const std::string name = "zmesh-worker-" + std::to_string(index);
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-  // worker thread only
-  zmq::socket_t pipe = make_pipe(ctx_, zmq::socket_type::pair, shared_.options.worker_queue_depth);
   try {
+    // worker thread only. Made inside the try: a thread that starts after stop() gave up
+    // waiting finds the context terminated (ETERM) and leaves.
+    zmq::socket_t pipe =
+        make_pipe(ctx_, zmq::socket_type::pair, shared_.options.worker_queue_depth);
     pipe.connect(worker_endpoint(shared_.uid, index));
     tl_result_sync = &shared_.from_worker_sync[index];
     FrameSet frames;

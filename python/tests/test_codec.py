@@ -137,7 +137,7 @@ def test_rule5_header_rules_of_7_2():
     assert why(codec.REQUEST, type_=b"T", version=2) == "unsupported_version"
     assert why(codec.REQUEST, type_=b"T", version=0) == "unsupported_version"
     assert why(codec.HELLO, version=2) is None  # answered with Reject, not dropped
-    assert why(13, type_=b"T") == "unknown_kind"
+    assert why(14, type_=b"T") == "unknown_kind"
     assert why(0) == "unknown_kind"
     assert why(codec.REQUEST, type_=b"x" * 129) == "type_too_long"
     assert why(codec.REQUEST, type_=b"x" * 128) is None

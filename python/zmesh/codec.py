@@ -23,9 +23,10 @@ IDENT = b"ZMH1"
 # Kind values (envelope.fbs).
 HELLO, WELCOME, REJECT, REQUEST, REPLY, ERROR, MESSAGE, PUBLISH = 1, 2, 3, 4, 5, 6, 7, 8
 PING, PONG, BYE, SYNC = 9, 10, 11, 12
+SEQUENCES = 13  # a publisher's heartbeat on "\0zmesh.hb." (protocol.md 5.9)
 REGISTER, REGISTER_ACK, RENEW, LOOKUP, PEER_LIST, EVENT = 20, 21, 22, 23, 24, 25
-KNOWN_KINDS = frozenset(list(range(1, 13)) + list(range(20, 26)))
-NO_CORRELATION = frozenset({MESSAGE, PUBLISH, BYE, SYNC, EVENT})
+KNOWN_KINDS = frozenset(list(range(1, 14)) + list(range(20, 26)))
+NO_CORRELATION = frozenset({MESSAGE, PUBLISH, BYE, SYNC, SEQUENCES, EVENT})
 
 FLAG_NO_REPLY = 1
 

@@ -46,6 +46,8 @@ class PubSub:
                 if topic == op.marker:
                     op.got.add(h.sender_id)
             return
+        if h.kind == codec.SEQUENCES:
+            return  # a C++ publisher's heartbeat: this peer does not read it (README)
         if h.kind != codec.PUBLISH or topic.startswith(b"\x00"):
             return self._drop("unexpected_kind")
         st = self.pubs.get(h.sender_id)

@@ -23,16 +23,21 @@ CommandLine describe_publish() {
       "endpoint to `zmesh subscribe --connect`. Subscribers only receive what is published\n"
       "after their subscription reached us: --wait-subscribers K waits (up to --timeout) until\n"
       "K topic subscriptions have arrived before publishing the first message.\n"
+      "--retain keeps the last message for subscribers that ask for last values\n"
+      "(`zmesh subscribe --last`) and, after the last message, keeps serving it until\n"
+      "SIGINT/SIGTERM.\n"
       "[payload] is the text itself, @FILE for a file's bytes, or - for stdin (absent = empty).\n";
   c.examples =
       "  zmesh publish weather/paris Forecast sunny --broker tcp://127.0.0.1:7400\n"
-      "  zmesh publish ticks Tick @tick.bin --count 0 --interval 1s --wait-subscribers 1\n";
+      "  zmesh publish ticks Tick @tick.bin --count 0 --interval 1s --wait-subscribers 1\n"
+      "  zmesh publish weather/oslo Forecast snow --retain\n";
   c.options.add_options()("count,n", po::value<std::string>()->value_name("N")->default_value("1"),
                           "messages to publish (0 = until a signal)")(
       "interval", po::value<std::string>()->value_name("DURATION")->default_value("0"),
       "pause between messages (500ms, 1s, ...)")(
       "wait-subscribers", po::value<std::string>()->value_name("K")->default_value("0"),
       "first wait until K topic subscriptions reached our PUB")(
+      "retain", "keep the last message for late subscribers (--last); serve it until a signal")(
       "pub-bind", po::value<std::string>()->value_name("EP")->default_value("tcp://127.0.0.1:*"),
       "PUB endpoint to bind")("pub-advertise", po::value<std::string>()->value_name("EP"),
                               "PUB endpoint announced to others instead of --pub-bind");
@@ -65,6 +70,8 @@ int run_publish(const Parsed& p) {
   const std::string payload =
       read_payload(p.args.size() > 2 ? std::optional<std::string>(p.args[2]) : std::nullopt);
   o.workers = 1;
+  const bool retain = p.vm.count("retain") != 0;
+  if (retain) o.retain = {RetainRule{topic, 1, std::size_t{64} << 20}};
   Output out(p.common.format, p.common.quiet);
   Session s(p.common, "publish", o);
   if (!p.common.broker.empty() && !s.join_broker(p.common.timeout)) {
@@ -113,6 +120,14 @@ int run_publish(const Parsed& p) {
     }
   } catch (const Error& e) {
     throw failure_from(e, "publishing on '" + topic + "'");
+  }
+  if (retain && !signalled(std::chrono::milliseconds(0))) {
+    out.done_progress();
+    out.info("published " + std::to_string(sent) + "; retaining the last one for late " +
+             "subscribers (zmesh subscribe --last) until SIGINT/SIGTERM");
+    while (!signalled(std::chrono::milliseconds(50))) {
+      // The engine answers subscribers' requests for the last value meanwhile.
+    }
   }
   s.peer().stop();  // the last broadcasts get a moment to leave
   out.done_progress();

@@ -50,13 +50,18 @@ CommandLine describe_subscribe() {
       "\"encoding\"} (encoding text or base64). Once the subscriptions are in effect at every\n"
       "publisher known so far, \"subscribed to ...\" goes to stderr; missed broadcasts\n"
       "(sequence gaps) are reported there as they are noticed, and the totals at exit. Runs\n"
-      "until --count broadcasts or SIGINT/SIGTERM. An empty prefix ('') matches every topic.\n";
+      "until --count broadcasts or SIGINT/SIGTERM. An empty prefix ('') matches every topic.\n"
+      "--last first asks every publisher known so far for the last value it retains of each\n"
+      "matching topic (`zmesh publish --retain`): those lines show SEQUENCE as N(retained)\n"
+      "(JSON: \"retained\":true) and come before the live ones of that publisher.\n";
   c.connect_help = "a publisher's PUB endpoint to subscribe to (repeatable)";
   c.examples =
       "  zmesh subscribe weather/ --broker tcp://127.0.0.1:7400\n"
-      "  zmesh subscribe '' --connect tcp://127.0.0.1:7402 --count 10 --format json\n";
+      "  zmesh subscribe '' --connect tcp://127.0.0.1:7402 --count 10 --format json\n"
+      "  zmesh subscribe weather/ --last --broker tcp://127.0.0.1:7400\n";
   c.options.add_options()("count,n", po::value<std::string>()->value_name("N")->default_value("0"),
-                          "exit after N broadcasts (0 = until a signal)");
+                          "exit after N broadcasts (0 = until a signal)")(
+      "last", "first receive the last value publishers retain of each matching topic");
   c.arg_names = {"<prefix>"};
   c.min_args = 1;
   c.max_args = SIZE_MAX;
@@ -93,11 +98,12 @@ int run_subscribe(const Parsed& p) {
                        {"publisher", publisher},
                        {"sequence", m.sequence()},
                        {"type", m.type()}};
+      if (m.retained()) j["retained"] = true;
       add_payload(j, m.text());
       if (!out.object(j)) st.done.store(true);
     } else if (!out.line(iso_time_now() + " " + std::string(m.topic()) + " " + publisher + " " +
-                         std::to_string(m.sequence()) + " " + std::string(m.type()) + " " +
-                         payload_line(m.text()))) {
+                         std::to_string(m.sequence()) + (m.retained() ? "(retained) " : " ") +
+                         std::string(m.type()) + " " + payload_line(m.text()))) {
       st.done.store(true);  // stdout closed: nobody is reading any more
     }
     if (count != 0 && st.total >= count) st.done.store(true);
@@ -125,9 +131,18 @@ int run_subscribe(const Parsed& p) {
   }
   std::string names;
   for (const auto& prefix : prefixes) names += (names.empty() ? "'" : ", '") + prefix + "'";
-  auto sync = s.peer().sync_subscriptions(s.remaining());
+  const bool last = p.vm.count("last") != 0;
   try {
-    s.await(sync, "confirming the subscriptions", s.remaining());
+    if (last) {
+      // One sync per prefix, each asking for that prefix's last values.
+      for (const auto& prefix : prefixes) {
+        auto sync = s.peer().sync_subscriptions_with_last(prefix, s.remaining());
+        s.await(sync, "confirming the subscriptions", s.remaining());
+      }
+    } else {
+      auto sync = s.peer().sync_subscriptions(s.remaining());
+      s.await(sync, "confirming the subscriptions", s.remaining());
+    }
     out.info("subscribed to " + names);
   } catch (const Failure& e) {
     if (e.code() != kExitTimeout) throw;

@@ -224,6 +224,14 @@ class Peer {
   /// Fails with errc::timeout (naming how many publishers did not confirm).
   [[nodiscard]] std::future<void> sync_subscriptions(
       std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  /// sync_subscriptions(), and in the same exchange every publisher we follow sends us the
+  /// last values it retains (PeerOptions::retain) of the topics starting with `prefix`.
+  /// They reach the matching subscriptions marked Message::retained(), each publisher's
+  /// ahead of what it publishes afterwards, with their sequence; one we already received
+  /// (or something newer on its topic) is not delivered again. Resolves as
+  /// sync_subscriptions() does, once every publisher's values are handed to the workers.
+  [[nodiscard]] std::future<void> sync_subscriptions_with_last(
+      std::string prefix, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// Registers a gap handler (any number).
   [[nodiscard]] Registration on_gap(GapHandler handler);
   /// Where others reach our PUB: options.pub_advertise, else the resolved pub_bind

@@ -591,5 +591,49 @@ TEST(ZmeshCli, KeysSecureRequestsAndAnUntrustedClientExitsSeven) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ZmeshCli, PublishRetainServesTheLastValueToSubscribeLast) {
+  Process pub(kZmesh, {"publish", "weather/oslo", "Forecast", "snow", "--count", "3", "--retain"});
+  const std::string first = pub.read_line(10s);
+  ASSERT_EQ(first.rfind("publishing on tcp://127.0.0.1:", 0), 0u) << first << pub.err();
+  const std::string pub_endpoint = first.substr(14, first.find(" as ") - 14);
+  const std::string pub_id = first.substr(first.size() - 17, 16);
+  // All three published before anyone subscribed; it stays to serve the last one.
+  std::string said;
+  for (int i = 0; i < 5 && said.find("retaining") == std::string::npos; ++i) {
+    said = pub.read_err_line(10s);
+  }
+  ASSERT_NE(said.find("published 3; retaining the last one"), std::string::npos) << pub.err();
+
+  auto sub = zmesh({"subscribe", "weather/", "--last", "--count", "1", "--connect", pub_endpoint});
+  EXPECT_EQ(sub.code, 0) << sub.err;
+  auto got = lines_of(sub.out);
+  ASSERT_EQ(got.size(), 1u) << sub.out;
+  // TIME TOPIC PUBLISHER SEQUENCE TYPE PAYLOAD, the sequence marked retained.
+  EXPECT_NE(got[0].find(" weather/oslo " + pub_id + " 3(retained) Forecast snow"),
+            std::string::npos)
+      << got[0];
+  EXPECT_NE(sub.err.find("missed 0"), std::string::npos) << sub.err;
+
+  auto js = zmesh({"subscribe", "weather/", "--last", "--count", "1", "--connect", pub_endpoint,
+                   "--format", "json"});
+  EXPECT_EQ(js.code, 0) << js.err;
+  got = lines_of(js.out);
+  ASSERT_EQ(got.size(), 1u) << js.out;
+  const json j = json::parse(got[0]);
+  EXPECT_EQ(j["topic"], "weather/oslo");
+  EXPECT_EQ(j["sequence"], 3);
+  EXPECT_EQ(j["retained"], true);
+  EXPECT_EQ(j["payload"], "snow");
+
+  // Without --last there is nothing to receive: the subscriber is still waiting when
+  // it is stopped, and says it received nothing.
+  Process plain(kZmesh, {"subscribe", "weather/", "--count", "1", "--connect", pub_endpoint});
+  ASSERT_NE(plain.read_err_line(10s).find("subscribed to 'weather/'"), std::string::npos)
+      << plain.err();
+  stop(plain);
+  EXPECT_TRUE(plain.out().empty()) << plain.out();
+  stop(pub);
+}
+
 }  // namespace
 }  // namespace zmesh::test

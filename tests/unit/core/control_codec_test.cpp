@@ -69,6 +69,30 @@ TEST(ControlCodec, RoundTripsPing) {
   EXPECT_EQ(round_trip(v), v);
 }
 
+TEST(ControlCodec, RoundTripsSequences) {
+  Sequences v{{{"weather/paris", 10}, {std::string("a\0b", 3), 1}, {"x", 0xffffffffffffULL}}};
+  EXPECT_EQ(round_trip(v), v);
+}
+
+TEST(ControlCodec, SequencesValueRules) {
+  auto error_of = [](const Sequences& v, Limits l = {}) {
+    const zmq::message_t frame = encode(v);
+    auto got = decode_control<Sequences>(bytes_of(frame), l);
+    return got.ok() ? DecodeError{} : got.error();
+  };
+  EXPECT_EQ(error_of(Sequences{}), DecodeError::bad_value);            // no entries
+  EXPECT_EQ(error_of(Sequences{{{"t", 0}}}), DecodeError::bad_value);  // sequence 0
+  EXPECT_EQ(error_of(Sequences{{{"", 1}}}), DecodeError::bad_value);   // empty topic
+  Limits small;
+  small.max_topic_bytes = 4;
+  EXPECT_EQ(error_of(Sequences{{{"12345", 1}}}, small), DecodeError::bad_value);
+  Sequences many;
+  many.topics.assign(kMaxTopicSequences + 1, TopicSequence{"t", 1});
+  EXPECT_EQ(error_of(many), DecodeError::bad_value);
+  many.topics.pop_back();
+  EXPECT_EQ(round_trip(many).topics.size(), kMaxTopicSequences);
+}
+
 TEST(ControlCodec, RoundTripsRegister) {
   Register v{sample_peer(), 10000};
   EXPECT_EQ(round_trip(v), v);

@@ -71,6 +71,21 @@ struct Ping {
   friend bool operator==(const Ping&, const Ping&) = default;
 };
 
+/// One entry of Sequences: the latest sequence a publisher sent on one topic.
+struct TopicSequence {
+  std::string topic;
+  std::uint64_t sequence = 0;
+  friend bool operator==(const TopicSequence&, const TopicSequence&) = default;
+};
+
+/// Payload of Sequences, the publisher's heartbeat on the reserved topic (protocol.md 5.9).
+struct Sequences {
+  std::vector<TopicSequence> topics;  ///< 1..kMaxTopicSequences entries
+  friend bool operator==(const Sequences&, const Sequences&) = default;
+};
+/// The most entries one Sequences payload may carry.
+inline constexpr std::size_t kMaxTopicSequences = 4096;
+
 struct Register {
   PeerInfo peer;
   std::uint32_t ttl_ms = 0;
@@ -164,6 +179,7 @@ class PeerListWriter {
 [[nodiscard]] zmq::message_t encode(const Reject& v);
 [[nodiscard]] zmq::message_t encode(const ErrorReply& v);
 [[nodiscard]] zmq::message_t encode(const Ping& v);
+[[nodiscard]] zmq::message_t encode(const Sequences& v);
 [[nodiscard]] zmq::message_t encode(const Register& v);
 [[nodiscard]] zmq::message_t encode(const RegisterAck& v);
 [[nodiscard]] zmq::message_t encode(const Lookup& v);

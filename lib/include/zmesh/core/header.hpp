@@ -32,8 +32,9 @@ enum class Kind : std::uint8_t {
   ping = 9,
   pong = 10,
   bye = 11,
-  sync = 12,  ///< publisher's answer to a subscription marker (PUB/SUB)
-  reg = 20,   ///< broker Register ("register" is a C++ keyword)
+  sync = 12,       ///< publisher's answer to a subscription marker (PUB/SUB)
+  sequences = 13,  ///< publisher's heartbeat: latest sequence per topic (PUB/SUB)
+  reg = 20,        ///< broker Register ("register" is a C++ keyword)
   register_ack = 21,
   renew = 22,
   lookup = 23,
@@ -48,6 +49,8 @@ enum class Kind : std::uint8_t {
 
 /// Header.flags bits.
 inline constexpr std::uint32_t kFlagNoReply = 1u << 0;
+/// On a Publish: a retained value sent for a last-value marker (protocol.md 5.10).
+inline constexpr std::uint32_t kFlagRetained = 1u << 1;
 
 struct Header {
   std::uint8_t version = kProtocolVersion;

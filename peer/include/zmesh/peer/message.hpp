@@ -19,7 +19,7 @@ class Message {
  public:
   Message(PeerId sender, std::string_view type, std::span<const std::byte> payload, bool is_request,
           std::uint64_t deadline_unix_ms, std::string_view topic = {}, std::uint64_t sequence = 0,
-          std::string_view sender_key = {}) noexcept
+          std::string_view sender_key = {}, bool retained = false) noexcept
       : sender_(sender),
         type_(type),
         payload_(payload),
@@ -27,7 +27,8 @@ class Message {
         deadline_unix_ms_(deadline_unix_ms),
         topic_(topic),
         sequence_(sequence),
-        sender_key_(sender_key) {}
+        sender_key_(sender_key),
+        retained_(retained) {}
 
   /// The peer that sent it.
   [[nodiscard]] PeerId sender() const noexcept { return sender_; }
@@ -52,6 +53,9 @@ class Message {
   /// broadcasts (a SUB cannot tell which publisher connection a message came by: see
   /// docs/security.md).
   [[nodiscard]] std::string_view sender_key() const noexcept { return sender_key_; }
+  /// For a broadcast: true when it is a publisher's retained last value, sent because we
+  /// asked for last values (Peer::sync_subscriptions_with_last), not a live broadcast.
+  [[nodiscard]] bool retained() const noexcept { return retained_; }
 
  private:
   PeerId sender_;
@@ -62,6 +66,7 @@ class Message {
   std::string_view topic_;
   std::uint64_t sequence_;
   std::string_view sender_key_;
+  bool retained_;
 };
 
 /// A reply, as a request's future or callback receives it. Owns its bytes.

@@ -15,6 +15,14 @@
 
 namespace ZMESH_API zmesh {
 
+/// Retained broadcasts (protocol.md 5.10): the last broadcast of each topic starting
+/// with `prefix` is kept for subscribers that ask for last values.
+struct RetainRule {
+  std::string prefix;            ///< topics it covers; "" = all
+  std::size_t max_count = 1000;  ///< topics kept at most; the least recently published go first
+  std::size_t max_bytes = std::size_t{1} << 20;  ///< bytes kept at most (topics, types, payloads)
+};
+
 struct PeerOptions {
   static constexpr std::size_t kMaxNameBytes = 128;  ///< longest `name`
   static constexpr std::size_t kMaxWorkers = 256;    ///< most `workers`
@@ -91,6 +99,15 @@ struct PeerOptions {
   /// comma-separated list matched to the brokers in order (`broker`, then `brokers`).
   std::string broker_key{};
 
+  /// How often our PUB announces the latest sequence of the topics published since the
+  /// last announcements (Sequences, protocol.md 5.9), so that subscribers count losses
+  /// after the last broadcast they received; nothing is sent while nothing is published.
+  /// 0 = never (losses at the tail then show only when the next broadcast arrives);
+  /// else 10..60000 ms.
+  std::chrono::milliseconds broadcast_heartbeat{100};
+  /// Topics whose last broadcast our PUB keeps for subscribers that ask for last values
+  /// (Peer::sync_subscriptions_with_last, protocol.md 5.10). None by default.
+  std::vector<RetainRule> retain{};
   /// Where the library logs what an operator should know (refused handshakes with the
   /// key, malformed input, peers gone, broker refusals; zmesh/peer/log.hpp), each kind
   /// rate-limited; empty = silent. zmesh::spdlog_sink() (zmesh/peer/spdlog_sink.hpp) is a
