@@ -147,7 +147,8 @@ void BrokerLink::on_timers(SteadyClock::time_point now) {
       ctx_.log(LogEvent::broker_lost, LogLevel::warning,
                "the broker at " + endpoint_ + " does not answer");
     } else if (ever_live_) {
-      ctx_.log(LogEvent::broker_back, LogLevel::info, "the broker at " + endpoint_ + " answers again");
+      ctx_.log(LogEvent::broker_back, LogLevel::info,
+               "the broker at " + endpoint_ + " answers again");
     }
     ever_live_ = ever_live_ || is_live;
     was_live_ = is_live;

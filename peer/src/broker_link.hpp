@@ -109,8 +109,8 @@ class BrokerLink {
   std::optional<zmq::socket_t> socket_;
   std::optional<HandshakeMonitor> monitor_;
   std::string auth_error_;
-  int closes_ = 0;  // hang-ups mid-handshake in a row
-  bool was_live_ = false;   // live() at the last tick (the log tells the changes)
+  int closes_ = 0;         // hang-ups mid-handshake in a row
+  bool was_live_ = false;  // live() at the last tick (the log tells the changes)
   bool ever_live_ = false;
   std::uint64_t epoch_ = 0;
   bool registered_ = false;
