@@ -70,12 +70,11 @@ CurveOptions curve_keys_from_file(const std::string& secret_certificate) {
 }
 
 std::string public_key_from(const std::string& key_or_file, std::string_view what) {
-  if (is_z85_key(key_or_file)) return key_or_file;
+  // A file first: a path of 40 characters can be valid Z85 too ("/tmp/zmesh-1234/x/a.key").
   struct stat st {};
-  if (::stat(key_or_file.c_str(), &st) != 0) {
-    bad(what, "'" + key_or_file + "' is neither a Z85 key (40 characters) nor a certificate file");
-  }
-  return load_certificate(key_or_file).public_key;
+  if (::stat(key_or_file.c_str(), &st) == 0) return load_certificate(key_or_file).public_key;
+  if (is_z85_key(key_or_file)) return key_or_file;
+  bad(what, "'" + key_or_file + "' is neither a certificate file nor a Z85 key (40 characters)");
 }
 
 std::string public_key_of(std::string_view secret) {

@@ -33,7 +33,7 @@ class TempDir {
   [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
   /// Writes `name` in the directory and returns its path.
   [[nodiscard]] std::string write(const std::string& name, const std::string& text) const {
-    const std::string p = file(name);
+    std::string p = file(name);
     std::ofstream(p) << text;
     return p;
   }

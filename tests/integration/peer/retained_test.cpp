@@ -55,7 +55,8 @@ TEST(BroadcastRetained, ALateJoinerGetsEachRetainedValueOnceThenTheLiveStream) {
     for (int n = 0; n < kTopics; ++n) pub->publish(topic_of(n), "V", "v" + std::to_string(round));
   }
   // publish() only queues: wait until the publisher has numbered (and retained) them all.
-  ASSERT_TRUE(test::wait_until([&] { return pub->stats().published == 3U * kTopics; }));
+  ASSERT_TRUE(
+      test::wait_until([&] { return pub->stats().published == std::uint64_t{3} * kTopics; }));
   auto sub = started(test_options("sub", 2));
   Seen seen;
   auto reg = sub->subscribe("t/1/", seen.handler());

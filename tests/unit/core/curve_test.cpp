@@ -3,6 +3,8 @@
 // handshakes issue 12 names (trusted, untrusted, wrong server key, plaintext vs CURVE).
 #include "zmesh/core/curve.hpp"
 
+#include "temp_dir.hpp"
+
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -43,6 +45,20 @@ TEST(Curve, ThePeerIdIsBoundToThePublicKey) {
   // The rule of docs/security.md: the first 8 bytes, little-endian. Z85 "00000" decodes
   // to four zero bytes, so a key of all-zero Z85 digits has id 0 and is refused.
   EXPECT_EQ(peer_id_for_key(std::string(40, '0')), 0U);
+}
+
+TEST(Curve, AKeyFileIsReadEvenWhenItsPathLooksLikeAZ85Key) {
+  // A path of exactly 40 characters, all of them in Z85's alphabet: it must be read as a
+  // file (the zmesh tool once took such a --server-key path for a key).
+  test::TempDir dir;  // "/tmp/zmesh-test-XXXXXX": 22 characters
+  const std::string path = dir.file("abcdefghijklm.key");
+  ASSERT_EQ(path.size(), 40U);
+  ASSERT_TRUE(is_z85_key(path));
+  const Certificate c = generate_certificate("looks-like-a-key");
+  save_certificate(c, path);
+  EXPECT_EQ(public_key_from(path, "--server-key"), c.public_key);
+  EXPECT_EQ(public_key_from(c.public_key, "--server-key"), c.public_key);
+  EXPECT_THROW((void)public_key_from("/nonexistent/and-not-a-key", "--server-key"), Error);
 }
 
 TEST(Curve, OptionsDeriveThePublicKeyAndRequireTrust) {

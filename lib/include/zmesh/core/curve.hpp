@@ -39,8 +39,9 @@ struct CurveOptions {
 /// permissions are checked (keys.hpp). Throws Error(invalid_argument).
 [[nodiscard]] CurveOptions curve_keys_from_file(const std::string& secret_certificate);
 
-/// A public key from text: 40 characters of Z85, or the path of a certificate file
-/// holding one. Throws Error(invalid_argument) naming `what` ("--broker-key").
+/// A public key from text: the path of a certificate file holding one (tried first: a
+/// 40-character path can be valid Z85 too), or 40 characters of Z85. Throws
+/// Error(invalid_argument) naming `what` ("--broker-key").
 [[nodiscard]] std::string public_key_from(const std::string& key_or_file, std::string_view what);
 
 /// The public key of a Z85 secret key; "" when `secret` is not one.
