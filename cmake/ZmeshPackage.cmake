@@ -111,8 +111,9 @@ set(CPACK_DEBIAN_LIBS_DESCRIPTION "zmesh messaging middleware - shared libraries
  libzmesh_core and libzmesh_peer.")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
-# The headers include cppzmq (and so zmq.h); the CMake package's zmesh::broker needs spdlog.
-set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libzmq3-dev (>= 4.3), cppzmq-dev, libspdlog-dev")
+# The headers include cppzmq (and so zmq.h); the CMake package's zmesh::broker needs spdlog,
+# and the static zmesh_core (and the CMake package's find_dependency) cpp-httplib.
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libzmq3-dev (>= 4.3), cppzmq-dev, libspdlog-dev, libcpp-httplib-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION "zmesh messaging middleware - development files
  zmesh is messaging middleware for C++ services, built on ZeroMQ. This
  package holds the headers, the static libraries, the CMake package

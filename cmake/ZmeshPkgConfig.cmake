@@ -5,13 +5,20 @@
 # libzmq is a public requirement (the headers include cppzmq, which includes zmq.h).
 # What only a static link needs goes to Libs.private when the libraries are shared
 # (ZMESH_SHARED; `pkg-config --static`), and straight to Libs when they are static only.
+# zmesh::core serves metrics with cpp-httplib, a compiled library on Debian
+# (libcpp-httplib-dev): a static link of zmesh_core needs -lcpp-httplib too.
 set(ZMESH_PC_PRIVATE_LIBS "-pthread")
+set(ZMESH_PC_PRIVATE_REQUIRES "cpp-httplib")
 if(ZMESH_SHARED)
   set(ZMESH_PC_LIBS "")
   set(ZMESH_PC_LIBS_PRIVATE "${ZMESH_PC_PRIVATE_LIBS}")
+  set(ZMESH_PC_REQUIRES "")
+  set(ZMESH_PC_REQUIRES_PRIVATE "${ZMESH_PC_PRIVATE_REQUIRES}")
 else()
   set(ZMESH_PC_LIBS " ${ZMESH_PC_PRIVATE_LIBS}")
   set(ZMESH_PC_LIBS_PRIVATE "")
+  set(ZMESH_PC_REQUIRES " ${ZMESH_PC_PRIVATE_REQUIRES}")
+  set(ZMESH_PC_REQUIRES_PRIVATE "")
 endif()
 # prefix: /usr in the packages; otherwise relative to the .pc file, so that
 # `cmake --install build --prefix /opt/zmesh` gets a .pc that points into /opt/zmesh.

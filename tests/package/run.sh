@@ -113,7 +113,8 @@ has "$(ldd app)" "libzmesh_peer.so.1 $loaded_from_libdir" || fail "app does not 
 # The static libraries of libzmesh-dev; libzmq and the C++ runtime stay shared.
 # shellcheck disable=SC2046
 c++ -o app_static "$src/tests/package/app.cpp" $(pkg-config --cflags zmesh-peer) \
-  -Wl,-Bstatic -lzmesh_peer -lzmesh_core -Wl,-Bdynamic $(pkg-config --libs-only-l --static libzmq | sed 's/-lstdc++//') -pthread
+  -Wl,-Bstatic -lzmesh_peer -lzmesh_core -Wl,-Bdynamic \
+  $(pkg-config --libs-only-l --static zmesh-peer | tr ' ' '\n' | grep -vE '^-l(zmesh_|stdc\+\+$)') -pthread
 has "$(ldd app_static)" libzmesh && fail "app_static loads a zmesh shared library"
 ./app_static "$version"
 cmake -S "$src/tests/install/consumer" -B cmake-consumer -G Ninja -DCMAKE_BUILD_TYPE=None \
