@@ -393,7 +393,12 @@ class Broker::Impl {
                                       : "bad Lookup: " + q.error().message()}));
       return;
     }
-    count([](BrokerStats& s) { ++s.lookups; });
+    count([&q](BrokerStats& s) {
+      ++s.lookups;
+      ++(!q->name.empty()      ? s.lookups_by_name
+         : !q->service.empty() ? s.lookups_by_service
+                               : s.lookups_all);
+    });
     const auto now = SteadyClock::now();
     // One page: at most `limit` records and about page_bytes, from the narrowest index,
     // encoded into the one buffer we keep for it.

@@ -17,7 +17,11 @@ std::string broker_metrics_text(const BrokerStats& s) {
   m.counter("zmesh_broker_renewals_total", "Renewals accepted.", s.renewals);
   m.counter("zmesh_broker_leaves_total", "Clean leaves (Bye).", s.left);
   m.counter("zmesh_broker_expiries_total", "Registrations dropped after their TTL.", s.expired);
-  m.counter("zmesh_broker_lookups_total", "Lookups answered (by name, service or all).", s.lookups);
+  // kind: name (a name given, with or without a service), service (a service only), all.
+  m.family("zmesh_broker_lookups_total", T::counter, "Lookups answered, by what they asked for.")
+      .sample("zmesh_broker_lookups_total", {{"kind", "name"}}, s.lookups_by_name)
+      .sample("zmesh_broker_lookups_total", {{"kind", "service"}}, s.lookups_by_service)
+      .sample("zmesh_broker_lookups_total", {{"kind", "all"}}, s.lookups_all);
   m.counter("zmesh_broker_lookup_pages_total", "PeerList pages sent.", s.lookup_pages);
   m.counter("zmesh_broker_events_sent_total",
             "Event messages pushed to peers (each with at least one change).", s.events_sent);

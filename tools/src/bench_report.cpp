@@ -1,5 +1,6 @@
 #include "bench_report.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 
@@ -132,12 +133,25 @@ void report_bench(Output& out, std::size_t payload_size, const std::string& csv_
       }
     }
   }
-  if (csv_path.empty()) return;
-  std::ofstream csv(csv_path, std::ios::trunc);
-  csv << kCsvHeader << "\n";
-  for (const auto& r : results) csv << csv_line(row_of(r, payload_size)) << "\n";
-  csv.flush();
-  if (!csv) throw Failure(kExitFailure, "cannot write --csv file '" + csv_path + "'");
+  if (!csv_path.empty()) {
+    std::ofstream csv(csv_path, std::ios::trunc);
+    csv << kCsvHeader << "\n";
+    for (const auto& r : results) csv << csv_line(row_of(r, payload_size)) << "\n";
+    csv.flush();
+    if (!csv) throw Failure(kExitFailure, "cannot write --csv file '" + csv_path + "'");
+  }
+  std::uint64_t errors = 0;
+  std::uint64_t lost = 0;
+  for (const auto& t : totals) {
+    errors += t.errors;
+    lost += t.lost;
+  }
+  if (errors == 0 && lost == 0) return;
+  std::string what = "bench: ";
+  if (errors != 0) what += std::to_string(errors) + (errors == 1 ? " error" : " errors");
+  if (errors != 0 && lost != 0) what += " and ";
+  if (lost != 0) what += std::to_string(lost) + " lost";
+  throw Failure(kExitFailure, what);
 }
 
 }  // namespace zmesh::cli

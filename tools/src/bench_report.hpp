@@ -17,6 +17,8 @@ namespace zmesh::cli {
 /// Prints every result and each role's total (results grouped by role, in order); writes
 /// `csv_path` unless it is "" (Failure when it cannot). msgs/s and MB/s are over each
 /// row's seconds, MB = 10^6 bytes of `payload_size`-byte payloads.
+/// Then, when any message failed or was lost, throws Failure(kExitFailure) saying how
+/// many: the figures are printed either way, and a script can tell a clean run by the code.
 void report_bench(Output& out, std::size_t payload_size, const std::string& csv_path,
                   const std::vector<BenchResult>& results);
 

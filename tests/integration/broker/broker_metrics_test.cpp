@@ -49,12 +49,21 @@ void expect_counts_traffic(int port, BrokerProcess& broker) {
   ASSERT_EQ(b.register_peer().kind, Kind::register_ack);
   ASSERT_EQ(a.renew().kind, Kind::register_ack);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(b.lookup("", "svc").kind, Kind::peer_list);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(b.lookup("metrics-a", "").kind, Kind::peer_list);
+  ASSERT_EQ(b.lookup("metrics-a", "svc").kind, Kind::peer_list);  // a name: counted as by name
+  ASSERT_EQ(b.lookup("", "").kind, Kind::peer_list);
 
   auto after = scrape_parsed(port);
   EXPECT_EQ(after["zmesh_broker_members"], 2);
   EXPECT_EQ(after["zmesh_broker_registrations_total"], 2);
   EXPECT_EQ(after["zmesh_broker_renewals_total"], 1);
-  EXPECT_EQ(after["zmesh_broker_lookups_total"] - before["zmesh_broker_lookups_total"], 3);
+  const auto lookups = [&](const char* kind) {
+    const std::string key = std::string("zmesh_broker_lookups_total{kind=\"") + kind + "\"}";
+    return after[key] - before[key];
+  };
+  EXPECT_EQ(lookups("service"), 3);
+  EXPECT_EQ(lookups("name"), 3);
+  EXPECT_EQ(lookups("all"), 1);
   EXPECT_EQ(after["zmesh_broker_registrations_rejected_total"], 0);
   EXPECT_EQ(after["zmesh_broker_malformed_total"], 0);
 

@@ -155,10 +155,12 @@ TEST(ZmeshBench, AgainstARunningReplyByNameThroughTheBrokerInJson) {
   EXPECT_EQ(total["errors"], 0);
   EXPECT_LE(total["p50_us"].get<double>(), total["max_us"].get<double>());
 
-  // A type nobody handles: every request fails, and each is counted as an error.
+  // A type nobody handles: every request fails, each is counted as an error, the figures
+  // are printed and the run exits 1.
   const auto bad = bench({"bench", "request", "bench-echo", "--broker", broker_ep, "--type",
                           "Nothing", "--count", "20", "--format", "json"});
-  ASSERT_EQ(bad.code, 0) << bad.err;
+  ASSERT_EQ(bad.code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("zmesh: bench: 20 errors"), std::string::npos) << bad.err;
   const auto bad_out = lines_of(bad.out);
   ASSERT_EQ(bad_out.size(), 2u) << bad.out;
   const json bad_total = json::parse(bad_out[1]);

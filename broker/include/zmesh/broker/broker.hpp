@@ -55,9 +55,12 @@ struct BrokerStats {
   std::uint64_t registered = 0;     ///< peers registered now
   std::uint64_t registrations = 0;  ///< Register messages accepted
   std::uint64_t renewals = 0;
-  std::uint64_t lookups = 0;
-  std::uint64_t left = 0;             ///< clean leaves (BYE)
-  std::uint64_t expired = 0;          ///< entries dropped after their TTL
+  std::uint64_t lookups = 0;             ///< Lookups answered: the sum of the three kinds below
+  std::uint64_t lookups_by_name = 0;     ///< with a name (and maybe a service)
+  std::uint64_t lookups_by_service = 0;  ///< with a service only
+  std::uint64_t lookups_all = 0;         ///< with neither: every member
+  std::uint64_t left = 0;                ///< clean leaves (BYE)
+  std::uint64_t expired = 0;             ///< entries dropped after their TTL
   std::uint64_t rejected = 0;         ///< registrations refused (duplicate id, bad content, full)
   std::uint64_t malformed = 0;        ///< frame sets or payloads that failed to decode
   std::uint64_t events_sent = 0;      ///< Event messages pushed to peers (each with >= 1 change)
