@@ -76,8 +76,7 @@ bool handshake_failed(const HandshakeEvent& e, bool curve, int& closes) noexcept
 HandshakeMonitor::HandshakeMonitor(zmq::context_t& ctx, zmq::socket_ref watched, bool connections)
     : watched_(watched), pair_(ctx, zmq::socket_type::pair) {
   const std::string endpoint = next_monitor_endpoint();
-  constexpr int kHandshakes = ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                              ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+  constexpr int kHandshakes = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
   const int events = kHandshakes | (connections ? ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED : 0);
   if (zmq_socket_monitor(watched.handle(), endpoint.c_str(), events) != 0) throw zmq::error_t();

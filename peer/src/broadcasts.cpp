@@ -35,7 +35,7 @@ std::string Broadcasts::open() {
   if (ctx_.opts.pub_bind.empty()) return {};
   xpub_.emplace(make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm)));
   set_curve_server(*xpub_, ctx_.opts.curve);
-  monitor_xpub();
+  prepare_xpub();
   try {
     xpub_endpoint_ = bind_resolved(*xpub_, ctx_.opts.pub_bind);
   } catch (const zmq::error_t& e) {
@@ -102,7 +102,8 @@ int Broadcasts::read_xpub() {
       continue;
     }
     zmq::message_t header = ctx_.encode(ctx_.header(Kind::sync, 0));
-    xpub_->send(zmq::buffer(topic.data(), topic.size()), zmq::send_flags::sndmore);
+    // Only that subscriber matches its marker: room for it unless it is far behind.
+    if (!begin_message(zmq::buffer(topic.data(), topic.size()))) continue;
     xpub_->send(header, zmq::send_flags::sndmore);
     xpub_->send(zmq::message_t(), zmq::send_flags::none);
   }
@@ -390,7 +391,7 @@ void Broadcasts::on_timers(SteadyClock::time_point now) {
       set_curve_server(s, ctx_.opts.curve);
       s.bind(xpub_endpoint_);
       xpub_.emplace(std::move(s));
-      monitor_xpub();
+      prepare_xpub();
     } catch (const zmq::error_t&) {
       xpub_retry_ = now + kMaxPollWait;  // the old listener is still closing
     }

@@ -141,9 +141,13 @@ class Broadcasts {
   void sub_disconnect(const std::string& endpoint);
   /// Re-opens the XPUB on its endpoint, freeing every subscription it held.
   void reopen_xpub();
-  /// Opens the XPUB's monitor: with CURVE for refused handshakes, with a block or latest
-  /// policy for its connections (SubscriberLinks).
-  void monitor_xpub();
+  /// Readies a new XPUB: lossless (ZMQ_XPUB_NODROP) when a block or latest policy is in
+  /// use; its monitor, with CURVE for refused handshakes, with such a policy for its
+  /// connections (SubscriberLinks).
+  void prepare_xpub();
+  /// Sends the first frame of a message on the XPUB without waiting; false (nothing
+  /// sent) when the XPUB is lossless and a matching subscriber has no room.
+  bool begin_message(zmq::const_buffer first);
   /// A broadcast going out now: numbers it, keeps it if retained, counts it; returns
   /// its header frame.
   zmq::message_t number(std::string_view topic, std::string_view type,

@@ -1,10 +1,11 @@
 // Broadcasts: publishing under the delivery policies (PeerOptions::delivery,
 // topic_policies; docs/architecture.md, "Delivery policies").
 //
-// drop sends at once with the XPUB lossy, as ZeroMQ's PUB does. block and latest send
-// with ZMQ_XPUB_NODROP set for that one message and without waiting: the XPUB then takes
-// it for every matching subscriber or for none (EAGAIN: one of them is at pub_hwm), and
-// what it does not take is held, in order, and tried again every engine round. A
+// Without a block or latest policy, the XPUB is lossy, as ZeroMQ's PUB is. With one, it
+// is lossless (ZMQ_XPUB_NODROP) and every send is tried without waiting: the XPUB takes
+// a message for every matching subscriber or for none (EAGAIN: one of them is at
+// pub_hwm). block and latest broadcasts it does not take are held, in order, and tried
+// again every engine round; a drop broadcast it does not take is dropped, and counted. A
 // broadcast gets its sequence number when the XPUB takes it, so a conflated one never
 // had one: subscribers see consecutive sequences and no gap.
 #include <cstdint>
@@ -15,10 +16,18 @@
 
 namespace zmesh::detail {
 
-void Broadcasts::monitor_xpub() {
+void Broadcasts::prepare_xpub() {
   if (!xpub_) return;
   const bool holds = ctx_.shared.policies->holds();
+  // Lossless for every message, never toggled: a lossy send that meets a full queue
+  // makes libzmq stop offering that subscriber anything (until it reads), so a later
+  // lossless send would skip it instead of waiting for it.
+  if (holds) xpub_->set(zmq::sockopt::xpub_nodrop, 1);
   if (ctx_.opts.curve.enabled() || holds) xpub_monitor_.emplace(ctx_.zmq, *xpub_, holds);
+}
+
+bool Broadcasts::begin_message(zmq::const_buffer first) {
+  return xpub_->send(first, zmq::send_flags::sndmore | zmq::send_flags::dontwait).has_value();
 }
 
 void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
@@ -32,13 +41,19 @@ void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
     return;
   }
   if (policy == DeliveryPolicy::drop) {
-    zmq::message_t header = number(view_of(topic_frame), type, payload);
     ctx_.touched(*xpub_);
-    // Lossy: a subscriber whose queue is full (pub_hwm) misses this one, and its
-    // sequence check counts it.
-    xpub_->send(topic_frame, zmq::send_flags::sndmore);
-    xpub_->send(header, zmq::send_flags::sndmore);
-    xpub_->send(payload, zmq::send_flags::none);
+    if (!ctx_.shared.policies->holds()) {
+      // Lossy: a subscriber whose queue is full (pub_hwm) misses this one, and its
+      // sequence check counts it.
+      zmq::message_t header = number(view_of(topic_frame), type, payload);
+      xpub_->send(topic_frame, zmq::send_flags::sndmore);
+      xpub_->send(header, zmq::send_flags::sndmore);
+      xpub_->send(payload, zmq::send_flags::none);
+      return;
+    }
+    // The XPUB is lossless (another topic's policy holds): all its subscribers or none.
+    HeldBroadcast b(std::move(topic_frame), type, std::move(payload), policy);
+    if (!try_send(b)) bump(ctx_.counters().broadcasts_dropped);
     return;
   }
   HeldBroadcast b(std::move(topic_frame), type, std::move(payload), policy);
@@ -53,13 +68,8 @@ void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
 
 bool Broadcasts::try_send(HeldBroadcast& b) {
   ctx_.touched(*xpub_);
-  // A copy goes (sending empties a message): the topic is still ours to number it.
-  zmq::message_t topic;
-  topic.copy(b.topic);
-  xpub_->set(zmq::sockopt::xpub_nodrop, 1);
-  const auto sent = xpub_->send(topic, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-  xpub_->set(zmq::sockopt::xpub_nodrop, 0);
-  if (!sent) return false;
+  // The topic's bytes go (copied into the frame): the topic is still ours to number it.
+  if (!begin_message(zmq::buffer(b.topic.data(), b.topic.size()))) return false;
   // The XPUB took the topic frame: the rest of the message goes where it went.
   zmq::message_t header = number(view_of(b.topic), b.type, b.payload);
   xpub_->send(header, zmq::send_flags::sndmore);

@@ -440,12 +440,12 @@ void Peer::publish(std::string_view topic, std::string_view type, std::string_vi
     credit = topic.size() + payload.size();
     // An inline handler runs on the engine, which gives credit back: it cannot wait.
     const bool engine = detail::is_engine_thread(&shared.command_sync);
-    if (!shared.broadcast_credit->take(credit, engine ? std::chrono::milliseconds(0) : o.send_timeout)) {
+    if (!shared.broadcast_credit->take(credit,
+                                       engine ? std::chrono::milliseconds(0) : o.send_timeout)) {
       detail::bump(shared.counters.publish_timeouts);
-      throw Error(errc::queue_full, "publish to '" + std::string(topic) +
-                                        "': a subscriber has had no room for " +
-                                        std::to_string(o.send_timeout.count()) +
-                                        " ms (delivery policy block)");
+      throw Error(errc::queue_full,
+                  "publish to '" + std::string(topic) + "': a subscriber has had no room for " +
+                      std::to_string(o.send_timeout.count()) + " ms (delivery policy block)");
     }
   }
   CommandMeta meta{.op = CommandOp::publish};

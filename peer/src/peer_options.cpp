@@ -47,7 +47,8 @@ void PeerOptions::validate() const {
           "at most " + std::to_string(kMaxTopicPolicies) + " topic_policies");
   for (const auto& t : topic_policies) {
     require(!t.prefix.starts_with('\0'), "topic_policies prefixes must not start with a zero byte");
-    require(t.prefix.size() <= limits.max_topic_bytes, "a topic_policies prefix is longer than a topic");
+    require(t.prefix.size() <= limits.max_topic_bytes,
+            "a topic_policies prefix is longer than a topic");
   }
   require(broadcast_backlog_bytes >= 1, "broadcast_backlog_bytes must be at least 1");
   require(stuck_subscriber_timeout.count() >= 0, "stuck_subscriber_timeout must not be negative");

@@ -30,7 +30,7 @@ struct Counters {
       greetings_refused{0}, registrations_refused{0}, membership_resyncs{0}, handshakes_refused{0},
       handshakes_untrusted{0}, handshakes_mismatched{0}, handshakes_bad_key{0}, auth_failures{0},
       identity_refused{0}, broadcasts_held{0}, broadcasts_conflated{0}, broadcasts_overflowed{0},
-      publish_timeouts{0}, subscribers_cut{0};
+      broadcasts_dropped{0}, publish_timeouts{0}, subscribers_cut{0};
   RequestDurations request_durations;  // replies only; engine writes, metrics reads
 
   [[nodiscard]] PeerStats snapshot() const {
@@ -72,6 +72,7 @@ struct Counters {
                      r(broadcasts_held),
                      r(broadcasts_conflated),
                      r(broadcasts_overflowed),
+                     r(broadcasts_dropped),
                      r(publish_timeouts),
                      r(subscribers_cut)};
   }
@@ -124,8 +125,11 @@ struct PeerShared {
   Departures departed;             // connection keys: engine adds, workers read
   // Delivery policies (set at construction, from the options): which topics are held at
   // our PUB, and the bound on block broadcasts publishers take credit from.
-  std::unique_ptr<PolicyTable> policies;
-  std::unique_ptr<BroadcastCredit> broadcast_credit;
+  // Defaults (drop only) until the Peer sets them from its options.
+  std::unique_ptr<PolicyTable> policies =
+      std::make_unique<PolicyTable>(DeliveryPolicy::drop, std::vector<TopicPolicy>{});
+  std::unique_ptr<BroadcastCredit> broadcast_credit =
+      std::make_unique<BroadcastCredit>(PeerOptions{}.broadcast_backlog_bytes);
   // Per worker: work items the engine handed it (or holds for it) that it has not
   // finished. Zero means no earlier message of any sender of that worker is pending, so
   // an inline handler may run on the engine without overtaking one (per-sender order).

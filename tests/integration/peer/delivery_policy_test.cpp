@@ -26,8 +26,8 @@ using test::test_options;
 /// A subscriber's view: payloads in arrival order, and the sequences.
 struct Received {
   std::mutex mu;
-  std::vector<std::string> payloads;       // guarded by mu
-  std::vector<std::uint64_t> sequences;    // guarded by mu
+  std::vector<std::string> payloads;     // guarded by mu
+  std::vector<std::uint64_t> sequences;  // guarded by mu
   std::atomic<std::size_t> count{0};
 
   BroadcastHandler handler(std::chrono::microseconds pause = 0us) {
@@ -67,7 +67,7 @@ TEST(DeliveryPolicy, BlockDeliversEveryBroadcastInOrderToASlowSubscriber) {
   popts.delivery = DeliveryPolicy::block;
   popts.pub_hwm = 20;
   popts.broadcast_backlog_bytes = 64 << 10;
-  popts.send_timeout = 3s;  // a slow subscriber is no reason to fail here
+  popts.send_timeout = 10s;  // a slow subscriber is no reason to fail here
   auto pub = started(popts);
   auto sopts = test_options("sub", 1);
   sopts.sub_hwm = 20;
@@ -204,10 +204,12 @@ TEST(DeliveryPolicy, LatestGivesASlowSubscriberTheNewestValueWithoutGaps) {
     open = true;
   }
   gate_cv.notify_all();
-  ASSERT_TRUE(test::wait_until([&] {
-    std::lock_guard lock(got.mu);
-    return !got.payloads.empty() && got.payloads.back() == std::to_string(kCount - 1);
-  }, 20s));
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        std::lock_guard lock(got.mu);
+        return !got.payloads.empty() && got.payloads.back() == std::to_string(kCount - 1);
+      },
+      20s));
   const auto ps = pub->stats();
   EXPECT_EQ(ps.published + ps.broadcasts_conflated + ps.broadcasts_overflowed,
             static_cast<std::uint64_t>(kCount));
