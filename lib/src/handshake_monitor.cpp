@@ -26,6 +26,8 @@ bool is_cryptographic(int value) {
 std::string HandshakeEvent::reason(bool curve) const {
   switch (kind) {
     case Kind::succeeded: return "handshake succeeded";
+    case Kind::accepted: return "connection accepted";
+    case Kind::disconnected: return "connection ended";
     case Kind::auth:
       return "the server does not trust our key (ZAP status " + std::to_string(value) + ")";
     case Kind::closed:
@@ -47,6 +49,8 @@ std::string HandshakeEvent::reason(bool curve) const {
 const char* HandshakeEvent::cause() const noexcept {
   switch (kind) {
     case Kind::succeeded: return "succeeded";
+    case Kind::accepted: return "accepted";
+    case Kind::disconnected: return "disconnected";
     case Kind::auth: return "untrusted_key";
     case Kind::closed: return "closed";
     case Kind::protocol:
@@ -60,6 +64,8 @@ const char* HandshakeEvent::cause() const noexcept {
 bool handshake_failed(const HandshakeEvent& e, bool curve, int& closes) noexcept {
   switch (e.kind) {
     case HandshakeEvent::Kind::succeeded: closes = 0; return false;
+    case HandshakeEvent::Kind::accepted:
+    case HandshakeEvent::Kind::disconnected: return false;
     case HandshakeEvent::Kind::closed: return ++closes >= (curve ? 1 : 2);
     case HandshakeEvent::Kind::protocol:
     case HandshakeEvent::Kind::auth: return true;
@@ -67,12 +73,13 @@ bool handshake_failed(const HandshakeEvent& e, bool curve, int& closes) noexcept
   return false;
 }
 
-HandshakeMonitor::HandshakeMonitor(zmq::context_t& ctx, zmq::socket_ref watched)
+HandshakeMonitor::HandshakeMonitor(zmq::context_t& ctx, zmq::socket_ref watched, bool connections)
     : watched_(watched), pair_(ctx, zmq::socket_type::pair) {
   const std::string endpoint = next_monitor_endpoint();
-  constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-  if (zmq_socket_monitor(watched.handle(), endpoint.c_str(), kEvents) != 0) throw zmq::error_t();
+  constexpr int kHandshakes = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                              ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+  const int events = kHandshakes | (connections ? ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED : 0);
+  if (zmq_socket_monitor(watched.handle(), endpoint.c_str(), events) != 0) throw zmq::error_t();
   pair_.set(zmq::sockopt::linger, 0);
   pair_.connect(endpoint);
 }
@@ -101,6 +108,8 @@ std::optional<HandshakeEvent> HandshakeMonitor::next() {
       case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: e.kind = HandshakeEvent::Kind::closed; break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: e.kind = HandshakeEvent::Kind::protocol; break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: e.kind = HandshakeEvent::Kind::auth; break;
+      case ZMQ_EVENT_ACCEPTED: e.kind = HandshakeEvent::Kind::accepted; break;
+      case ZMQ_EVENT_DISCONNECTED: e.kind = HandshakeEvent::Kind::disconnected; break;
       default: continue;
     }
     return e;

@@ -35,7 +35,7 @@ std::string Broadcasts::open() {
   if (ctx_.opts.pub_bind.empty()) return {};
   xpub_.emplace(make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm)));
   set_curve_server(*xpub_, ctx_.opts.curve);
-  if (ctx_.opts.curve.enabled()) xpub_monitor_.emplace(ctx_.zmq, *xpub_);
+  prepare_xpub();
   try {
     xpub_endpoint_ = bind_resolved(*xpub_, ctx_.opts.pub_bind);
   } catch (const zmq::error_t& e) {
@@ -50,34 +50,24 @@ void Broadcasts::close() noexcept {
   } catch (const zmq::error_t&) {
     // The context is shutting down: the socket closes all the same.
   }
+  release_held();
   xpub_monitor_.reset();
   xpub_.reset();
+  links_.clear();
   sub_monitor_.reset();
   if (sub_) sub_.close();
 }
 
 // ------------------------------------------------------------------ publishing
 
-void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
-                         zmq::message_t payload) {
-  if (!xpub_ || ctx_.stopping) {
-    bump(ctx_.counters().errors);
-    return;
-  }
-  // A view into the frame we own: moving a small zmq::message_t moves its bytes.
-  const std::string_view topic = view_of(topic_frame);
+zmq::message_t Broadcasts::number(std::string_view topic, std::string_view type,
+                                  const zmq::message_t& payload) {
   Header h = ctx_.header(Kind::publish, 0);
   h.type = type;
   h.sequence = sequences_.next(topic);
   if (retained_.enabled()) retained_.keep(topic, type, h.sequence, view_of(payload));
-  zmq::message_t header = ctx_.encode(h);
-  // XPUB never blocks: a subscriber whose queue is full (pub_hwm) misses this one, and
-  // its sequence check counts it.
-  ctx_.touched(*xpub_);
-  xpub_->send(topic_frame, zmq::send_flags::sndmore);
-  xpub_->send(header, zmq::send_flags::sndmore);
-  xpub_->send(payload, zmq::send_flags::none);
   bump(ctx_.counters().published);
+  return ctx_.encode(h);
 }
 
 int Broadcasts::read_xpub() {
@@ -112,7 +102,8 @@ int Broadcasts::read_xpub() {
       continue;
     }
     zmq::message_t header = ctx_.encode(ctx_.header(Kind::sync, 0));
-    xpub_->send(zmq::buffer(topic.data(), topic.size()), zmq::send_flags::sndmore);
+    // Only that subscriber matches its marker: room for it unless it is far behind.
+    if (!begin_message(zmq::buffer(topic.data(), topic.size()))) continue;
     xpub_->send(header, zmq::send_flags::sndmore);
     xpub_->send(zmq::message_t(), zmq::send_flags::none);
   }
@@ -131,6 +122,7 @@ void Broadcasts::reopen_xpub() {
   }
   xpub_monitor_.reset();
   xpub_.reset();
+  links_.clear();
   xpub_retry_ = SteadyClock::now();
   on_timers(xpub_retry_);
 }
@@ -357,7 +349,12 @@ void Broadcasts::next_sync_round(const std::string& marker) {
 void Broadcasts::check_handshakes() {
   if (xpub_monitor_) {
     while (auto e = xpub_monitor_->next()) {
-      if (e->kind != HandshakeEvent::Kind::succeeded) ctx_.refused_handshake(*e);
+      switch (e->kind) {
+        case HandshakeEvent::Kind::succeeded: break;
+        case HandshakeEvent::Kind::accepted: links_.accepted(e->value); break;
+        case HandshakeEvent::Kind::disconnected: links_.disconnected(e->value); break;
+        default: ctx_.refused_handshake(*e);
+      }
     }
   }
   if (!sub_monitor_) return;
@@ -380,6 +377,10 @@ void Broadcasts::check_handshakes() {
 
 void Broadcasts::on_timers(SteadyClock::time_point now) {
   check_handshakes();
+  if (!held_.empty()) {
+    flush_held();
+    cut_stuck(now);
+  }
   if (ctx_.opts.broadcast_heartbeat.count() > 0 && now >= next_announce_) {
     next_announce_ = now + ctx_.opts.broadcast_heartbeat;
     announce_sequences();
@@ -390,7 +391,7 @@ void Broadcasts::on_timers(SteadyClock::time_point now) {
       set_curve_server(s, ctx_.opts.curve);
       s.bind(xpub_endpoint_);
       xpub_.emplace(std::move(s));
-      if (ctx_.opts.curve.enabled()) xpub_monitor_.emplace(ctx_.zmq, *xpub_);
+      prepare_xpub();
     } catch (const zmq::error_t&) {
       xpub_retry_ = now + kMaxPollWait;  // the old listener is still closing
     }

@@ -31,8 +31,10 @@
 #include "deadline.hpp"
 #include "dispatcher.hpp"
 #include "engine_context.hpp"
+#include "held_broadcasts.hpp"
 #include "retained_store.hpp"
 #include "sequence_announcer.hpp"
+#include "subscriber_links.hpp"
 #include "zmesh/core/frame_set.hpp"
 
 namespace zmesh::detail {
@@ -55,8 +57,15 @@ class Broadcasts {
   void close() noexcept;
 
   // --- publishing
-  /// Publishes on the topic `topic` holds (the frame goes out as the topic frame).
+  /// Publishes on the topic `topic` holds (the frame goes out as the topic frame), as
+  /// the topic's delivery policy says: drop sends now; block and latest hold what a
+  /// subscriber has no room for (broadcasts_policies.cpp).
   void publish(zmq::message_t topic, std::string_view type, zmq::message_t payload);
+  /// Whether broadcasts are held, waiting for room (the engine then retries each round
+  /// and sleeps at most 1 ms).
+  [[nodiscard]] bool holding() const noexcept { return !held_.empty(); }
+  /// Sends what is held, oldest first, until a subscriber has no room; returns how many.
+  int flush_held();
   [[nodiscard]] zmq::socket_t* xpub() noexcept { return xpub_ ? &*xpub_ : nullptr; }
   /// Reads (un)subscriptions; answers sync markers.
   int read_xpub();
@@ -132,6 +141,27 @@ class Broadcasts {
   void sub_disconnect(const std::string& endpoint);
   /// Re-opens the XPUB on its endpoint, freeing every subscription it held.
   void reopen_xpub();
+  /// Readies a new XPUB: lossless (ZMQ_XPUB_NODROP) when a block or latest policy is in
+  /// use; its monitor, with CURVE for refused handshakes, with such a policy for its
+  /// connections (SubscriberLinks).
+  void prepare_xpub();
+  /// Sends the first frame of a message on the XPUB without waiting; false (nothing
+  /// sent) when the XPUB is lossless and a matching subscriber has no room.
+  bool begin_message(zmq::const_buffer first);
+  /// A broadcast going out now: numbers it, keeps it if retained, counts it; returns
+  /// its header frame.
+  zmq::message_t number(std::string_view topic, std::string_view type,
+                        const zmq::message_t& payload);
+  /// Tries a held (or holdable) broadcast without ZeroMQ dropping it for anyone: false
+  /// when a subscriber of its topic has no room (nothing was sent).
+  bool try_send(HeldBroadcast& b);
+  /// Holds a block or latest broadcast that could not go out.
+  void hold(HeldBroadcast b);
+  /// Block and latest: disconnects subscribers that took nothing for
+  /// stuck_subscriber_timeout while broadcasts waited.
+  void cut_stuck(SteadyClock::time_point now);
+  /// Gives back the credit of the block broadcasts held (at close).
+  void release_held() noexcept;
 
   EngineContext& ctx_;
   Dispatcher& dispatcher_;
@@ -148,6 +178,9 @@ class Broadcasts {
   SteadyClock::time_point next_announce_{};       // when the heartbeat is next due
   RetainedStore retained_;                        // last values kept for late joiners
   SteadyClock::time_point xpub_retry_{};          // re-open failed: try again then
+  HeldBroadcasts held_;                           // block/latest: waiting for room
+  SteadyClock::time_point last_out_{};            // held: when one last went out (or began)
+  SubscriberLinks links_;                         // the XPUB's connections, to cut stuck ones
 
   // subscribing (engine thread only)
   zmq::socket_t sub_;

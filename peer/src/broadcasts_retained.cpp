@@ -29,7 +29,7 @@ void Broadcasts::answer_last(std::string_view marker) {
     h.flags = kFlagRetained;
     zmq::message_t header = ctx_.encode(h);
     ctx_.touched(*xpub_);
-    xpub_->send(zmq::buffer(topic), zmq::send_flags::sndmore);
+    if (!begin_message(zmq::buffer(topic))) return;
     xpub_->send(header, zmq::send_flags::sndmore);
     xpub_->send(zmq::buffer(v.payload), zmq::send_flags::none);
   });

@@ -16,11 +16,11 @@ void Broadcasts::announce_sequences() {
   for (const auto& batch : sequences_.take()) {
     zmq::message_t header = ctx_.encode(ctx_.header(Kind::sequences, 0));
     zmq::message_t payload = encode(batch);
-    // Like a Publish: dropped at the high-water mark of a subscriber that is behind.
-    // The announcer repeats each topic, so a later heartbeat reaches it once it caught up.
+    // Like a Publish: dropped at the high-water mark of a subscriber that is behind (or,
+    // lossless, for all while one is full). The announcer repeats each topic, so a later
+    // heartbeat reaches it once it caught up.
     ctx_.touched(*xpub_);
-    xpub_->send(zmq::buffer(kSequencesTopic.data(), kSequencesTopic.size()),
-                zmq::send_flags::sndmore);
+    if (!begin_message(zmq::buffer(kSequencesTopic.data(), kSequencesTopic.size()))) continue;
     xpub_->send(header, zmq::send_flags::sndmore);
     xpub_->send(payload, zmq::send_flags::none);
   }

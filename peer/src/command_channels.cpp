@@ -18,6 +18,10 @@ void mark_engine_thread(const void* sync) noexcept {
   tl_engine_of = sync;
 }
 
+bool is_engine_thread(const void* sync) noexcept {
+  return tl_engine_of == sync;
+}
+
 CommandChannels::CommandChannels(zmq::context_t& ctx, std::string endpoint, int depth, void* sync)
     : ctx_(ctx),
       endpoint_(std::move(endpoint)),

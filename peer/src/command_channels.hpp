@@ -22,6 +22,8 @@ namespace zmesh::detail {
 /// for. A call into that same Peer from this thread (an inline handler's send or publish)
 /// never waits for room: the engine cannot read its commands while it waits.
 void mark_engine_thread(const void* sync) noexcept;
+/// Whether the calling thread is the engine of the pipeline `sync` stands for.
+[[nodiscard]] bool is_engine_thread(const void* sync) noexcept;
 
 class CommandChannels {
  public:

@@ -86,6 +86,10 @@ class Peer::Impl {
       shared_.id = shared_.options.id != 0 ? shared_.options.id : random_id();
     }
     shared_.session = random_id();
+    shared_.policies = std::make_unique<detail::PolicyTable>(shared_.options.delivery,
+                                                             shared_.options.topic_policies);
+    shared_.broadcast_credit =
+        std::make_unique<detail::BroadcastCredit>(shared_.options.broadcast_backlog_bytes);
     shared_.uid = id_to_hex(shared_.id) + "-" + std::to_string(g_peer_counter.fetch_add(1));
     // Each (un)subscription becomes a command from the calling thread, so it reaches the
     // SUB before anything that thread asks for afterwards (a sync, say).
@@ -429,11 +433,31 @@ void Peer::publish(std::string_view topic, std::string_view type, std::string_vi
   if (topic.size() > o.limits.max_topic_bytes) throw Error(errc::too_large, "topic too long");
   check_payload(o, payload);
   Impl::Call call(*impl_);
+  auto& shared = impl_->shared_;
+  // block: room for it first (BroadcastCredit), given back by the engine once it is out.
+  std::size_t credit = 0;
+  if (shared.policies->of(topic) == DeliveryPolicy::block) {
+    credit = topic.size() + payload.size();
+    // An inline handler runs on the engine, which gives credit back: it cannot wait.
+    const bool engine = detail::is_engine_thread(&shared.command_sync);
+    if (!shared.broadcast_credit->take(credit,
+                                       engine ? std::chrono::milliseconds(0) : o.send_timeout)) {
+      detail::bump(shared.counters.publish_timeouts);
+      throw Error(errc::queue_full,
+                  "publish to '" + std::string(topic) + "': a subscriber has had no room for " +
+                      std::to_string(o.send_timeout.count()) + " ms (delivery policy block)");
+    }
+  }
   CommandMeta meta{.op = CommandOp::publish};
   std::array<zmq::message_t, 4> frames{
       detail::pod_frame(meta), zmq::message_t(type.data(), type.size()),
       zmq::message_t(payload.data(), payload.size()), zmq::message_t(topic.data(), topic.size())};
-  impl_->submit_frames<detail::SyncCompletion>(meta, frames, o.send_timeout);
+  try {
+    impl_->submit_frames<detail::SyncCompletion>(meta, frames, o.send_timeout);
+  } catch (...) {
+    if (credit != 0) shared.broadcast_credit->give(credit);
+    throw;
+  }
 }
 
 Registration Peer::subscribe(std::string prefix, BroadcastHandler handler) {

@@ -25,6 +25,7 @@ enum class LogEvent : std::uint8_t {
   broker_lost,           // a broker stopped answering
   broker_back,           // ...and answers again
   broker_auth_failed,    // a broker refused our handshake
+  subscriber_cut,        // a subscriber that took nothing disconnected (delivery policies)
   count
 };
 
@@ -60,6 +61,7 @@ class PeerLog {
       case LogEvent::broker_back: return "broker_back";
       case LogEvent::registration_refused: return "registration_refused";
       case LogEvent::broker_auth_failed: return "broker_auth_failed";
+      case LogEvent::subscriber_cut: return "subscriber_cut";
       case LogEvent::count: break;
     }
     return "event";

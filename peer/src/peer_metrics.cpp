@@ -90,6 +90,22 @@ std::string peer_metrics_text(const std::string& name, PeerId id, const PeerStat
             s.gaps);
   m.counter("zmesh_peer_subscriptions_seen_total", "Topic subscriptions our PUB received.",
             s.subscriptions_seen);
+  // Delivery policies: what our PUB did not deliver at once, by reason (docs/operations.md).
+  m.gauge("zmesh_peer_broadcasts_held", "Broadcasts waiting at our PUB for room (block, latest).",
+          s.broadcasts_held);
+  m.family("zmesh_peer_broadcasts_not_sent_total", T::counter,
+           "Broadcasts our PUB did not send, by reason.")
+      .sample("zmesh_peer_broadcasts_not_sent_total", {{"reason", "conflated"}},
+              s.broadcasts_conflated)
+      .sample("zmesh_peer_broadcasts_not_sent_total", {{"reason", "backlog_full"}},
+              s.broadcasts_overflowed)
+      .sample("zmesh_peer_broadcasts_not_sent_total", {{"reason", "no_room"}},
+              s.broadcasts_dropped);
+  m.counter("zmesh_peer_publish_timeouts_total",
+            "publish() calls that found no room within send_timeout (block).", s.publish_timeouts);
+  m.counter("zmesh_peer_subscribers_cut_total",
+            "Subscribers disconnected after taking nothing for stuck_subscriber_timeout.",
+            s.subscribers_cut);
   m.counter("zmesh_peer_subscriptions_refused_total",
             "Subscriptions our PUB refused (over max_subscriptions).", s.subscriptions_refused);
   m.counter("zmesh_peer_publishers_refused_total",

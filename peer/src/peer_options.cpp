@@ -43,6 +43,15 @@ void PeerOptions::validate() const {
     require(r.max_count >= 1 && r.max_bytes >= 1,
             "retain max_count and max_bytes must be positive");
   }
+  require(topic_policies.size() <= kMaxTopicPolicies,
+          "at most " + std::to_string(kMaxTopicPolicies) + " topic_policies");
+  for (const auto& t : topic_policies) {
+    require(!t.prefix.starts_with('\0'), "topic_policies prefixes must not start with a zero byte");
+    require(t.prefix.size() <= limits.max_topic_bytes,
+            "a topic_policies prefix is longer than a topic");
+  }
+  require(broadcast_backlog_bytes >= 1, "broadcast_backlog_bytes must be at least 1");
+  require(stuck_subscriber_timeout.count() >= 0, "stuck_subscriber_timeout must not be negative");
   require(
       broadcast_heartbeat.count() == 0 || (broadcast_heartbeat.count() >= kMinHeartbeatIntervalMs &&
                                            broadcast_heartbeat.count() <= kMaxHeartbeatIntervalMs),

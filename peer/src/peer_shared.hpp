@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "broadcast_credit.hpp"
 #include "handler_table.hpp"
+#include "policy_table.hpp"
 #include "request_durations.hpp"
 #include "subscription_table.hpp"
 #include "zmesh/peer/options.hpp"
@@ -27,7 +29,8 @@ struct Counters {
       overloaded{0}, departed_skipped{0}, subscriptions_refused{0}, publishers_refused{0},
       greetings_refused{0}, registrations_refused{0}, membership_resyncs{0}, handshakes_refused{0},
       handshakes_untrusted{0}, handshakes_mismatched{0}, handshakes_bad_key{0}, auth_failures{0},
-      identity_refused{0};
+      identity_refused{0}, broadcasts_held{0}, broadcasts_conflated{0}, broadcasts_overflowed{0},
+      broadcasts_dropped{0}, publish_timeouts{0}, subscribers_cut{0};
   RequestDurations request_durations;  // replies only; engine writes, metrics reads
 
   [[nodiscard]] PeerStats snapshot() const {
@@ -65,7 +68,13 @@ struct Counters {
                      r(handshakes_mismatched),
                      r(handshakes_bad_key),
                      r(auth_failures),
-                     r(identity_refused)};
+                     r(identity_refused),
+                     r(broadcasts_held),
+                     r(broadcasts_conflated),
+                     r(broadcasts_overflowed),
+                     r(broadcasts_dropped),
+                     r(publish_timeouts),
+                     r(subscribers_cut)};
   }
 };
 
@@ -114,6 +123,13 @@ struct PeerShared {
   std::string registration_error;  // guarded by registration_mu
   std::string broker_auth_error;   // guarded by registration_mu: every broker refused us
   Departures departed;             // connection keys: engine adds, workers read
+  // Delivery policies (set at construction, from the options): which topics are held at
+  // our PUB, and the bound on block broadcasts publishers take credit from.
+  // Defaults (drop only) until the Peer sets them from its options.
+  std::unique_ptr<PolicyTable> policies =
+      std::make_unique<PolicyTable>(DeliveryPolicy::drop, std::vector<TopicPolicy>{});
+  std::unique_ptr<BroadcastCredit> broadcast_credit =
+      std::make_unique<BroadcastCredit>(PeerOptions{}.broadcast_backlog_bytes);
   // Per worker: work items the engine handed it (or holds for it) that it has not
   // finished. Zero means no earlier message of any sender of that worker is pending, so
   // an inline handler may run on the engine without overtaking one (per-sender order).

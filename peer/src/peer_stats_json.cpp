@@ -51,7 +51,13 @@ nlohmann::json stats_json(const PeerStats& s) {
           {"handshakes_mismatched", s.handshakes_mismatched},
           {"handshakes_bad_key", s.handshakes_bad_key},
           {"auth_failures", s.auth_failures},
-          {"identity_refused", s.identity_refused}};
+          {"identity_refused", s.identity_refused},
+          {"broadcasts_held", s.broadcasts_held},
+          {"broadcasts_conflated", s.broadcasts_conflated},
+          {"broadcasts_overflowed", s.broadcasts_overflowed},
+          {"broadcasts_dropped", s.broadcasts_dropped},
+          {"publish_timeouts", s.publish_timeouts},
+          {"subscribers_cut", s.subscribers_cut}};
 }
 
 }  // namespace

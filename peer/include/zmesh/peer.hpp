@@ -202,7 +202,10 @@ class Peer {
 
   /// Broadcasts `payload` on `topic` from our PUB socket. Non-blocking: returns once
   /// queued (waits up to options.send_timeout for room in our command queue). Topics
-  /// starting with a zero byte are reserved (Error invalid_argument).
+  /// starting with a zero byte are reserved (Error invalid_argument). Under the block
+  /// delivery policy (PeerOptions::delivery, topic_policies) it also waits up to
+  /// send_timeout while broadcasts held for a slow subscriber fill
+  /// broadcast_backlog_bytes, then fails with errc::queue_full.
   void publish(std::string_view topic, std::string_view type, std::string_view payload);
   /// Receives broadcasts whose topic starts with `prefix` from every publisher we are
   /// subscribed to: the PUB endpoint of every peer we are connected to, and endpoints

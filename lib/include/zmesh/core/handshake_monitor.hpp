@@ -26,6 +26,9 @@ struct HandshakeEvent {
     closed,     ///< ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: the other side hung up mid-handshake
     protocol,   ///< ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: value is a ZMQ_PROTOCOL_ERROR_*
     auth,       ///< ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: value is the ZAP status code (400)
+    // Only from a monitor made with `connections` (a bound socket's TCP connections):
+    accepted,      ///< ZMQ_EVENT_ACCEPTED: value is the new connection's file descriptor
+    disconnected,  ///< ZMQ_EVENT_DISCONNECTED: value is the descriptor of the one that ended
   };
   Kind kind = Kind::succeeded;
   int value = 0;
@@ -49,8 +52,9 @@ struct HandshakeEvent {
 
 class HandshakeMonitor {
  public:
-  /// Starts monitoring `watched` (handshake events only).
-  HandshakeMonitor(zmq::context_t& ctx, zmq::socket_ref watched);
+  /// Starts monitoring `watched`: handshake events, and with `connections` also the
+  /// accepted and ended connections of a bound socket (with their descriptors).
+  HandshakeMonitor(zmq::context_t& ctx, zmq::socket_ref watched, bool connections = false);
   ~HandshakeMonitor();
   HandshakeMonitor(const HandshakeMonitor&) = delete;
   HandshakeMonitor& operator=(const HandshakeMonitor&) = delete;

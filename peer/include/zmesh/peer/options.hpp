@@ -23,6 +23,29 @@ struct RetainRule {
   std::size_t max_bytes = std::size_t{1} << 20;  ///< bytes kept at most (topics, types, payloads)
 };
 
+/// What our PUB does with broadcasts a subscriber cannot take yet (its queue at pub_hwm
+/// is full). docs/architecture.md, "Delivery policies".
+enum class DeliveryPolicy : std::uint8_t {
+  /// Never waits: that subscriber misses them (ZeroMQ drops at the high-water mark); its
+  /// sequence check counts them as gaps. The default, and ZeroMQ's PUB behaviour.
+  drop,
+  /// Lossless: the broadcasts wait at the publisher, in order, until every subscriber of
+  /// the topic has room (up to broadcast_backlog_bytes); publish() then waits up to
+  /// send_timeout for room and fails with errc::queue_full. A subscriber that takes
+  /// nothing for stuck_subscriber_timeout is disconnected, so none stalls us for good.
+  block,
+  /// Conflation: never waits. A topic's broadcast that cannot go out yet is replaced by
+  /// the topic's next one (counted as conflated, not lost); subscribers get the newest
+  /// value once there is room, with consecutive sequences.
+  latest,
+};
+
+/// A delivery policy for the topics starting with `prefix`.
+struct TopicPolicy {
+  std::string prefix;  ///< topics it covers ("" = all); the longest matching prefix wins
+  DeliveryPolicy policy = DeliveryPolicy::drop;
+};
+
 struct PeerOptions {
   static constexpr std::size_t kMaxNameBytes = 128;  ///< longest `name`
   static constexpr std::size_t kMaxWorkers = 256;    ///< most `workers`
@@ -108,6 +131,19 @@ struct PeerOptions {
   /// Topics whose last broadcast our PUB keeps for subscribers that ask for last values
   /// (Peer::sync_subscriptions_with_last, protocol.md 5.10). None by default.
   std::vector<RetainRule> retain{};
+  /// How our PUB treats a subscriber that cannot keep up: `delivery` for every topic,
+  /// but where one of `topic_policies` matches (the longest prefix wins; at most
+  /// kMaxTopicPolicies).
+  DeliveryPolicy delivery = DeliveryPolicy::drop;
+  std::vector<TopicPolicy> topic_policies{};
+  static constexpr std::size_t kMaxTopicPolicies = 64;
+  /// block and latest: bytes (topics and payloads) of broadcasts held at our PUB while a
+  /// subscriber has no room, together with block broadcasts still on their way to it.
+  std::size_t broadcast_backlog_bytes = std::size_t{8} << 20;
+  /// block and latest: a subscriber that takes nothing for this long while broadcasts
+  /// wait for it is disconnected (counted in PeerStats::subscribers_cut); it may
+  /// reconnect. 0 = never.
+  std::chrono::milliseconds stuck_subscriber_timeout{5000};
   /// Where the library logs what an operator should know (refused handshakes with the
   /// key, malformed input, peers gone, broker refusals; zmesh/peer/log.hpp), each kind
   /// rate-limited; empty = silent. zmesh::spdlog_sink() (zmesh/peer/spdlog_sink.hpp) is a

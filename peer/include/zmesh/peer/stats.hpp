@@ -49,6 +49,13 @@ struct PeerStats {
   std::uint64_t handshakes_bad_key = 0;     ///< the client used a wrong key for us (cryptographic)
   std::uint64_t auth_failures = 0;          ///< our own connects that failed with auth_failed
   std::uint64_t identity_refused = 0;       ///< greetings refused: a peer id not bound to the key
+  // Delivery policies (PeerOptions::delivery): what our PUB did for slow subscribers.
+  std::uint64_t broadcasts_held = 0;        ///< block/latest: broadcasts waiting at our PUB now
+  std::uint64_t broadcasts_conflated = 0;   ///< latest: replaced by a newer one before going out
+  std::uint64_t broadcasts_overflowed = 0;  ///< latest: dropped, the backlog was full
+  std::uint64_t broadcasts_dropped = 0;     ///< drop, beside a block/latest topic: no room for all
+  std::uint64_t publish_timeouts = 0;       ///< block: publish() found no room in send_timeout
+  std::uint64_t subscribers_cut = 0;        ///< subscribers disconnected after taking nothing
 };
 
 /// A peer as the broker announced it.

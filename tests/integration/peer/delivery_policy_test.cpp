@@ -1,0 +1,229 @@
+// Delivery policies (PeerOptions::delivery, topic_policies): block is lossless and
+// pushes back on publish() until its send timeout; a subscriber that reads nothing (a
+// raw ZeroMQ SUB playing the part) is cut off after stuck_subscriber_timeout while the
+// others get everything; latest gives a slow subscriber the newest value per topic with
+// consecutive sequences, the skipped ones counted as conflated at the publisher.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <zmq.hpp>
+
+#include "peer_fixture.hpp"
+#include "test_support.hpp"
+#include "zmesh/core/errors.hpp"
+
+namespace zmesh {
+namespace {
+
+using namespace std::chrono_literals;
+using test::started;
+using test::test_options;
+
+/// A subscriber's view: payloads in arrival order, and the sequences.
+struct Received {
+  std::mutex mu;
+  std::vector<std::string> payloads;     // guarded by mu
+  std::vector<std::uint64_t> sequences;  // guarded by mu
+  std::atomic<std::size_t> count{0};
+
+  BroadcastHandler handler(std::chrono::microseconds pause = 0us) {
+    return [this, pause](const Message& m) {
+      if (pause.count() > 0) std::this_thread::sleep_for(pause);
+      std::lock_guard lock(mu);
+      payloads.emplace_back(m.text().substr(0, m.text().find(' ')));
+      sequences.push_back(m.sequence());
+      ++count;
+    };
+  }
+};
+
+/// A raw ZeroMQ SUB that subscribes to everything and never reads: the smallest queue
+/// and kernel buffer, so that it is full after a few broadcasts.
+struct StuckSubscriber {
+  explicit StuckSubscriber(const std::string& endpoint) {
+    sub.set(zmq::sockopt::rcvhwm, 1);
+    sub.set(zmq::sockopt::rcvbuf, 4096);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, "");
+    sub.connect(endpoint);
+  }
+  zmq::context_t ctx{1};
+  zmq::socket_t sub{ctx, zmq::socket_type::sub};
+};
+
+std::string big(int n, std::size_t size) {
+  std::string s = std::to_string(n) + " ";
+  s.resize(size, 'x');
+  return s;
+}
+
+TEST(DeliveryPolicy, BlockDeliversEveryBroadcastInOrderToASlowSubscriber) {
+  constexpr int kCount = 20'000;
+  auto popts = test_options("pub", 1);
+  popts.delivery = DeliveryPolicy::block;
+  popts.pub_hwm = 20;
+  popts.broadcast_backlog_bytes = 64 << 10;
+  popts.send_timeout = 10s;  // a slow subscriber is no reason to fail here
+  auto pub = started(popts);
+  auto sopts = test_options("sub", 1);
+  sopts.sub_hwm = 20;
+  sopts.worker_queue_depth = 8;
+  auto sub = started(sopts);
+  Received got;
+  auto reg = sub->subscribe("b.", got.handler(20us));
+  sub->subscribe_to(pub->pub_endpoint());
+  sub->sync_subscriptions(5s).get();
+  for (int i = 0; i < kCount; ++i) {
+    try {
+      pub->publish("b.t", "V", std::to_string(i));
+    } catch (const Error& e) {
+      const auto p = pub->stats();
+      const auto q = sub->stats();
+      FAIL() << e.what() << " at " << i << ": published " << p.published << " held "
+             << p.broadcasts_held << " received " << q.broadcasts_received << " got "
+             << got.count.load();
+    }
+  }
+  ASSERT_TRUE(test::wait_until([&] { return got.count.load() == kCount; }, 60s))
+      << got.count.load() << " of " << kCount << ", held " << pub->stats().broadcasts_held;
+  std::lock_guard lock(got.mu);
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_EQ(got.payloads[i], std::to_string(i));
+    ASSERT_EQ(got.sequences[i], static_cast<std::uint64_t>(i + 1));
+  }
+  EXPECT_EQ(sub->stats().gaps, 0U);
+  EXPECT_EQ(pub->stats().published, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(pub->stats().broadcasts_held, 0U);
+}
+
+TEST(DeliveryPolicy, BlockPushesBackOnPublishUntilItsSendTimeout) {
+  auto popts = test_options("pub", 1);
+  popts.topic_policies = {TopicPolicy{"safe.", DeliveryPolicy::block}};
+  popts.pub_hwm = 10;
+  popts.broadcast_backlog_bytes = 256 << 10;
+  popts.send_timeout = 200ms;
+  popts.stuck_subscriber_timeout = 0ms;  // never cut: the publisher must time out
+  auto pub = started(popts);
+  StuckSubscriber stuck(pub->pub_endpoint());
+  ASSERT_TRUE(test::wait_until([&] { return pub->stats().subscriptions_seen >= 1; }));
+  const std::string payload(4096, 'p');
+  int published = 0;
+  bool refused = false;
+  for (; published < 100'000 && !refused; ++published) {
+    try {
+      pub->publish("safe.t", "V", payload);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::queue_full) << e.what();
+      EXPECT_NE(std::string(e.what()).find("delivery policy block"), std::string::npos);
+      refused = true;
+    }
+  }
+  ASSERT_TRUE(refused) << "published " << published << " without push-back";
+  const auto s = pub->stats();
+  EXPECT_EQ(s.publish_timeouts, 1U);
+  EXPECT_GT(s.broadcasts_held, 0U);
+  EXPECT_EQ(s.subscribers_cut, 0U);
+  // Topics under the default policy (drop) never wait.
+  for (int i = 0; i < 1000; ++i) pub->publish("other.t", "V", payload);
+}
+
+TEST(DeliveryPolicy, AStuckSubscriberIsCutOffAndThePublisherGoesOn) {
+  constexpr int kCount = 3000;
+  auto popts = test_options("pub", 1);
+  popts.delivery = DeliveryPolicy::block;
+  popts.pub_hwm = 10;
+  popts.broadcast_backlog_bytes = 256 << 10;
+  popts.send_timeout = 100ms;
+  popts.stuck_subscriber_timeout = 300ms;
+  auto pub = started(popts);
+  auto healthy = started(test_options("healthy", 1));
+  Received got;
+  auto reg = healthy->subscribe("", got.handler());
+  healthy->subscribe_to(pub->pub_endpoint());
+  healthy->sync_subscriptions(5s).get();
+  StuckSubscriber stuck(pub->pub_endpoint());
+  ASSERT_TRUE(test::wait_until([&] { return pub->stats().subscriptions_seen >= 2; }));
+  const std::string pad(4096, 'p');
+  int sent = 0;
+  int refusals = 0;
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (sent < kCount && std::chrono::steady_clock::now() < give_up) {
+    try {
+      pub->publish("t", "V", big(sent, 4096));
+      ++sent;
+    } catch (const Error& e) {
+      ASSERT_EQ(e.code(), errc::queue_full) << e.what();
+      ++refusals;  // blocked by the stuck one until it is cut: try again
+    }
+  }
+  ASSERT_EQ(sent, kCount);
+  EXPECT_GE(pub->stats().subscribers_cut, 1U);
+  // Nothing lost for the subscriber that reads: all of them, in order.
+  ASSERT_TRUE(test::wait_until([&] { return got.count.load() == kCount; }, 30s))
+      << got.count.load() << " of " << kCount;
+  EXPECT_EQ(healthy->stats().gaps, 0U);
+  std::lock_guard lock(got.mu);
+  for (int i = 0; i < kCount; ++i) ASSERT_EQ(got.payloads[i], std::to_string(i));
+  std::cout << "[ figures  ] " << refusals << " publishes refused before the cut, "
+            << pub->stats().subscribers_cut << " cut(s)\n";
+}
+
+TEST(DeliveryPolicy, LatestGivesASlowSubscriberTheNewestValueWithoutGaps) {
+  constexpr int kCount = 3000;
+  auto popts = test_options("pub", 1);
+  popts.topic_policies = {TopicPolicy{"px.", DeliveryPolicy::latest}};
+  popts.pub_hwm = 10;
+  auto pub = started(popts);
+  auto sopts = test_options("sub", 1);
+  sopts.sub_hwm = 10;
+  sopts.worker_queue_depth = 4;
+  auto sub = started(sopts);
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool open = false;
+  Received got;
+  auto inner = got.handler();
+  auto reg = sub->subscribe("px.", [&](const Message& m) {
+    {
+      std::unique_lock lock(gate_mu);
+      gate_cv.wait(lock, [&] { return open; });
+    }
+    inner(m);
+  });
+  sub->subscribe_to(pub->pub_endpoint());
+  sub->sync_subscriptions(5s).get();
+  for (int i = 0; i < kCount; ++i) pub->publish("px.a", "V", big(i, 16384));
+  // The subscriber reads nothing: the publisher holds one value and replaces it.
+  ASSERT_TRUE(test::wait_until([&] { return pub->stats().broadcasts_conflated > 0; }, 20s));
+  {
+    std::lock_guard lock(gate_mu);
+    open = true;
+  }
+  gate_cv.notify_all();
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        std::lock_guard lock(got.mu);
+        return !got.payloads.empty() && got.payloads.back() == std::to_string(kCount - 1);
+      },
+      20s));
+  const auto ps = pub->stats();
+  EXPECT_EQ(ps.published + ps.broadcasts_conflated + ps.broadcasts_overflowed,
+            static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(ps.broadcasts_held, 0U);
+  EXPECT_EQ(sub->stats().gaps, 0U);
+  std::lock_guard lock(got.mu);
+  EXPECT_EQ(got.payloads.size(), ps.published);
+  for (std::size_t i = 0; i < got.sequences.size(); ++i) {
+    ASSERT_EQ(got.sequences[i], i + 1) << "sequences are consecutive";
+    if (i > 0) {
+      ASSERT_LT(std::stoi(got.payloads[i - 1]), std::stoi(got.payloads[i]));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace zmesh
