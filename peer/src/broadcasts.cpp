@@ -44,9 +44,9 @@ std::string Broadcasts::open() {
   return ctx_.opts.pub_advertise.empty() ? xpub_endpoint_ : ctx_.opts.pub_advertise;
 }
 
-void Broadcasts::close() noexcept {
+void Broadcasts::close(std::chrono::milliseconds linger) noexcept {
   try {
-    if (xpub_) set_close_linger(*xpub_, kByeLinger);
+    if (xpub_) set_close_linger(*xpub_, linger);
   } catch (const zmq::error_t&) {
     // The context is shutting down: the socket closes all the same.
   }
@@ -60,13 +60,14 @@ void Broadcasts::close() noexcept {
 
 // ------------------------------------------------------------------ publishing
 
-zmq::message_t Broadcasts::number(std::string_view topic, std::string_view type,
+zmq::message_t Broadcasts::number(std::size_t rule, std::string_view topic, std::string_view type,
                                   const zmq::message_t& payload) {
   Header h = ctx_.header(Kind::publish, 0);
   h.type = type;
   h.sequence = sequences_.next(topic);
   if (retained_.enabled()) retained_.keep(topic, type, h.sequence, view_of(payload));
   bump(ctx_.counters().published);
+  bump(ctx_.shared.policies->counters(rule).published);
   return ctx_.encode(h);
 }
 

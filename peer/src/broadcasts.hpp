@@ -54,7 +54,8 @@ class Broadcasts {
   /// Opens the SUB (with the subscriptions made before start) and binds the XPUB if
   /// options.pub_bind is set; returns the PUB endpoint to announce ("" = none).
   std::string open();
-  void close() noexcept;
+  /// Closes both sockets; what the XPUB still has queued gets `linger` to leave.
+  void close(std::chrono::milliseconds linger) noexcept;
 
   // --- publishing
   /// Publishes on the topic `topic` holds (the frame goes out as the topic frame), as
@@ -148,9 +149,9 @@ class Broadcasts {
   /// Sends the first frame of a message on the XPUB without waiting; false (nothing
   /// sent) when the XPUB is lossless and a matching subscriber has no room.
   bool begin_message(zmq::const_buffer first);
-  /// A broadcast going out now: numbers it, keeps it if retained, counts it; returns
-  /// its header frame.
-  zmq::message_t number(std::string_view topic, std::string_view type,
+  /// A broadcast going out now: numbers it, keeps it if retained, counts it (also for
+  /// its delivery-policy rule); returns its header frame.
+  zmq::message_t number(std::size_t rule, std::string_view topic, std::string_view type,
                         const zmq::message_t& payload);
   /// Tries a held (or holdable) broadcast without ZeroMQ dropping it for anyone: false
   /// when a subscriber of its topic has no room (nothing was sent).

@@ -32,7 +32,9 @@ bool Broadcasts::begin_message(zmq::const_buffer first) {
 
 void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
                          zmq::message_t payload) {
-  const DeliveryPolicy policy = ctx_.shared.policies->of(view_of(topic_frame));
+  const PolicyTable& policies = *ctx_.shared.policies;
+  const std::size_t rule = policies.rule_of(view_of(topic_frame));
+  const DeliveryPolicy policy = policies.policy(rule);
   if (ctx_.stopping || (!xpub_ && policy == DeliveryPolicy::drop)) {
     if (policy == DeliveryPolicy::block) {
       ctx_.shared.broadcast_credit->give(topic_frame.size() + payload.size());
@@ -42,21 +44,24 @@ void Broadcasts::publish(zmq::message_t topic_frame, std::string_view type,
   }
   if (policy == DeliveryPolicy::drop) {
     ctx_.touched(*xpub_);
-    if (!ctx_.shared.policies->holds()) {
+    if (!policies.holds()) {
       // Lossy: a subscriber whose queue is full (pub_hwm) misses this one, and its
       // sequence check counts it.
-      zmq::message_t header = number(view_of(topic_frame), type, payload);
+      zmq::message_t header = number(rule, view_of(topic_frame), type, payload);
       xpub_->send(topic_frame, zmq::send_flags::sndmore);
       xpub_->send(header, zmq::send_flags::sndmore);
       xpub_->send(payload, zmq::send_flags::none);
       return;
     }
     // The XPUB is lossless (another topic's policy holds): all its subscribers or none.
-    HeldBroadcast b(std::move(topic_frame), type, std::move(payload), policy);
-    if (!try_send(b)) bump(ctx_.counters().broadcasts_dropped);
+    HeldBroadcast b(std::move(topic_frame), type, std::move(payload), policy, rule);
+    if (!try_send(b)) {
+      bump(ctx_.counters().broadcasts_dropped);
+      bump(policies.counters(rule).no_room);
+    }
     return;
   }
-  HeldBroadcast b(std::move(topic_frame), type, std::move(payload), policy);
+  HeldBroadcast b(std::move(topic_frame), type, std::move(payload), policy, rule);
   // Behind what is held already: one line, in publish order.
   const std::size_t bytes = b.bytes();  // sending empties the payload
   if (held_.empty() && xpub_ && try_send(b)) {
@@ -71,7 +76,7 @@ bool Broadcasts::try_send(HeldBroadcast& b) {
   // The topic's bytes go (copied into the frame): the topic is still ours to number it.
   if (!begin_message(zmq::buffer(b.topic.data(), b.topic.size()))) return false;
   // The XPUB took the topic frame: the rest of the message goes where it went.
-  zmq::message_t header = number(view_of(b.topic), b.type, b.payload);
+  zmq::message_t header = number(b.rule, view_of(b.topic), b.type, b.payload);
   xpub_->send(header, zmq::send_flags::sndmore);
   xpub_->send(b.payload, zmq::send_flags::none);
   return true;
@@ -82,10 +87,17 @@ void Broadcasts::hold(HeldBroadcast b) {
   if (b.policy == DeliveryPolicy::block) {
     held_.hold(std::move(b));
   } else {
+    PolicyCounters& counters = ctx_.shared.policies->counters(b.rule);
     switch (held_.hold_latest(std::move(b), ctx_.opts.broadcast_backlog_bytes)) {
       case HeldBroadcasts::Latest::held: break;
-      case HeldBroadcasts::Latest::replaced: bump(ctx_.counters().broadcasts_conflated); break;
-      case HeldBroadcasts::Latest::overflow: bump(ctx_.counters().broadcasts_overflowed); break;
+      case HeldBroadcasts::Latest::replaced:
+        bump(ctx_.counters().broadcasts_conflated);
+        bump(counters.conflated);
+        break;
+      case HeldBroadcasts::Latest::overflow:
+        bump(ctx_.counters().broadcasts_overflowed);
+        bump(counters.backlog_full);
+        break;
     }
   }
   ctx_.counters().broadcasts_held.store(held_.size(), std::memory_order_relaxed);
@@ -93,7 +105,7 @@ void Broadcasts::hold(HeldBroadcast b) {
 
 int Broadcasts::flush_held() {
   int n = 0;
-  while (!held_.empty() && xpub_ && !ctx_.stopping) {
+  while (!held_.empty() && xpub_) {  // also while stopping, until the drain deadline
     HeldBroadcast& b = held_.front();
     const std::size_t bytes = b.bytes();  // sending empties the payload
     if (!try_send(b)) break;

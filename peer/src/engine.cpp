@@ -183,7 +183,14 @@ void Engine::close_all() noexcept {
   // Our registrations go before the sockets do.
   readiness_.clear();
   connections_.close(stopped_ ? kByeLinger : milliseconds(0));
-  broadcasts_.close();
+  // Lossless broadcasts (block, latest) queued for slow subscribers get what is left of
+  // the drain time to leave; the others a moment, as ZeroMQ's PUB would.
+  auto pub_linger = kByeLinger;
+  if (ctx_.shared.policies->holds() && stopped_) {
+    pub_linger =
+        std::max(pub_linger, std::chrono::ceil<milliseconds>(stop_deadline_ - SteadyClock::now()));
+  }
+  broadcasts_.close(pub_linger);
   discovery_.close();
   dispatcher_.close();
   security_.close();
@@ -300,7 +307,12 @@ void Engine::after_io() {
     discovery_.on_timers(now);
     connections_.on_timers(now, paused());
   }
-  if (ctx_.stopping && (dispatcher_.all_stopped() || now >= stop_deadline_)) finish_stop();
+  // Stopping: the workers finish what they have, and block/latest broadcasts still held
+  // keep going out, until the drain deadline.
+  if (ctx_.stopping &&
+      ((dispatcher_.all_stopped() && !broadcasts_.holding()) || now >= stop_deadline_)) {
+    finish_stop();
+  }
 }
 
 milliseconds Engine::poll_timeout(SteadyClock::time_point now) {

@@ -18,16 +18,19 @@
 namespace zmesh::detail {
 
 struct HeldBroadcast {
-  HeldBroadcast(zmq::message_t t, std::string_view ty, zmq::message_t p, DeliveryPolicy pol)
+  HeldBroadcast(zmq::message_t t, std::string_view ty, zmq::message_t p, DeliveryPolicy pol,
+                std::size_t rul = 0)
       : topic(std::move(t)),
         type(ty),
         payload(std::move(p)),
         policy(pol),
+        rule(rul),
         size(topic.size() + payload.size()) {}
   zmq::message_t topic;
   std::string type;
   zmq::message_t payload;  // emptied when sent
   DeliveryPolicy policy = DeliveryPolicy::block;
+  std::size_t rule = 0;  // its rule in the PolicyTable (counted there)
   std::size_t size = 0;  // topic and payload bytes as published
   /// What it counts against its bound: topic and payload bytes (also once sent).
   [[nodiscard]] std::size_t bytes() const noexcept { return size; }

@@ -278,7 +278,8 @@ void Peer::Impl::start_metrics() {
       // Not started yet, stopping, or busy past a second: counters only.
     }
     return detail::peer_metrics_text(shared_.options.name, shared_.id, shared_.counters.snapshot(),
-                                     shared_.counters.request_durations.snapshot(), connections);
+                                     shared_.counters.request_durations.snapshot(), connections,
+                                     shared_.policies->stats());
   });
   metrics_endpoint_ = metrics_->endpoint();
 }
@@ -296,7 +297,8 @@ void Peer::Impl::serve_stats() {
       // Stopping, or the engine busy past a second: the counters alone.
     }
     return detail::peer_stats_json(shared_.options.name, shared_.id, endpoint_, pub_endpoint_,
-                                   shared_.counters.snapshot(), connections, publishers);
+                                   shared_.counters.snapshot(), shared_.policies->stats(),
+                                   connections, publishers);
   });
 }
 
@@ -436,13 +438,15 @@ void Peer::publish(std::string_view topic, std::string_view type, std::string_vi
   auto& shared = impl_->shared_;
   // block: room for it first (BroadcastCredit), given back by the engine once it is out.
   std::size_t credit = 0;
-  if (shared.policies->of(topic) == DeliveryPolicy::block) {
+  const std::size_t rule = shared.policies->rule_of(topic);
+  if (shared.policies->policy(rule) == DeliveryPolicy::block) {
     credit = topic.size() + payload.size();
     // An inline handler runs on the engine, which gives credit back: it cannot wait.
     const bool engine = detail::is_engine_thread(&shared.command_sync);
     if (!shared.broadcast_credit->take(credit,
                                        engine ? std::chrono::milliseconds(0) : o.send_timeout)) {
       detail::bump(shared.counters.publish_timeouts);
+      detail::bump(shared.policies->counters(rule).publish_timeouts);
       throw Error(errc::queue_full,
                   "publish to '" + std::string(topic) + "': a subscriber has had no room for " +
                       std::to_string(o.send_timeout.count()) + " ms (delivery policy block)");
@@ -610,6 +614,10 @@ std::string Peer::broker_auth_error() const {
 
 PeerStats Peer::stats() const {
   return impl_->shared_.counters.snapshot();
+}
+
+std::vector<TopicPolicyStats> Peer::delivery_stats() const {
+  return impl_->shared_.policies->stats();
 }
 
 std::vector<ConnectionStats> Peer::connections() const {

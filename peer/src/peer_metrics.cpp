@@ -37,11 +37,46 @@ void connection_families(MetricsText& m, const std::vector<ConnectionStats>& con
           "Bytes waiting for room on a connection's pipe, all connections.", queued_bytes);
 }
 
+// Per delivery-policy rule (Peer::delivery_stats()): the default rule has prefix="" and
+// default="true", so that a topic_policies rule for "" stays apart from it.
+void delivery_families(MetricsText& m, const std::vector<TopicPolicyStats>& delivery) {
+  const char* out = "zmesh_peer_delivery_broadcasts_total";
+  m.family(out, MetricsText::Type::counter,
+           "Broadcasts of each delivery-policy rule, by outcome: sent, conflated (latest), "
+           "backlog_full (latest), no_room (drop beside a holding policy).");
+  for (const auto& r : delivery) {
+    const std::string_view policy = to_string(r.policy);
+    const std::string_view is_default = r.is_default ? "true" : "false";
+    const std::pair<const char*, std::uint64_t> outcomes[] = {{"sent", r.published},
+                                                              {"conflated", r.conflated},
+                                                              {"backlog_full", r.backlog_full},
+                                                              {"no_room", r.no_room}};
+    for (const auto& [outcome, n] : outcomes) {
+      m.sample(
+          out,
+          {{"prefix", r.prefix}, {"policy", policy}, {"default", is_default}, {"outcome", outcome}},
+          n);
+    }
+  }
+  const char* timeouts = "zmesh_peer_delivery_publish_timeouts_total";
+  m.family(timeouts, MetricsText::Type::counter,
+           "publish() calls of each delivery-policy rule that found no room within send_timeout "
+           "(block).");
+  for (const auto& r : delivery) {
+    m.sample(timeouts,
+             {{"prefix", r.prefix},
+              {"policy", to_string(r.policy)},
+              {"default", r.is_default ? "true" : "false"}},
+             r.publish_timeouts);
+  }
+}
+
 }  // namespace
 
 std::string peer_metrics_text(const std::string& name, PeerId id, const PeerStats& s,
                               const RequestDurations::Snapshot& durations,
-                              const std::optional<std::vector<ConnectionStats>>& connections) {
+                              const std::optional<std::vector<ConnectionStats>>& connections,
+                              const std::vector<TopicPolicyStats>& delivery) {
   using T = MetricsText::Type;
   MetricsText m;
   m.family("zmesh_peer_info", T::gauge, "This peer: its name and id (always 1).")
@@ -106,6 +141,7 @@ std::string peer_metrics_text(const std::string& name, PeerId id, const PeerStat
   m.counter("zmesh_peer_subscribers_cut_total",
             "Subscribers disconnected after taking nothing for stuck_subscriber_timeout.",
             s.subscribers_cut);
+  delivery_families(m, delivery);
   m.counter("zmesh_peer_subscriptions_refused_total",
             "Subscriptions our PUB refused (over max_subscriptions).", s.subscriptions_refused);
   m.counter("zmesh_peer_publishers_refused_total",

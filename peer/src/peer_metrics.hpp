@@ -17,6 +17,7 @@ namespace zmesh::detail {
 [[nodiscard]] std::string peer_metrics_text(
     const std::string& name, PeerId id, const PeerStats& stats,
     const RequestDurations::Snapshot& durations,
-    const std::optional<std::vector<ConnectionStats>>& connections);
+    const std::optional<std::vector<ConnectionStats>>& connections,
+    const std::vector<TopicPolicyStats>& delivery);
 
 }  // namespace zmesh::detail

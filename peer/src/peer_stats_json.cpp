@@ -64,6 +64,7 @@ nlohmann::json stats_json(const PeerStats& s) {
 
 std::string peer_stats_json(const std::string& name, PeerId id, const std::string& endpoint,
                             const std::string& pub_endpoint, const PeerStats& stats,
+                            const std::vector<TopicPolicyStats>& delivery,
                             const std::optional<std::vector<ConnectionStats>>& connections,
                             const std::optional<std::vector<PublisherStats>>& publishers) {
   nlohmann::json j{{"id", id_to_hex(id)},
@@ -97,6 +98,17 @@ std::string peer_stats_json(const std::string& name, PeerId id, const std::strin
                       {"topics", p.topics},
                       {"restarts", p.restarts}});
     }
+  }
+  auto& rules = j["delivery"] = nlohmann::json::array();
+  for (const auto& r : delivery) {
+    rules.push_back({{"prefix", r.prefix},
+                     {"policy", to_string(r.policy)},
+                     {"default", r.is_default},
+                     {"published", r.published},
+                     {"conflated", r.conflated},
+                     {"backlog_full", r.backlog_full},
+                     {"no_room", r.no_room},
+                     {"publish_timeouts", r.publish_timeouts}});
   }
   // Names come from the network: never throw on bytes that are not UTF-8.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -12,10 +12,11 @@
 namespace zmesh::detail {
 
 /// {"id","name","endpoint","pub_endpoint","stats":{...},"connections":[...],
-///  "publishers":[...]}; a list the engine did not give in time is left out.
+///  "publishers":[...],"delivery":[...]}; a list the engine did not give in time is left out.
 [[nodiscard]] std::string peer_stats_json(
     const std::string& name, PeerId id, const std::string& endpoint,
     const std::string& pub_endpoint, const PeerStats& stats,
+    const std::vector<TopicPolicyStats>& delivery,
     const std::optional<std::vector<ConnectionStats>>& connections,
     const std::optional<std::vector<PublisherStats>>& publishers);
 

@@ -23,6 +23,12 @@ CommandLine describe_publish() {
       "endpoint to `zmesh subscribe --connect`. Subscribers only receive what is published\n"
       "after their subscription reached us: --wait-subscribers K waits (up to --timeout) until\n"
       "K topic subscriptions have arrived before publishing the first message.\n"
+      "--policy says what happens when a subscriber cannot keep up: drop (the default, as\n"
+      "ZeroMQ's PUB: it misses messages and counts them as gaps), block (lossless: we wait for\n"
+      "it, up to --timeout per message, then fail; one that reads nothing for 5 s is\n"
+      "disconnected) or latest (it gets the newest message once it has room; the skipped\n"
+      "ones are counted as conflated). With block and latest, stopping waits up to --timeout\n"
+      "for the messages still held to leave.\n"
       "--retain keeps the last message for subscribers that ask for last values\n"
       "(`zmesh subscribe --last`) and, after the last message, keeps serving it until\n"
       "SIGINT/SIGTERM.\n"
@@ -30,7 +36,8 @@ CommandLine describe_publish() {
   c.examples =
       "  zmesh publish weather/paris Forecast sunny --broker tcp://127.0.0.1:7400\n"
       "  zmesh publish ticks Tick @tick.bin --count 0 --interval 1s --wait-subscribers 1\n"
-      "  zmesh publish weather/oslo Forecast snow --retain\n";
+      "  zmesh publish weather/oslo Forecast snow --retain\n"
+      "  zmesh publish prices/eur Quote @quote.json --count 0 --interval 10ms --policy latest\n";
   c.options.add_options()("count,n", po::value<std::string>()->value_name("N")->default_value("1"),
                           "messages to publish (0 = until a signal)")(
       "interval", po::value<std::string>()->value_name("DURATION")->default_value("0"),
@@ -38,6 +45,8 @@ CommandLine describe_publish() {
       "wait-subscribers", po::value<std::string>()->value_name("K")->default_value("0"),
       "first wait until K topic subscriptions reached our PUB")(
       "retain", "keep the last message for late subscribers (--last); serve it until a signal")(
+      "policy", po::value<std::string>()->value_name("POLICY")->default_value("drop"),
+      "for slow subscribers: drop, block or latest")(
       "pub-bind", po::value<std::string>()->value_name("EP")->default_value("tcp://127.0.0.1:*"),
       "PUB endpoint to bind")("pub-advertise", po::value<std::string>()->value_name("EP"),
                               "PUB endpoint announced to others instead of --pub-bind");
@@ -70,6 +79,11 @@ int run_publish(const Parsed& p) {
   const std::string payload =
       read_payload(p.args.size() > 2 ? std::optional<std::string>(p.args[2]) : std::nullopt);
   o.workers = 1;
+  const std::string policy = p.vm["policy"].as<std::string>();
+  const auto delivery = delivery_policy_from(policy);
+  if (!delivery) throw UsageError("--policy must be drop, block or latest (got '" + policy + "')");
+  o.delivery = *delivery;
+  o.send_timeout = p.common.timeout;  // block: how long one publish may wait for room
   const bool retain = p.vm.count("retain") != 0;
   if (retain) o.retain = {RetainRule{topic, 1, std::size_t{64} << 20}};
   Output out(p.common.format, p.common.quiet);
@@ -129,10 +143,24 @@ int run_publish(const Parsed& p) {
       // The engine answers subscribers' requests for the last value meanwhile.
     }
   }
-  s.peer().stop();  // the last broadcasts get a moment to leave
+  // The last broadcasts get a moment to leave; with block or latest, those still held
+  // for a slow subscriber get up to --timeout.
+  s.peer().stop(o.delivery == DeliveryPolicy::drop ? std::chrono::milliseconds(1000)
+                                                   : p.common.timeout);
   out.done_progress();
-  out.info("published " + std::to_string(sent) + " message" + (sent == 1 ? "" : "s") + " on '" +
-           topic + "'");
+  std::string summary = "published " + std::to_string(sent) + " message" + (sent == 1 ? "" : "s") +
+                        " on '" + topic + "'";
+  const auto after = s.peer().stats();
+  if (o.delivery == DeliveryPolicy::latest) {
+    summary += ", " + std::to_string(after.broadcasts_conflated) + " conflated";
+  }
+  const std::uint64_t accounted =
+      after.published + after.broadcasts_conflated + after.broadcasts_overflowed;
+  if (o.delivery != DeliveryPolicy::drop && accounted < sent) {
+    summary +=
+        "; " + std::to_string(sent - accounted) + " still held for a slow subscriber were not sent";
+  }
+  out.info(summary);
   return kExitOk;
 }
 

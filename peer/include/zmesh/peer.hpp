@@ -242,6 +242,10 @@ class Peer {
   [[nodiscard]] std::string pub_endpoint() const;
   /// Per-publisher broadcast counters (asks the engine; waits up to a second).
   [[nodiscard]] std::vector<PublisherStats> publishers() const;
+  /// What our PUB did under each delivery-policy rule (PeerOptions::topic_policies, the
+  /// longest prefix first, then the default rule): sent, conflated, dropped, timed out.
+  /// Counters only; any time, any thread.
+  [[nodiscard]] std::vector<TopicPolicyStats> delivery_stats() const;
 
   /// The membership as the brokers announced it (joins, leaves, updates, and a full
   /// listing after every registration; lookup-only: a listing every membership_refresh),

@@ -5,6 +5,7 @@
 // consecutive sequences, the skipped ones counted as conflated at the publisher.
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -23,10 +24,11 @@ using namespace std::chrono_literals;
 using test::started;
 using test::test_options;
 
-/// A subscriber's view: payloads in arrival order, and the sequences.
+/// A subscriber's view: payloads in arrival order, their topics and sequences.
 struct Received {
   std::mutex mu;
   std::vector<std::string> payloads;     // guarded by mu
+  std::vector<std::string> topics;       // guarded by mu
   std::vector<std::uint64_t> sequences;  // guarded by mu
   std::atomic<std::size_t> count{0};
 
@@ -35,11 +37,21 @@ struct Received {
       if (pause.count() > 0) std::this_thread::sleep_for(pause);
       std::lock_guard lock(mu);
       payloads.emplace_back(m.text().substr(0, m.text().find(' ')));
+      topics.emplace_back(m.topic());
       sequences.push_back(m.sequence());
       ++count;
     };
   }
 };
+
+/// The delivery_stats() row of the rule for `prefix` (the default rule: "" and is_default).
+TopicPolicyStats rule_stats(const Peer& peer, const std::string& prefix, bool is_default = false) {
+  for (const auto& r : peer.delivery_stats()) {
+    if (r.prefix == prefix && r.is_default == is_default) return r;
+  }
+  ADD_FAILURE() << "no delivery rule for '" << prefix << "'";
+  return {};
+}
 
 /// A raw ZeroMQ SUB that subscribes to everything and never reads: the smallest queue
 /// and kernel buffer, so that it is full after a few broadcasts.
@@ -127,8 +139,22 @@ TEST(DeliveryPolicy, BlockPushesBackOnPublishUntilItsSendTimeout) {
   EXPECT_EQ(s.publish_timeouts, 1U);
   EXPECT_GT(s.broadcasts_held, 0U);
   EXPECT_EQ(s.subscribers_cut, 0U);
-  // Topics under the default policy (drop) never wait.
+  // Topics under the default policy (drop) never wait; beside a block topic they go to
+  // every subscriber or to none (the stuck one has no room): counted as no_room.
   for (int i = 0; i < 1000; ++i) pub->publish("other.t", "V", payload);
+  ASSERT_TRUE(test::wait_until([&] {
+    const auto r = rule_stats(*pub, "", /*is_default=*/true);
+    return r.published + r.no_room == 1000U;
+  }));
+  const auto safe = rule_stats(*pub, "safe.");
+  EXPECT_EQ(safe.policy, DeliveryPolicy::block);
+  EXPECT_EQ(safe.publish_timeouts, 1U);
+  EXPECT_EQ(safe.no_room, 0U);
+  const auto other = rule_stats(*pub, "", /*is_default=*/true);
+  EXPECT_EQ(other.policy, DeliveryPolicy::drop);
+  EXPECT_EQ(other.publish_timeouts, 0U);
+  EXPECT_GT(other.no_room, 0U);
+  EXPECT_EQ(pub->stats().broadcasts_dropped, other.no_room);
 }
 
 TEST(DeliveryPolicy, AStuckSubscriberIsCutOffAndThePublisherGoesOn) {
@@ -172,8 +198,9 @@ TEST(DeliveryPolicy, AStuckSubscriberIsCutOffAndThePublisherGoesOn) {
             << pub->stats().subscribers_cut << " cut(s)\n";
 }
 
-TEST(DeliveryPolicy, LatestGivesASlowSubscriberTheNewestValueWithoutGaps) {
-  constexpr int kCount = 3000;
+TEST(DeliveryPolicy, LatestGivesASlowSubscriberTheNewestValueOfEachTopicWithoutGaps) {
+  constexpr int kTopics = 10;
+  constexpr int kCount = 3000;  // kCount / kTopics per topic, round robin
   auto popts = test_options("pub", 1);
   popts.topic_policies = {TopicPolicy{"px.", DeliveryPolicy::latest}};
   popts.pub_hwm = 10;
@@ -196,7 +223,8 @@ TEST(DeliveryPolicy, LatestGivesASlowSubscriberTheNewestValueWithoutGaps) {
   });
   sub->subscribe_to(pub->pub_endpoint());
   sub->sync_subscriptions(5s).get();
-  for (int i = 0; i < kCount; ++i) pub->publish("px.a", "V", big(i, 16384));
+  auto topic_of = [](int i) { return "px." + std::to_string(i % kTopics); };
+  for (int i = 0; i < kCount; ++i) pub->publish(topic_of(i), "V", big(i, 16384));
   // The subscriber reads nothing: the publisher holds one value and replaces it.
   ASSERT_TRUE(test::wait_until([&] { return pub->stats().broadcasts_conflated > 0; }, 20s));
   {
@@ -206,22 +234,34 @@ TEST(DeliveryPolicy, LatestGivesASlowSubscriberTheNewestValueWithoutGaps) {
   gate_cv.notify_all();
   ASSERT_TRUE(test::wait_until(
       [&] {
-        std::lock_guard lock(got.mu);
-        return !got.payloads.empty() && got.payloads.back() == std::to_string(kCount - 1);
+        return pub->stats().broadcasts_held == 0 && got.count.load() == pub->stats().published;
       },
       20s));
   const auto ps = pub->stats();
   EXPECT_EQ(ps.published + ps.broadcasts_conflated + ps.broadcasts_overflowed,
             static_cast<std::uint64_t>(kCount));
-  EXPECT_EQ(ps.broadcasts_held, 0U);
   EXPECT_EQ(sub->stats().gaps, 0U);
+  // Counted for the rule too, and nothing under the default one.
+  const auto px = rule_stats(*pub, "px.");
+  EXPECT_EQ(px.policy, DeliveryPolicy::latest);
+  EXPECT_EQ(px.published, ps.published);
+  EXPECT_EQ(px.conflated, ps.broadcasts_conflated);
+  EXPECT_EQ(px.backlog_full, ps.broadcasts_overflowed);
+  EXPECT_EQ(rule_stats(*pub, "", true).published, 0U);
+  // Per topic: sequences consecutive, values ever newer, and the last one received is
+  // the newest published.
   std::lock_guard lock(got.mu);
   EXPECT_EQ(got.payloads.size(), ps.published);
+  std::map<std::string, std::pair<std::uint64_t, int>> last;  // topic -> sequence, value
   for (std::size_t i = 0; i < got.sequences.size(); ++i) {
-    ASSERT_EQ(got.sequences[i], i + 1) << "sequences are consecutive";
-    if (i > 0) {
-      ASSERT_LT(std::stoi(got.payloads[i - 1]), std::stoi(got.payloads[i]));
-    }
+    auto [it, fresh] = last.try_emplace(got.topics[i], 0, -1);
+    ASSERT_EQ(got.sequences[i], it->second.first + 1) << got.topics[i] << ": consecutive";
+    ASSERT_LT(it->second.second, std::stoi(got.payloads[i])) << got.topics[i] << ": newer";
+    it->second = {got.sequences[i], std::stoi(got.payloads[i])};
+  }
+  ASSERT_EQ(last.size(), static_cast<std::size_t>(kTopics));
+  for (int t = 0; t < kTopics; ++t) {
+    EXPECT_EQ(last[topic_of(t)].second, kCount - kTopics + t) << topic_of(t) << ": the newest";
   }
 }
 

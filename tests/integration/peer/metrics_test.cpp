@@ -122,7 +122,16 @@ TEST(PeerMetrics, CountersMatchTheTrafficAndTheBodyParses) {
   EXPECT_TRUE(wait_until(
       [&] { return scrape_parsed(client)["zmesh_peer_broadcasts_received_total"] == 3; }));
   EXPECT_EQ(scrape_parsed(server)["zmesh_peer_broadcasts_published_total"], 3);
-  EXPECT_EQ(scrape_parsed(client)["zmesh_peer_broadcast_gaps_total"], 0);
+  // The same per delivery-policy rule: the default one (drop), all sent.
+  s = scrape_parsed(server);
+  const std::string rule = R"(default="true",)";
+  const std::string drop = R"(policy="drop",prefix="")";
+  EXPECT_EQ(
+      s.at("zmesh_peer_delivery_broadcasts_total{" + rule + R"(outcome="sent",)" + drop + "}"), 3);
+  EXPECT_EQ(
+      s.at("zmesh_peer_delivery_broadcasts_total{" + rule + R"(outcome="no_room",)" + drop + "}"),
+      0);
+  EXPECT_EQ(s.at("zmesh_peer_delivery_publish_timeouts_total{" + rule + drop + "}"), 0);
 }
 
 TEST(PeerMetrics, StopEndsServingWhileScrapesComeAndGo) {

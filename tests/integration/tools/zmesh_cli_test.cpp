@@ -167,6 +167,33 @@ TEST(ZmeshCli, SubscribeReceivesWhatPublishSendsAfterTheSubscription) {
   EXPECT_NE(pub.err().find("published 3 messages on 'p'"), std::string::npos) << pub.err();
 }
 
+TEST(ZmeshCli, PublishWithPolicyBlockLosesNothingForASlowerSubscriber) {
+  // 100,000 broadcasts of 100 B as fast as the publisher can: the subscriber prints each
+  // one, which is slower (with --policy drop it misses thousands and waits for ever);
+  // with --policy block the publisher waits for it.
+  constexpr int kCount = 100000;
+  const std::string payload(100, 'x');
+  Process pub(kZmesh, {"publish", "p", "T", payload, "--count", std::to_string(kCount), "--policy",
+                       "block", "--wait-subscribers", "1", "--timeout", "20s"});
+  const std::string first = pub.read_line(10s);
+  ASSERT_EQ(first.rfind("publishing on tcp://127.0.0.1:", 0), 0u) << first << pub.err();
+  const std::string pub_endpoint = first.substr(14, first.find(" as ") - 14);
+  auto sub = run(kZmesh,
+                 {"subscribe", "p", "--count", std::to_string(kCount), "--connect", pub_endpoint,
+                  "--timeout", "30s"},
+                 {}, 40s);
+  EXPECT_EQ(sub.code, 0) << sub.err;
+  EXPECT_EQ(lines_of(sub.out).size(), static_cast<std::size_t>(kCount));
+  EXPECT_NE(
+      sub.err.find("received " + std::to_string(kCount) + " broadcasts from 1 publisher, missed 0"),
+      std::string::npos)
+      << sub.err;
+  EXPECT_EQ(pub.wait(20s), 0) << pub.err();
+  EXPECT_NE(pub.err().find("published " + std::to_string(kCount) + " messages on 'p'"),
+            std::string::npos)
+      << pub.err();
+}
+
 TEST(ZmeshCli, SubscribeFollowsPublishersThroughTheBrokerInJson) {
   Broker broker;
   Process sub(kZmesh, {"subscribe", "weather/", "--broker", broker.endpoint(), "--count", "2",
@@ -443,6 +470,8 @@ TEST(ZmeshCli, NegativeOrMalformedNumbersAreUsageErrors) {
       {{"reply", "Echo", "--workers", "-1"}, "zmesh: --workers must not be negative (got '-1')"},
       {{"reply", "Echo", "--workers", "257"}, "zmesh: --workers must be 1..256 (got '257')"},
       {{"publish", "t", "T", "--count", "-1"}, "zmesh: --count must not be negative (got '-1')"},
+      {{"publish", "t", "T", "--policy", "fast"},
+       "zmesh: --policy must be drop, block or latest (got 'fast')"},
       {{"publish", "t", "T", "--wait-subscribers", "-1"},
        "zmesh: --wait-subscribers must not be negative (got '-1')"},
       {{"subscribe", "p", "--connect", pub, "--count", "-1"},

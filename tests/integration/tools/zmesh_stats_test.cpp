@@ -87,6 +87,11 @@ TEST_F(StatsMesh, APeerByNameInJsonAndText) {
   for (const auto& c : j["connections"]) asker_ready = asker_ready || c["state"] == "ready";
   EXPECT_TRUE(asker_ready) << j.dump();
   ASSERT_TRUE(j["publishers"].is_array());
+  // One delivery-policy rule, the default: `zmesh reply` publishes nothing.
+  ASSERT_EQ(j["delivery"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["delivery"][0]["policy"], "drop");
+  EXPECT_EQ(j["delivery"][0]["default"], true);
+  EXPECT_EQ(j["delivery"][0]["published"], 0);
 
   r = stats({"stats-a", "--connections"});
   ASSERT_EQ(r.code, 0) << r.err;

@@ -41,7 +41,7 @@ struct Node {
     endpoint = broadcasts.open();
   }
   ~Node() {
-    broadcasts.close();
+    broadcasts.close(kByeLinger);
     dispatcher.close();
   }
   ComponentEnv env;

@@ -8,6 +8,7 @@
 
 #include "broadcast_credit.hpp"
 #include "held_broadcasts.hpp"
+#include "peer_shared.hpp"
 #include "policy_table.hpp"
 
 namespace zmesh::detail {
@@ -30,6 +31,42 @@ TEST(PolicyTable, TheLongestMatchingPrefixWinsElseTheDefault) {
   EXPECT_TRUE(t.holds());
   EXPECT_FALSE(PolicyTable(DeliveryPolicy::drop, {{"x", DeliveryPolicy::drop}}).holds());
   EXPECT_TRUE(PolicyTable(DeliveryPolicy::latest, {}).holds());
+}
+
+TEST(PolicyTable, EachRuleCountsForItselfAndTheDefaultComesLast) {
+  const PolicyTable t(DeliveryPolicy::block,
+                      {{"a.", DeliveryPolicy::latest}, {"a.b.", DeliveryPolicy::drop}});
+  const std::size_t ab = t.rule_of("a.b.c");
+  const std::size_t a = t.rule_of("a.x");
+  const std::size_t other = t.rule_of("zz");
+  EXPECT_NE(ab, a);
+  EXPECT_EQ(t.rule_of("a.b.d"), ab);
+  bump(t.counters(ab).no_room);
+  bump(t.counters(a).conflated, 2);
+  bump(t.counters(other).publish_timeouts, 3);
+  bump(t.counters(other).published, 4);
+  const auto s = t.stats();
+  ASSERT_EQ(s.size(), 3U);
+  EXPECT_EQ(s[0].prefix, "a.b.");
+  EXPECT_EQ(s[0].policy, DeliveryPolicy::drop);
+  EXPECT_EQ(s[0].no_room, 1U);
+  EXPECT_EQ(s[1].prefix, "a.");
+  EXPECT_EQ(s[1].conflated, 2U);
+  EXPECT_FALSE(s[1].is_default);
+  EXPECT_EQ(s[2].prefix, "");
+  EXPECT_TRUE(s[2].is_default);
+  EXPECT_EQ(s[2].policy, DeliveryPolicy::block);
+  EXPECT_EQ(s[2].publish_timeouts, 3U);
+  EXPECT_EQ(s[2].published, 4U);
+  EXPECT_EQ(s[2].conflated + s[2].no_room + s[2].backlog_full, 0U);
+}
+
+TEST(DeliveryPolicyNames, RoundTripAndRefuseOthers) {
+  for (auto p : {DeliveryPolicy::drop, DeliveryPolicy::block, DeliveryPolicy::latest}) {
+    EXPECT_EQ(delivery_policy_from(to_string(p)), p);
+  }
+  EXPECT_FALSE(delivery_policy_from("Block").has_value());
+  EXPECT_FALSE(delivery_policy_from("").has_value());
 }
 
 TEST(HeldBroadcasts, ALatestTopicHoldsOneValueInItsPlaceAndTheBoundIsKept) {

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "zmesh/core/curve.hpp"
@@ -39,6 +41,11 @@ enum class DeliveryPolicy : std::uint8_t {
   /// value once there is room, with consecutive sequences.
   latest,
 };
+
+/// "drop", "block" or "latest".
+[[nodiscard]] std::string_view to_string(DeliveryPolicy policy) noexcept;
+/// The policy named "drop", "block" or "latest"; nullopt for any other name.
+[[nodiscard]] std::optional<DeliveryPolicy> delivery_policy_from(std::string_view name) noexcept;
 
 /// A delivery policy for the topics starting with `prefix`.
 struct TopicPolicy {

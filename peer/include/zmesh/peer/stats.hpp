@@ -8,6 +8,7 @@
 
 #include "zmesh/core/export.hpp"
 #include "zmesh/peer/message.hpp"
+#include "zmesh/peer/options.hpp"
 
 namespace ZMESH_API zmesh {
 
@@ -17,19 +18,19 @@ struct PeerStats {
   std::uint64_t received = 0;  ///< application messages/requests/replies received
   std::uint64_t requests_sent = 0;
   std::uint64_t replies_received = 0;
-  std::uint64_t pending = 0;              ///< requests waiting for a reply now
-  std::uint64_t timeouts = 0;             ///< requests failed by their own timeout
-  std::uint64_t errors = 0;               ///< requests failed any other way
-  std::uint64_t late_replies = 0;         ///< replies for requests no longer pending (dropped)
-  std::uint64_t malformed = 0;            ///< frame sets refused by the decoder (dropped)
-  std::uint64_t unexpected = 0;           ///< well-formed but out-of-place messages (dropped)
-  std::uint64_t handled = 0;              ///< handler calls completed
-  std::uint64_t handler_errors = 0;       ///< handler calls that threw
-  std::uint64_t no_handler = 0;           ///< messages/requests with no handler for their type
-  std::uint64_t expired = 0;              ///< requests skipped: deadline passed while queued
-  std::uint64_t worker_queue_depth = 0;   ///< messages dispatched to workers and not yet handled
-  std::uint64_t connections = 0;          ///< connections ready now
-  std::uint64_t published = 0;            ///< broadcasts we published
+  std::uint64_t pending = 0;             ///< requests waiting for a reply now
+  std::uint64_t timeouts = 0;            ///< requests failed by their own timeout
+  std::uint64_t errors = 0;              ///< requests failed any other way
+  std::uint64_t late_replies = 0;        ///< replies for requests no longer pending (dropped)
+  std::uint64_t malformed = 0;           ///< frame sets refused by the decoder (dropped)
+  std::uint64_t unexpected = 0;          ///< well-formed but out-of-place messages (dropped)
+  std::uint64_t handled = 0;             ///< handler calls completed
+  std::uint64_t handler_errors = 0;      ///< handler calls that threw
+  std::uint64_t no_handler = 0;          ///< messages/requests with no handler for their type
+  std::uint64_t expired = 0;             ///< requests skipped: deadline passed while queued
+  std::uint64_t worker_queue_depth = 0;  ///< messages dispatched to workers and not yet handled
+  std::uint64_t connections = 0;         ///< connections ready now
+  std::uint64_t published = 0;           ///< broadcasts our PUB sent (numbered); not conflated ones
   std::uint64_t broadcasts_received = 0;  ///< broadcasts received from publishers
   std::uint64_t broadcasts_filtered = 0;  ///< received but matching no subscription now
   std::uint64_t gaps = 0;                 ///< broadcasts missed, all publishers
@@ -56,6 +57,20 @@ struct PeerStats {
   std::uint64_t broadcasts_dropped = 0;     ///< drop, beside a block/latest topic: no room for all
   std::uint64_t publish_timeouts = 0;       ///< block: publish() found no room in send_timeout
   std::uint64_t subscribers_cut = 0;        ///< subscribers disconnected after taking nothing
+};
+
+/// What our PUB did with the broadcasts of one delivery-policy rule
+/// (PeerOptions::topic_policies, and the default rule, PeerOptions::delivery, for the
+/// topics no prefix matches). Peer::delivery_stats().
+struct TopicPolicyStats {
+  std::string prefix;  ///< the rule's prefix ("" for the default rule)
+  DeliveryPolicy policy = DeliveryPolicy::drop;
+  bool is_default = false;             ///< the default rule (PeerOptions::delivery)
+  std::uint64_t published = 0;         ///< broadcasts our PUB sent (not conflated ones)
+  std::uint64_t conflated = 0;         ///< latest: replaced by a newer one before going out
+  std::uint64_t backlog_full = 0;      ///< latest: dropped, the backlog was full
+  std::uint64_t no_room = 0;           ///< drop, beside a block/latest topic: no room for all
+  std::uint64_t publish_timeouts = 0;  ///< block: publish() found no room in send_timeout
 };
 
 /// A peer as the broker announced it.
