@@ -378,10 +378,8 @@ void Broadcasts::check_handshakes() {
 
 void Broadcasts::on_timers(SteadyClock::time_point now) {
   check_handshakes();
-  if (!held_.empty()) {
-    flush_held();
-    cut_stuck(now);
-  }
+  if (!held_.empty()) flush_held();
+  cut_stuck(now);
   if (ctx_.opts.broadcast_heartbeat.count() > 0 && now >= next_announce_) {
     next_announce_ = now + ctx_.opts.broadcast_heartbeat;
     announce_sequences();

@@ -180,7 +180,6 @@ class Broadcasts {
   RetainedStore retained_;                        // last values kept for late joiners
   SteadyClock::time_point xpub_retry_{};          // re-open failed: try again then
   HeldBroadcasts held_;                           // block/latest: waiting for room
-  SteadyClock::time_point last_out_{};            // held: when one last went out (or began)
   SubscriberLinks links_;                         // the XPUB's connections, to cut stuck ones
 
   // subscribing (engine thread only)

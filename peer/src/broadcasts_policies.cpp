@@ -83,7 +83,6 @@ bool Broadcasts::try_send(HeldBroadcast& b) {
 }
 
 void Broadcasts::hold(HeldBroadcast b) {
-  if (held_.empty()) last_out_ = SteadyClock::now();
   if (b.policy == DeliveryPolicy::block) {
     held_.hold(std::move(b));
   } else {
@@ -113,20 +112,21 @@ int Broadcasts::flush_held() {
     held_.pop_front();
     ++n;
   }
-  if (n > 0) {
-    last_out_ = SteadyClock::now();
-    ctx_.counters().broadcasts_held.store(held_.size(), std::memory_order_relaxed);
-  }
+  if (n > 0) ctx_.counters().broadcasts_held.store(held_.size(), std::memory_order_relaxed);
   return n;
 }
 
 void Broadcasts::cut_stuck(SteadyClock::time_point now) {
   const auto bound = ctx_.opts.stuck_subscriber_timeout;
-  if (bound.count() == 0 || held_.empty() || now - last_out_ < bound) return;
-  // Nothing went out for the whole bound: whoever still has bytes unsent has read none.
+  if (bound.count() == 0) return;
+  if (held_.empty()) {  // nothing waits for any subscriber
+    links_.all_progress(now);
+    return;
+  }
+  // Broadcasts wait: a subscriber that took no bytes for the whole bound is stuck; a slow
+  // one that keeps reading is not.
   std::string who;
-  const std::size_t cut = links_.cut_stuck(who);
-  last_out_ = now;  // libzmq drops the connection within its next round; then we send
+  const std::size_t cut = links_.cut_stuck(now, bound, who);
   if (cut == 0) return;
   bump(ctx_.counters().subscribers_cut, cut);
   if (ctx_.log.on()) {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -46,27 +47,44 @@ std::string SubscriberLinks::addresses_of(int fd) {
   return l.empty() || p.empty() ? std::string() : l + ">" + p;
 }
 
-void SubscriberLinks::accepted(int fd) {
+void SubscriberLinks::accepted(int fd, Clock::time_point now) {
   std::string a = addresses_of(fd);
-  if (!a.empty()) links_[fd] = std::move(a);
+  if (!a.empty()) links_[fd] = Link{std::move(a), 0, now};
 }
 
-std::size_t SubscriberLinks::cut_stuck(std::string& who) {
+void SubscriberLinks::all_progress(Clock::time_point now) noexcept {
+  for (auto& [fd, link] : links_) link.progress = now;
+}
+
+std::size_t SubscriberLinks::cut_stuck(Clock::time_point now, Clock::duration bound,
+                                       std::string& who) {
   std::size_t cut = 0;
   for (auto it = links_.begin(); it != links_.end();) {
     const int fd = it->first;
-    if (addresses_of(fd) != it->second) {  // gone, or the number now names another socket
-      it = links_.erase(it);
+    Link& link = it->second;
+    int unsent = 0;
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    const bool looked = ioctl(fd, SIOCOUTQ, &unsent) == 0 &&
+                        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0;
+    if (!looked || unsent <= 0 || info.tcpi_bytes_acked != link.acked) {
+      // It reads (or the descriptor is no longer a socket: checked before any cut).
+      link.acked = info.tcpi_bytes_acked;
+      link.progress = now;
+      ++it;
       continue;
     }
-    int unsent = 0;
-    if (ioctl(fd, SIOCOUTQ, &unsent) != 0 || unsent <= 0) {
+    if (now - link.progress < bound) {
       ++it;
+      continue;
+    }
+    if (addresses_of(fd) != link.addresses) {  // gone, or the number now names another socket
+      it = links_.erase(it);
       continue;
     }
     (void)shutdown(fd, SHUT_RDWR);
     if (!who.empty()) who += ", ";
-    who += it->second.substr(it->second.find('>') + 1) + " (" + std::to_string(unsent) +
+    who += link.addresses.substr(link.addresses.find('>') + 1) + " (" + std::to_string(unsent) +
            " bytes unsent)";
     ++cut;
     it = links_.erase(it);

@@ -3,11 +3,13 @@
 // raw ZeroMQ SUB playing the part) is cut off after stuck_subscriber_timeout while the
 // others get everything; latest gives a slow subscriber the newest value per topic with
 // consecutive sequences, the skipped ones counted as conflated at the publisher.
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -198,6 +200,58 @@ TEST(DeliveryPolicy, AStuckSubscriberIsCutOffAndThePublisherGoesOn) {
             << pub->stats().subscribers_cut << " cut(s)\n";
 }
 
+TEST(DeliveryPolicy, ASlowSubscriberThatKeepsReadingIsNotCut) {
+  // A raw SUB that reads 4 KiB broadcasts at about 40 a second holds the publisher back
+  // (block), but it takes bytes all the time: it is slow, not stuck.
+  auto popts = test_options("pub", 1);
+  popts.delivery = DeliveryPolicy::block;
+  popts.pub_hwm = 1;
+  popts.broadcast_backlog_bytes = 256 << 10;
+  popts.send_timeout = 50ms;
+  popts.stuck_subscriber_timeout = 1000ms;
+  auto pub = started(popts);
+  zmq::context_t ctx{1};
+  zmq::socket_t sub{ctx, zmq::socket_type::sub};
+  sub.set(zmq::sockopt::rcvhwm, 1);
+  sub.set(zmq::sockopt::rcvtimeo, 100);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect(pub->pub_endpoint());
+  ASSERT_TRUE(test::wait_until([&] { return pub->stats().subscriptions_seen >= 1; }));
+  std::atomic<bool> done{false};
+  std::atomic<int> read{0};
+  std::thread reader([&] {
+    zmq::message_t part;
+    while (!done.load()) {
+      if (!sub.recv(part)) continue;
+      while (part.more()) (void)sub.recv(part);
+      ++read;
+      std::this_thread::sleep_for(25ms);
+    }
+  });
+  const std::string payload(4096, 'p');
+  std::uint64_t max_held = 0;
+  const auto end = std::chrono::steady_clock::now() + 3500ms;
+  while (std::chrono::steady_clock::now() < end) {
+    try {
+      pub->publish("t", "V", payload);
+    } catch (const Error& e) {
+      ASSERT_EQ(e.code(), errc::queue_full) << e.what();  // held back: the point
+    }
+    max_held = std::max(max_held, pub->stats().broadcasts_held);
+  }
+  const int read_before_end = read.load();
+  std::this_thread::sleep_for(300ms);
+  const int read_at_end = read.load();
+  done = true;
+  reader.join();
+  const auto s = pub->stats();
+  EXPECT_GT(max_held, 0U) << "the subscriber never held the publisher back";
+  EXPECT_EQ(s.subscribers_cut, 0U) << "a subscriber reading " << read_at_end << " broadcasts in "
+                                   << "3.8 s was cut";
+  EXPECT_GT(read_at_end, read_before_end) << "still connected and reading at the end";
+}
+
 TEST(DeliveryPolicy, LatestGivesASlowSubscriberTheNewestValueOfEachTopicWithoutGaps) {
   constexpr int kTopics = 10;
   constexpr int kCount = 3000;  // kCount / kTopics per topic, round robin
@@ -232,9 +286,14 @@ TEST(DeliveryPolicy, LatestGivesASlowSubscriberTheNewestValueOfEachTopicWithoutG
     open = true;
   }
   gate_cv.notify_all();
+  // Every publish() handled by the engine (sent, conflated or dropped), then nothing
+  // held and everything sent received.
   ASSERT_TRUE(test::wait_until(
       [&] {
-        return pub->stats().broadcasts_held == 0 && got.count.load() == pub->stats().published;
+        const auto p = pub->stats();
+        return p.published + p.broadcasts_conflated + p.broadcasts_overflowed ==
+                   static_cast<std::uint64_t>(kCount) &&
+               p.broadcasts_held == 0 && got.count.load() == p.published;
       },
       20s));
   const auto ps = pub->stats();
