@@ -1,7 +1,8 @@
 // Broadcast delivery policies (PeerOptions::delivery: drop, block, latest), tcp loopback,
-// one process, three parts (docs/benchmarks.md, "Delivery policies (issue 14)"):
+// one process, four parts (docs/benchmarks.md, "Delivery policies (issue 14)"):
 //
-//   build-bench/bench/bench_policies [--quick] [--part table|heartbeat|slow]   (default: all)
+//   build-bench/bench/bench_policies [--quick] [--part table|heartbeat|slow|latest]
+//       [--kernel-buffer BYTES] [--latest-seconds S] [--stuck-timeout MS]    (default: all)
 //
 //   table      At 16 B, 256 B and 4 KB, in one run: raw cppzmq PUB/SUB (lossy), raw cppzmq
 //              XPUB with ZMQ_XPUB_NODROP (lossless), and zmesh under drop, block and latest,
@@ -20,14 +21,40 @@
 //              (sequences consecutive? held at most?), the same under drop, then a raw SUB
 //              that never reads next to a zmesh subscriber: publish() timeouts, the cut of
 //              the stuck subscriber, and publishing going on.
+//   latest     The issue's claim for latest: a subscriber reading 10/s from a 10,000/s
+//              publisher on 10 topics sees the newest value within one read. A latest
+//              publisher paced at 10,000/s round-robin over lat.0 .. lat.9 for 5 s (quick:
+//              2 s), payload "index publish_time_ns"; a zmesh subscriber (1 worker) whose
+//              handler sleeps 100 ms per broadcast. Per read: its age and how many newer
+//              broadcasts of its topic had been published by then. When publishing stops
+//              the handler stops sleeping and reads until idle: the last value per topic
+//              must be the newest, publish() calls = published + conflated + overflowed,
+//              no gap. Three settings: high-water marks 1000; high-water marks 1 and
+//              worker_queue_depth 1; the same with the kernel socket buffers shrunk (no
+//              PeerOptions field does that: the bench sets SO_SNDBUF / SO_RCVBUF to
+//              --kernel-buffer, 4096 by default, on libzmq's descriptors of the
+//              connection, found by address). A second table says where the broadcasts
+//              not yet read were when publishing stopped. --latest-seconds sets how long
+//              to publish, --stuck-timeout the publisher's stuck_subscriber_timeout (ms).
+#include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
@@ -54,7 +81,13 @@ constexpr std::string_view kTopic = "bench.topic";
 
 struct Args {
   bool quick = false;
-  std::string part = "all";  // table, heartbeat, slow or all
+  std::string part = "all";  // table, heartbeat, slow, latest or all
+  // latest: SO_SNDBUF and SO_RCVBUF asked for in setting 3 (Linux doubles it; its least
+  // is 4,608 B to send and 2,304 B to receive), seconds of publishing (0: 5, quick 2),
+  // the publisher's stuck_subscriber_timeout in ms (-1: PeerOptions' default).
+  int kernel_buffer = 4096;
+  int latest_seconds = 0;
+  int stuck_timeout_ms = -1;
 };
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
@@ -768,6 +801,407 @@ void part_slow(bool quick) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Part 4: latest with a subscriber that reads 10 broadcasts a second.
+
+constexpr int kLatestTopics = 10;
+constexpr auto kPublishPeriod = std::chrono::microseconds(100);  // 10,000/s
+constexpr auto kReadTime = 100ms;                                // 10 reads/s
+
+struct LatestSetting {
+  std::string name;
+  int pub_hwm;
+  int sub_hwm;
+  int worker_queue_depth;
+  bool small_kernel_buffers;
+};
+
+// The TCP connection between the publisher's XPUB and the subscriber's SUB: both ends are
+// libzmq's descriptors in this process, found by address (we only query them, and set
+// their buffer sizes in the third setting; libzmq keeps them).
+struct Link {
+  int pub_fd = -1;  // accepted by the XPUB: local port = the PUB port
+  int sub_fd = -1;  // the SUB's: peer port = the PUB port
+};
+
+// The port of a connected or bound IPv4 socket's end; -1 when not one.
+int port_of(int fd, bool peer) {
+  sockaddr_in a{};
+  socklen_t n = sizeof a;
+  auto* p = reinterpret_cast<sockaddr*>(&a);
+  if ((peer ? getpeername(fd, p, &n) : getsockname(fd, p, &n)) != 0) return -1;
+  return a.sin_family == AF_INET ? ntohs(a.sin_port) : -1;
+}
+
+Link find_link(int pub_port) {
+  Link link;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    int fd = -1;
+    const std::string name = entry.path().filename().string();
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc{}) continue;
+    const int local = port_of(fd, false);
+    const int peer = port_of(fd, true);
+    if (local < 0 || peer < 0) continue;  // not a connected IPv4 socket
+    if (local == pub_port) link.pub_fd = fd;
+    if (peer == pub_port) link.sub_fd = fd;
+  }
+  return link;
+}
+
+int port_of_endpoint(const std::string& endpoint) {
+  int port = -1;
+  const std::size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return -1;
+  std::from_chars(endpoint.data() + colon + 1, endpoint.data() + endpoint.size(), port);
+  return port;
+}
+
+// Bytes queued in a socket's kernel buffer: SIOCOUTQ (not yet taken by the other end) or
+// SIOCINQ (received, not yet read by libzmq); -1 when unknown.
+int kernel_queued(int fd, unsigned long request) {
+  int n = 0;
+  return fd >= 0 && ioctl(fd, request, &n) == 0 ? n : -1;
+}
+
+int buffer_size(int fd, int option) {
+  int size = -1;
+  socklen_t n = sizeof size;
+  return fd >= 0 && getsockopt(fd, SOL_SOCKET, option, &size, &n) == 0 ? size : -1;
+}
+
+struct LatestRead {
+  double age_ms = 0;  // receipt - publish time
+  long behind = 0;    // newer broadcasts of its topic published by then
+};
+
+// The subscriber's handler. While paced it sleeps kReadTime per broadcast and records each
+// read's age and versions behind; afterwards it reads at full speed. It always counts and
+// remembers the last index per topic.
+class LatestReader {
+ public:
+  explicit LatestReader(const std::array<std::atomic<long>, kLatestTopics>& newest)
+      : newest_(newest) {}
+
+  void on(const zmesh::Message& m) {
+    const auto now = Clock::now();
+    long index = -1;
+    std::int64_t sent_ns = 0;
+    const std::string_view text = m.text();
+    const char* end = text.data() + text.size();
+    const auto [p, ec] = std::from_chars(text.data(), end, index);
+    if (ec != std::errc{} || p == end || index < 0 ||
+        std::from_chars(p + 1, end, sent_ns).ec != std::errc{}) {
+      malformed_.fetch_add(1);
+      return;
+    }
+    const auto topic = static_cast<std::size_t>(index % kLatestTopics);
+    const long behind = std::max(0L, (newest_[topic].load() - index) / kLatestTopics);
+    const bool paced = paced_.load();
+    {
+      const std::lock_guard lock(mutex_);
+      last_[topic] = index;
+      if (paced) {
+        reads_.push_back(
+            {std::chrono::duration<double, std::milli>(now.time_since_epoch()).count() -
+                 static_cast<double>(sent_ns) / 1e6,
+             behind});
+      }
+    }
+    tally_.add();
+    if (paced) std::this_thread::sleep_for(kReadTime);
+  }
+  void stop_pacing() { paced_ = false; }
+  [[nodiscard]] const Tally& tally() const { return tally_; }
+  [[nodiscard]] long malformed() const { return malformed_.load(); }
+  [[nodiscard]] std::vector<LatestRead> reads() const {
+    const std::lock_guard lock(mutex_);
+    return reads_;
+  }
+  [[nodiscard]] std::array<long, kLatestTopics> last() const {
+    const std::lock_guard lock(mutex_);
+    return last_;
+  }
+
+ private:
+  const std::array<std::atomic<long>, kLatestTopics>& newest_;
+  std::atomic<bool> paced_{true};
+  std::atomic<long> malformed_{0};
+  Tally tally_;
+  mutable std::mutex mutex_;
+  std::vector<LatestRead> reads_;  // while paced
+  std::array<long, kLatestTopics> last_{};
+};
+
+struct LatestResult {
+  long calls = 0;  // publish() calls that returned
+  double publish_s = 0;
+  std::vector<LatestRead> reads;  // while publishing
+  // Where things were when publishing stopped:
+  long in_flight = 0;  // handled after that (the read then under way not counted)
+  std::uint64_t held = 0;
+  int tcp_unsent = -1;  // bytes, the publisher's socket
+  int tcp_unread = -1;  // bytes, the subscriber's socket
+  std::uint64_t worker_queue = 0;
+  int sndbuf = -1;  // SO_SNDBUF of the publisher's socket, SO_RCVBUF of the subscriber's
+  int rcvbuf = -1;
+  double wire_bytes = 0;  // one broadcast on the wire, ZMTP framing included (estimate)
+  // After reading until idle:
+  double drain_s = 0;             // publishing stopped -> last read
+  double first_conflated_s = -1;  // since publishing started; sampled every 10 ms
+  double first_cut_s = -1;
+  bool last_newest = false;
+  std::string last_off;  // topics whose last value was not the newest
+  zmesh::PeerStats pub;
+  zmesh::PeerStats sub;
+  long handled = 0;
+  long malformed = 0;
+};
+
+// One broadcast's bytes on the wire: three ZMTP frames (flags, 1-byte size, body) of the
+// topic, a header as the publisher encodes it, and a payload of the bench's length.
+double wire_bytes(const zmesh::Peer& pub, std::size_t payload_bytes) {
+  zmesh::EnvelopeEncoder enc;
+  zmesh::Header h;
+  h.kind = zmesh::Kind::publish;
+  h.type = "Tick";
+  h.sender_id = pub.id();
+  h.sender_session = ~std::uint64_t{0} >> 1;
+  h.timestamp_us =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  h.sequence = 5000;
+  const std::size_t header = enc.encode(h).size();
+  return static_cast<double>((2 + std::string_view("lat.0").size()) + (2 + header) +
+                             (2 + payload_bytes));
+}
+
+LatestResult latest_run(const LatestSetting& setting, std::chrono::milliseconds duration,
+                        const Args& args) {
+  zmesh::PeerOptions po;
+  po.name = "latest-pub";
+  po.workers = 1;
+  po.delivery = DeliveryPolicy::latest;
+  po.pub_hwm = setting.pub_hwm;
+  if (args.stuck_timeout_ms >= 0) {
+    po.stuck_subscriber_timeout = std::chrono::milliseconds(args.stuck_timeout_ms);
+  }
+  zmesh::Peer pub(po);
+  pub.start();
+  zmesh::PeerOptions so;
+  so.name = "latest-sub";
+  so.workers = 1;
+  so.sub_hwm = setting.sub_hwm;
+  so.worker_queue_depth = setting.worker_queue_depth;
+  zmesh::Peer sub(so);
+  std::array<std::atomic<long>, kLatestTopics> newest{};
+  for (auto& n : newest) n = -1;
+  LatestReader reader(newest);
+  auto reg = sub.subscribe("lat.", [&reader](const zmesh::Message& m) { reader.on(m); });
+  sub.start();
+  sub.subscribe_to(pub.pub_endpoint());
+  sub.sync_subscriptions(5s).get();
+  const int pub_port = port_of_endpoint(pub.pub_endpoint());
+  if (setting.small_kernel_buffers) {
+    const Link link = find_link(pub_port);
+    if (link.pub_fd < 0 || link.sub_fd < 0) throw std::runtime_error("no TCP link found");
+    const int size = args.kernel_buffer;
+    if (setsockopt(link.pub_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) != 0 ||
+        setsockopt(link.sub_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) != 0) {
+      throw std::runtime_error("setsockopt on the link failed");
+    }
+  }
+  std::array<std::string, kLatestTopics> topics;
+  for (int t = 0; t < kLatestTopics; ++t)
+    topics[static_cast<std::size_t>(t)] = "lat." + std::to_string(t);
+
+  LatestResult r;
+  std::string payload;
+  const auto t0 = Clock::now();
+  // When the publisher first conflated (its XPUB's pipe to the subscriber was full) and
+  // first cut the subscriber.
+  Every sampler(10ms, [&] {
+    const zmesh::PeerStats ps = pub.stats();
+    if (r.first_conflated_s < 0 && ps.broadcasts_conflated > 0) r.first_conflated_s = since(t0);
+    if (r.first_cut_s < 0 && ps.subscribers_cut > 0) r.first_cut_s = since(t0);
+  });
+  for (long i = 0;; ++i) {
+    const auto due = t0 + i * kPublishPeriod;
+    if (due - t0 >= duration) break;
+    if (Clock::now() < due) std::this_thread::sleep_until(due);
+    const auto topic = static_cast<std::size_t>(i % kLatestTopics);
+    payload = std::to_string(i) + " " + std::to_string(Clock::now().time_since_epoch().count());
+    pub.publish(topics[topic], "Tick", payload);
+    newest[topic] = i;
+    ++r.calls;
+  }
+  const auto stopped = Clock::now();
+  r.publish_s = seconds_between(t0, stopped);
+  // Where the broadcasts not yet read are, as publishing stops.
+  const long handled_at_stop = reader.tally().received.load();
+  const Link link = find_link(pub_port);
+  r.held = pub.stats().broadcasts_held;
+  r.tcp_unsent = kernel_queued(link.pub_fd, SIOCOUTQ);
+  r.tcp_unread = kernel_queued(link.sub_fd, SIOCINQ);
+  r.worker_queue = sub.stats().worker_queue_depth;
+  r.sndbuf = buffer_size(link.pub_fd, SO_SNDBUF);
+  r.rcvbuf = buffer_size(link.sub_fd, SO_RCVBUF);
+  r.wire_bytes = wire_bytes(pub, payload.size());
+  reader.stop_pacing();
+  r.reads = reader.reads();  // a read that began while we looked is in both
+
+  // Read until idle: nothing is held at the publisher, every broadcast it numbered was
+  // handled or counted as a gap, and nothing came for 300 ms (a heartbeat has then
+  // reported any gap at the tail). Or nothing came for 10 s, or 60 s in all.
+  long before = -1;
+  auto moved = Clock::now();
+  for (;;) {
+    const long now = reader.tally().received.load();
+    if (now != before) {
+      before = now;
+      moved = Clock::now();
+    }
+    const zmesh::PeerStats ps = pub.stats();
+    const bool accounted = ps.broadcasts_held == 0 &&
+                           static_cast<std::uint64_t>(now) + sub.stats().gaps == ps.published;
+    if ((accounted && since(moved) > 0.3) || since(moved) > 10.0 || since(stopped) > 60.0) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  r.handled = reader.tally().received.load();
+  r.in_flight = r.handled - handled_at_stop;
+  r.drain_s = seconds_between(stopped, reader.tally().last());
+  const auto last = reader.last();
+  r.last_newest = true;
+  for (std::size_t t = 0; t < last.size(); ++t) {
+    if (last[t] != newest[t].load()) {
+      r.last_newest = false;
+      r.last_off += (r.last_off.empty() ? "" : ", ") + topics[t] + " " + std::to_string(last[t]) +
+                    " < " + std::to_string(newest[t].load());
+    }
+  }
+  sampler.stop();
+  r.pub = pub.stats();
+  r.sub = sub.stats();
+  r.malformed = reader.malformed();
+  sub.stop();
+  pub.stop();
+  return r;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+// "1.23 s", or "never" for -1.
+std::string at(double seconds) {
+  if (seconds < 0) return "never";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f s", seconds);
+  return text;
+}
+
+void print_latest(const LatestSetting& s, const LatestResult& r) {
+  std::vector<double> ages;
+  std::vector<double> behind;
+  long newest = 0;
+  for (const LatestRead& read : r.reads) {
+    ages.push_back(read.age_ms);
+    behind.push_back(static_cast<double>(read.behind));
+    if (read.behind == 0) ++newest;
+  }
+  const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  const std::uint64_t accounted =
+      r.pub.published + r.pub.broadcasts_conflated + r.pub.broadcasts_overflowed;
+  const bool adds_up = accounted == static_cast<std::uint64_t>(r.calls);
+  const bool all_read = static_cast<std::uint64_t>(r.handled) == r.pub.published;
+  std::printf(
+      "| %s | %ld in %.2f s | %zu | %.0f / %.0f / %.0f | %.0f / %.0f | %ld of %zu | %ld in %.2f "
+      "s | %s | %ld = %llu + %llu + %llu: %s%s | %ld = %llu: %s | %llu | %s | %llu%s |\n",
+      s.name.c_str(), r.calls, r.publish_s, r.reads.size(), percentile(ages, 0.5),
+      percentile(ages, 0.9), percentile(ages, 1.0), percentile(behind, 0.5),
+      percentile(behind, 1.0), newest, r.reads.size(), r.in_flight, r.drain_s,
+      r.last_newest ? "yes" : ("**NO** (" + r.last_off + ")").c_str(), r.calls, u(r.pub.published),
+      u(r.pub.broadcasts_conflated), u(r.pub.broadcasts_overflowed), adds_up ? "yes" : "**NO**",
+      r.pub.broadcasts_held > 0
+          ? (" (" + std::to_string(r.pub.broadcasts_held) + " still held)").c_str()
+          : "",
+      r.handled, u(r.pub.published), all_read ? "yes" : "**NO**", u(r.sub.gaps),
+      at(r.first_conflated_s).c_str(), u(r.pub.subscribers_cut),
+      r.first_cut_s < 0 ? "" : (" (" + at(r.first_cut_s) + ")").c_str());
+  if (r.malformed > 0) std::printf("(%ld payloads not parsed)\n", r.malformed);
+  std::fflush(stdout);
+}
+
+// Where the broadcasts not yet read were as publishing stopped, in messages (bytes / the
+// estimated wire size of one). The rest is in ZeroMQ's pipes (XPUB pipe, SUB pipe) and
+// libzmq's I/O batches at both ends (8 KiB each), which nothing here can read.
+void print_where(const LatestSetting& s, const LatestResult& r) {
+  const auto msgs = [&r](int bytes) {
+    return bytes < 0 ? -1.0 : static_cast<double>(bytes) / r.wire_bytes;
+  };
+  const double unsent = msgs(r.tcp_unsent);
+  const double unread = msgs(r.tcp_unread);
+  // The worker queue counts the read under way; in_flight does not.
+  const double waiting = r.worker_queue > 0 ? static_cast<double>(r.worker_queue - 1) : 0.0;
+  const double rest = static_cast<double>(r.in_flight) - static_cast<double>(r.held) -
+                      std::max(unsent, 0.0) - std::max(unread, 0.0) - waiting;
+  std::printf("| %s | %d / %d | %.0f | %ld | %llu | %d B = %.0f | %d B = %.0f | %.0f | %.0f |\n",
+              s.name.c_str(), r.sndbuf, r.rcvbuf, r.wire_bytes, r.in_flight,
+              static_cast<unsigned long long>(r.held), r.tcp_unsent, unsent, r.tcp_unread, unread,
+              waiting, rest);
+  std::fflush(stdout);
+}
+
+void part_latest(const Args& args) {
+  int seconds = args.quick ? 2 : 5;
+  if (args.latest_seconds > 0) seconds = args.latest_seconds;
+  const auto duration = std::chrono::milliseconds(1000 * seconds);
+  const std::string stuck = args.stuck_timeout_ms < 0 ? std::string("5000 (the default)")
+                                                      : std::to_string(args.stuck_timeout_ms);
+  const int kernel_buffer = args.kernel_buffer;
+  const std::vector<LatestSetting> settings = {
+      {"1: pub_hwm 1000, sub_hwm 1000, worker_queue_depth 1024", 1000, 1000, 1024, false},
+      {"2: pub_hwm 1, sub_hwm 1, worker_queue_depth 1", 1, 1, 1, false},
+      {"3: as 2, SO_SNDBUF / SO_RCVBUF set to " + std::to_string(kernel_buffer), 1, 1, 1, true},
+  };
+  std::printf(
+      "### latest: 10 topics round-robin at 10,000/s for %d s, a subscriber (1 worker) that "
+      "reads 10/s (100 ms per broadcast), then reads until idle; stuck_subscriber_timeout %s "
+      "ms; load %s\n\n"
+      "| setting | publish() calls | reads while publishing | age ms: median / p90 / max | "
+      "versions behind: median / max | reads of the newest value | read after publishing "
+      "stopped | last value per topic the newest | calls = published + conflated + "
+      "overflowed | handled = published | subscriber gaps | first conflated at | "
+      "subscribers_cut (first at) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+      seconds, stuck.c_str(), load_average().c_str());
+  std::vector<LatestResult> results;
+  for (const LatestSetting& s : settings) {
+    results.push_back(latest_run(s, duration, args));
+    print_latest(s, results.back());
+  }
+  std::printf(
+      "\nWhere the broadcasts not yet read were when publishing stopped (messages: bytes / "
+      "the wire size of one):\n\n"
+      "| setting | SO_SNDBUF pub / SO_RCVBUF sub (bytes) | wire bytes per broadcast | not yet "
+      "read (read after the stop) | held at the publisher | TCP unsent at the publisher | "
+      "TCP unread at the subscriber | worker queue, waiting | rest: XPUB and SUB pipes, "
+      "libzmq I/O batches |\n"
+      "|---|---|---|---|---|---|---|---|---|\n");
+  for (std::size_t i = 0; i < results.size(); ++i) print_where(settings[i], results[i]);
+  std::printf("\n");
+}
+
+// ---------------------------------------------------------------------------------------
+
+bool parse_int(std::string_view word, int& out) {
+  const char* end = word.data() + word.size();
+  const auto [p, ec] = std::from_chars(word.data(), end, out);
+  return ec == std::errc{} && p == end;
+}
 
 std::optional<Args> parse(int argc, char** argv) {
   Args args;
@@ -777,12 +1211,22 @@ std::optional<Args> parse(int argc, char** argv) {
       args.quick = true;
     } else if (words[i] == "--part" && i + 1 < words.size()) {
       args.part = words[++i];
+    } else if (words[i] == "--kernel-buffer" && i + 1 < words.size()) {
+      if (!parse_int(words[++i], args.kernel_buffer) || args.kernel_buffer < 1) return std::nullopt;
+    } else if (words[i] == "--latest-seconds" && i + 1 < words.size()) {
+      if (!parse_int(words[++i], args.latest_seconds) || args.latest_seconds < 1) {
+        return std::nullopt;
+      }
+    } else if (words[i] == "--stuck-timeout" && i + 1 < words.size()) {
+      if (!parse_int(words[++i], args.stuck_timeout_ms) || args.stuck_timeout_ms < 0) {
+        return std::nullopt;
+      }
     } else {
       return std::nullopt;
     }
   }
   if (args.part != "all" && args.part != "table" && args.part != "heartbeat" &&
-      args.part != "slow") {
+      args.part != "slow" && args.part != "latest") {
     return std::nullopt;
   }
   return args;
@@ -793,6 +1237,7 @@ int run(const Args& args) {
   if (all || args.part == "table") part_table(args.quick);
   if (all || args.part == "heartbeat") part_heartbeat(args.quick);
   if (all || args.part == "slow") part_slow(args.quick);
+  if (all || args.part == "latest") part_latest(args);
   return 0;
 }
 
@@ -801,7 +1246,10 @@ int run(const Args& args) {
 int main(int argc, char** argv) {
   const std::optional<Args> args = parse(argc, argv);
   if (!args) {
-    std::fprintf(stderr, "usage: bench_policies [--quick] [--part table|heartbeat|slow]\n");
+    std::fprintf(stderr,
+                 "usage: bench_policies [--quick] [--part table|heartbeat|slow|latest]\n"
+                 "                      [--kernel-buffer BYTES] [--latest-seconds S] "
+                 "[--stuck-timeout MS]\n");
     return 2;
   }
   std::printf("%s\n\n", bench::Meters::open().c_str());  // before any thread starts
