@@ -51,6 +51,11 @@ void Broadcasts::on_retained(const Envelope& env, FrameSet& frames) {
     return;
   }
   const std::string_view topic = env.topic.substr(asked->last_base);
+  if (!topic.empty() && topic.front() == '\0') {
+    // A reserved topic (5.6) inside a marker asked with the empty prefix: never delivered.
+    bump(ctx_.counters().unexpected);
+    return;
+  }
   Track& t = tracks_[h.sender_id];
   if (t.session != h.sender_session) {  // as in on_broadcast: a restart, start over
     if (t.session != 0) ++t.restarts;

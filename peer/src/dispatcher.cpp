@@ -6,7 +6,9 @@
 namespace zmesh::detail {
 
 Dispatcher::Dispatcher(EngineContext& ctx, OnResult on_result)
-    : ctx_(ctx), on_result_(std::move(on_result)) {}
+    : ctx_(ctx),
+      on_result_(std::move(on_result)),
+      latest_(ctx.opts.workers, ctx.opts.broadcast_backlog_bytes) {}
 
 void Dispatcher::open() {
   for (std::size_t i = 0; i < ctx_.opts.workers; ++i) {
@@ -16,6 +18,8 @@ void Dispatcher::open() {
 }
 
 void Dispatcher::close() noexcept {
+  // Latest broadcasts no handler got: skipped.
+  bump(ctx_.counters().broadcasts_skipped, latest_.clear());
   pipes_.clear();
 }
 
@@ -59,14 +63,76 @@ void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
 
 void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
                            zmq::message_t topic, zmq::message_t payload, std::uint32_t flags) {
+  const std::size_t worker = worker_for(publisher);
+  if (ctx_.shared.subscriptions->any_latest() && !stopping_) {
+    using Kinds = SubscriptionTable::Kinds;
+    const Kinds kinds = ctx_.shared.subscriptions->kinds_of(view_of(topic));
+    if (kinds == Kinds::latest) {  // for latest subscriptions only
+      LatestBroadcast b{
+          publisher,        sequence,          flags, zmq::message_t(type.data(), type.size()),
+          std::move(topic), std::move(payload)};
+      hold_latest(worker, b);
+      return;
+    }
+    if (kinds == Kinds::both) {  // a copy for them, the broadcast for the plain ones
+      LatestBroadcast b{publisher,
+                        sequence,
+                        flags,
+                        zmq::message_t(type.data(), type.size()),
+                        zmq::message_t(topic.data(), topic.size()),
+                        zmq::message_t(payload.data(), payload.size())};
+      hold_latest(worker, b);
+    }
+  }
   bump(ctx_.counters().worker_queue_depth);
-  push(Item{worker_for(publisher),
+  push(Item{worker,
             WorkMeta{.op = WorkOp::broadcast,
                      .kind = Kind::publish,
                      .sender = publisher,
                      .sequence = sequence,
                      .flags = flags},
             zmq::message_t(type.data(), type.size()), std::move(topic), std::move(payload)});
+}
+
+void Dispatcher::hold_latest(std::size_t worker, LatestBroadcast& b) {
+  switch (latest_.put(worker, b)) {
+    case LatestBox::Put::held: break;
+    case LatestBox::Put::replaced: bump(ctx_.counters().broadcasts_skipped); break;
+    case LatestBox::Put::refused:
+      // Past the box's bounds: the ordinary way, in order, nothing skipped.
+      bump(ctx_.counters().worker_queue_depth);
+      push(Item{worker,
+                WorkMeta{.op = WorkOp::broadcast,
+                         .kind = Kind::publish,
+                         .sender = b.publisher,
+                         .sequence = b.sequence,
+                         .flags = b.flags,
+                         .latest = 1},
+                std::move(b.type), std::move(b.topic), std::move(b.payload)});
+      break;
+  }
+  flush_latest(worker);
+}
+
+void Dispatcher::flush_latest() {
+  for (std::size_t w = 0; w < pipes_.size() && !latest_.empty(); ++w) flush_latest(w);
+}
+
+void Dispatcher::flush_latest(std::size_t worker) {
+  auto& in_flight = ctx_.shared.latest_in_flight[worker];
+  if (stopping_ || in_flight.load(std::memory_order_acquire) != 0) return;
+  auto b = latest_.take(worker);
+  if (!b) return;
+  in_flight.fetch_add(1, std::memory_order_relaxed);
+  bump(ctx_.counters().worker_queue_depth);
+  push(Item{worker,
+            WorkMeta{.op = WorkOp::broadcast,
+                     .kind = Kind::publish,
+                     .sender = b->publisher,
+                     .sequence = b->sequence,
+                     .flags = b->flags,
+                     .latest = 2},
+            std::move(b->type), std::move(b->topic), std::move(b->payload)});
 }
 
 void Dispatcher::gap(PeerId publisher, std::string_view topic, std::uint64_t missed) {

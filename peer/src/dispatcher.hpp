@@ -20,6 +20,7 @@
 
 #include "completions.hpp"
 #include "engine_context.hpp"
+#include "latest_box.hpp"
 #include "pipeline.hpp"
 #include "zmesh/core/frame_set.hpp"
 
@@ -52,9 +53,15 @@ class Dispatcher {
   /// `sender_key`: the key the sender authenticated with (CURVE), "" otherwise.
   void deliver(PeerId sender, const Route& route, const Envelope& env, zmq::message_t payload,
                std::string_view sender_key = {});
-  /// A broadcast for the subscriptions; its sequence rides along.
+  /// A broadcast for the subscriptions; its sequence rides along. For latest
+  /// subscriptions it waits in the LatestBox, replacing an older one of its topic.
   void broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
                  zmq::message_t topic, zmq::message_t payload, std::uint32_t flags = 0);
+  /// Whether broadcasts for latest subscriptions wait for their worker (the engine then
+  /// calls flush_latest() every round and sleeps at most 1 ms).
+  [[nodiscard]] bool latest_waiting() const noexcept { return !latest_.empty(); }
+  /// Hands each worker that has finished its last one the oldest topic's newest broadcast.
+  void flush_latest();
   /// Broadcasts missed on a topic, for the gap handlers.
   void gap(PeerId publisher, std::string_view topic, std::uint64_t missed);
   /// Runs a callback-style request's completion on the worker of `from` (user code never
@@ -91,6 +98,10 @@ class Dispatcher {
     zmq::message_t payload;
   };
   void push(Item item);
+  /// Holds a broadcast for latest subscriptions (or, past the box's bounds, sends it on).
+  void hold_latest(std::size_t worker, LatestBroadcast& b);
+  /// Hands `worker` its next latest broadcast if it has finished the last one.
+  void flush_latest(std::size_t worker);
   /// Sends one item to its worker if it has room now.
   bool try_send(Item& item);
 
@@ -100,6 +111,7 @@ class Dispatcher {
   // engine thread only
   std::vector<zmq::socket_t> pipes_;
   std::deque<Item> waiting_;
+  LatestBox latest_;
   bool stopping_ = false;  // stop markers are queued: completions become orphans
   std::size_t stopped_ = 0;
   std::vector<Orphan> orphans_;

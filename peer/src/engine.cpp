@@ -273,6 +273,7 @@ bool Engine::sweep() {
     done += read_if_hot(*x, [&] { return broadcasts_.read_xpub(); });
   }
   if (broadcasts_.holding()) done += broadcasts_.flush_held();
+  if (dispatcher_.latest_waiting()) dispatcher_.flush_latest();
   const auto& brokers = discovery_.sockets();
   for (std::size_t i = 0; i < brokers.size(); ++i) {
     if (!readiness_.hot(*brokers[i])) continue;
@@ -316,7 +317,10 @@ void Engine::after_io() {
 }
 
 milliseconds Engine::poll_timeout(SteadyClock::time_point now) {
-  if (connections_.backlogged() || parked_ || broadcasts_.holding()) return milliseconds(1);
+  if (connections_.backlogged() || parked_ || broadcasts_.holding() ||
+      dispatcher_.latest_waiting()) {
+    return milliseconds(1);
+  }
   auto next = std::min(next_timers_, connections_.next_heartbeat());
   if (auto d = requests_.next_deadline()) next = std::min(next, *d);
   if (ctx_.stopping) next = std::min(next, stop_deadline_);

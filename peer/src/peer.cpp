@@ -465,7 +465,13 @@ void Peer::publish(std::string_view topic, std::string_view type, std::string_vi
 }
 
 Registration Peer::subscribe(std::string prefix, BroadcastHandler handler) {
-  const auto token = impl_->shared_.subscriptions->add(std::move(prefix), std::move(handler));
+  return subscribe(std::move(prefix), std::move(handler), SubscribeOptions{});
+}
+
+Registration Peer::subscribe(std::string prefix, BroadcastHandler handler,
+                             SubscribeOptions options) {
+  const auto token =
+      impl_->shared_.subscriptions->add(std::move(prefix), std::move(handler), options.latest);
   return Registration(impl_->shared_.subscriptions, token);
 }
 

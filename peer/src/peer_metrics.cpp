@@ -142,6 +142,10 @@ std::string peer_metrics_text(const std::string& name, PeerId id, const PeerStat
             "Subscribers disconnected after taking nothing for stuck_subscriber_timeout.",
             s.subscribers_cut);
   delivery_families(m, delivery);
+  m.counter("zmesh_peer_broadcasts_skipped_total",
+            "Broadcasts for latest subscriptions replaced by a newer one of their topic before "
+            "a handler got them.",
+            s.broadcasts_skipped);
   m.counter("zmesh_peer_subscriptions_refused_total",
             "Subscriptions our PUB refused (over max_subscriptions).", s.subscriptions_refused);
   m.counter("zmesh_peer_publishers_refused_total",

@@ -30,7 +30,7 @@ struct Counters {
       greetings_refused{0}, registrations_refused{0}, membership_resyncs{0}, handshakes_refused{0},
       handshakes_untrusted{0}, handshakes_mismatched{0}, handshakes_bad_key{0}, auth_failures{0},
       identity_refused{0}, broadcasts_held{0}, broadcasts_conflated{0}, broadcasts_overflowed{0},
-      broadcasts_dropped{0}, publish_timeouts{0}, subscribers_cut{0};
+      broadcasts_dropped{0}, publish_timeouts{0}, subscribers_cut{0}, broadcasts_skipped{0};
   RequestDurations request_durations;  // replies only; engine writes, metrics reads
 
   [[nodiscard]] PeerStats snapshot() const {
@@ -74,7 +74,8 @@ struct Counters {
                      r(broadcasts_overflowed),
                      r(broadcasts_dropped),
                      r(publish_timeouts),
-                     r(subscribers_cut)};
+                     r(subscribers_cut),
+                     r(broadcasts_skipped)};
   }
 };
 
@@ -135,6 +136,11 @@ struct PeerShared {
   // an inline handler may run on the engine without overtaking one (per-sender order).
   // The engine adds, the worker subtracts once it is done with an item (release).
   std::unique_ptr<std::atomic<std::uint64_t>[]> worker_pending =
+      std::make_unique<std::atomic<std::uint64_t>[]>(PeerOptions::kMaxWorkers);
+  // Per worker: broadcasts for latest subscriptions handed to it and not yet handled
+  // (0 or 1). The engine hands the next one from its LatestBox only at 0, so that it is
+  // the newest there is when the handler starts. Engine adds, worker subtracts (release).
+  std::unique_ptr<std::atomic<std::uint64_t>[]> latest_in_flight =
       std::make_unique<std::atomic<std::uint64_t>[]>(PeerOptions::kMaxWorkers);
 
   // Addresses that stand for the inproc pipelines in ThreadSanitizer's eyes

@@ -57,7 +57,8 @@ nlohmann::json stats_json(const PeerStats& s) {
           {"broadcasts_overflowed", s.broadcasts_overflowed},
           {"broadcasts_dropped", s.broadcasts_dropped},
           {"publish_timeouts", s.publish_timeouts},
-          {"subscribers_cut", s.subscribers_cut}};
+          {"subscribers_cut", s.subscribers_cut},
+          {"broadcasts_skipped", s.broadcasts_skipped}};
 }
 
 }  // namespace

@@ -87,6 +87,9 @@ struct WorkMeta {
   Handoff completion{};     // complete: the RequestCompletion
   int error = 0;            // complete: errc value, 0 = success
   std::uint32_t flags = 0;  // deliver, broadcast: header flags (NoReply, Retained)
+  // broadcast: 0 for the plain subscriptions; 1 for the latest ones; 2 for the latest
+  // ones and counted in PeerShared::latest_in_flight (LatestBox).
+  std::uint8_t latest = 0;
 };
 
 enum class ResultOp : std::uint8_t { reply, error, stopped };

@@ -9,7 +9,7 @@ void SubscriptionTable::set_on_change(OnChange on_change) {
   on_change_ = std::move(on_change);
 }
 
-std::uint64_t SubscriptionTable::add(std::string prefix, BroadcastHandler handler) {
+std::uint64_t SubscriptionTable::add(std::string prefix, BroadcastHandler handler, bool latest) {
   if (!handler) throw Error(errc::invalid_argument, "subscription handler is empty");
   if (!prefix.empty() && prefix.front() == '\0') {
     throw Error(errc::invalid_argument, "topics starting with a zero byte are reserved");
@@ -20,7 +20,8 @@ std::uint64_t SubscriptionTable::add(std::string prefix, BroadcastHandler handle
     std::unique_lock lock(mu_);
     token = next_token_++;
     subscriptions_.push_back(
-        {token, prefix, std::make_shared<Guarded<BroadcastHandler>>(std::move(handler))});
+        {token, prefix, std::make_shared<Guarded<BroadcastHandler>>(std::move(handler)), latest});
+    if (latest) latest_count_.fetch_add(1, std::memory_order_release);
     notify = on_change_;
   }
   // Outside the lock: it sends a command and may wait for room.
@@ -47,6 +48,7 @@ void SubscriptionTable::remove(std::uint64_t token) noexcept {
       if (it->token == token) {
         sub = std::move(it->handler);
         prefix = std::move(it->prefix);
+        if (it->latest) latest_count_.fetch_sub(1, std::memory_order_release);
         subscriptions_.erase(it);
         notify = on_change_;
         break;
@@ -73,14 +75,25 @@ void SubscriptionTable::remove(std::uint64_t token) noexcept {
   if (gap) gap->retire();
 }
 
-std::size_t SubscriptionTable::deliver(const Message& message, std::uint64_t& errors) {
+SubscriptionTable::Kinds SubscriptionTable::kinds_of(std::string_view topic) const {
+  unsigned kinds = 0;
+  std::shared_lock lock(mu_);
+  for (const auto& s : subscriptions_) {
+    if (topic.starts_with(s.prefix)) kinds |= s.latest ? 2U : 1U;
+  }
+  return static_cast<Kinds>(kinds);
+}
+
+std::size_t SubscriptionTable::deliver(const Message& message, std::uint64_t& errors, bool latest) {
   // Reused per worker thread: no allocation per broadcast once warm.
   thread_local std::vector<std::shared_ptr<Guarded<BroadcastHandler>>> matching;
   matching.clear();
   {
     std::shared_lock lock(mu_);
     for (const auto& s : subscriptions_) {
-      if (message.topic().starts_with(s.prefix)) matching.push_back(s.handler);
+      if (s.latest == latest && message.topic().starts_with(s.prefix)) {
+        matching.push_back(s.handler);
+      }
     }
   }
   std::size_t ran = 0;

@@ -45,7 +45,7 @@ void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
   const Message message(meta.sender, view_of(frames[1]), bytes_of(frames[3]), false, 0,
                         view_of(frames[2]), meta.sequence, {}, (meta.flags & kFlagRetained) != 0);
   std::uint64_t errors = 0;
-  const std::size_t ran = shared.subscriptions->deliver(message, errors);
+  const std::size_t ran = shared.subscriptions->deliver(message, errors, meta.latest != 0);
   bump(shared.counters.handler_errors, errors);
   if (ran == 0) bump(shared.counters.broadcasts_filtered);
   bump(shared.counters.handled, ran);
@@ -98,7 +98,12 @@ void WorkerPool::run(std::size_t index) {
       switch (meta->op) {
         case WorkOp::deliver: deliver(shared_, pipe, *meta, frames); break;
         case WorkOp::complete: complete(shared_, *meta, frames); break;
-        case WorkOp::broadcast: broadcast(shared_, *meta, frames); break;
+        case WorkOp::broadcast:
+          broadcast(shared_, *meta, frames);
+          if (meta->latest == 2) {  // the engine may hand this worker the next one now
+            shared_.latest_in_flight[index].fetch_sub(1, std::memory_order_release);
+          }
+          break;
         case WorkOp::gap: {
           std::uint64_t errors = 0;
           shared_.subscriptions->gap(meta->sender, view_of(frames[2]), meta->missed, errors);

@@ -74,6 +74,18 @@ struct HandlerOptions {
 };
 
 /// How a callback-style request completes.
+struct SubscribeOptions {
+  /// Conflate at the subscriber: the handler gets the newest broadcast of each
+  /// publisher's topic. The engine keeps reading the network at full speed for it and
+  /// holds one broadcast per publisher and topic until the handler (on the publisher's
+  /// worker) has finished the previous one; a newer one replaces it, counted in
+  /// PeerStats::broadcasts_skipped (not as a gap). So a slow handler always starts on
+  /// the newest value there is, whatever the publisher's delivery policy. Topics take
+  /// turns, oldest first; order across topics is not kept. Held at most: 65,536 topics
+  /// and broadcast_backlog_bytes, past which broadcasts are delivered in order as usual.
+  bool latest = false;
+};
+
 struct CallbackOptions {
   /// Run the callback on the engine thread as the reply is read, not on a worker. The
   /// same rules as HandlerOptions::run_inline: short and non-blocking; exceptions are
@@ -212,6 +224,9 @@ class Peer {
   /// given to subscribe_to(). Destroying the Registration unsubscribes. Prefixes add up:
   /// a broadcast is delivered once to each matching subscription.
   [[nodiscard]] Registration subscribe(std::string prefix, BroadcastHandler handler);
+  /// The same, with options: SubscribeOptions::latest conflates at the subscriber.
+  [[nodiscard]] Registration subscribe(std::string prefix, BroadcastHandler handler,
+                                       SubscribeOptions options);
   /// Subscribes to a publisher's PUB endpoint directly (no greeting needed).
   void subscribe_to(const std::string& pub_endpoint);
   /// The same with CURVE: the publisher holds `publisher_key` (Z85). Our key must be

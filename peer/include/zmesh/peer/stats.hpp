@@ -57,6 +57,9 @@ struct PeerStats {
   std::uint64_t broadcasts_dropped = 0;     ///< drop, beside a block/latest topic: no room for all
   std::uint64_t publish_timeouts = 0;       ///< block: publish() found no room in send_timeout
   std::uint64_t subscribers_cut = 0;        ///< subscribers disconnected after taking nothing
+  /// Latest subscriptions (SubscribeOptions::latest): broadcasts received but replaced by
+  /// a newer one of their topic before a handler got them.
+  std::uint64_t broadcasts_skipped = 0;
 };
 
 /// What our PUB did with the broadcasts of one delivery-policy rule
