@@ -18,10 +18,11 @@ from .errors import (Errc, ZmeshError, Timeout, PeerGone, PeerUnreachable, Rejec
                      SelfConnect, DuplicateId, UnsupportedVersion, InvalidArgument, UnknownPeer,
                      NotRunning, Overloaded, DuplicateName)
 from .peer import Peer, Message, Response, MemberInfo, Registration
+from .broadcast_state import RetainRule
 from .codec import Limits, PROTOCOL_VERSION
 
 __version__ = "0.1.0"
-__all__ = ["Peer", "Message", "Response", "MemberInfo", "Registration", "Limits",
+__all__ = ["Peer", "Message", "Response", "MemberInfo", "Registration", "RetainRule", "Limits",
            "PROTOCOL_VERSION", "Errc", "ZmeshError", "Timeout", "PeerGone", "PeerUnreachable",
            "Rejected", "Malformed", "TooLarge", "QueueFull", "ShuttingDown", "NoHandler",
            "RemoteError", "DeadlineExceeded", "SelfConnect", "DuplicateId",

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import flatbuffers
 
 from zmesh.wire import (Change, ErrorReply, Event, Header, Hello, Lookup, PeerInfo,
-                        PeerList, PeerRecord, Ping, Register, RegisterAck, Reject, Welcome)
+                        PeerList, PeerRecord, Ping, Register, RegisterAck, Reject, Sequences,
+                        TopicSequence, Welcome)
 
 PROTOCOL_VERSION = 1
 IDENT = b"ZMH1"
@@ -29,6 +30,13 @@ KNOWN_KINDS = frozenset(list(range(1, 14)) + list(range(20, 26)))
 NO_CORRELATION = frozenset({MESSAGE, PUBLISH, BYE, SYNC, SEQUENCES, EVENT})
 
 FLAG_NO_REPLY = 1
+FLAG_RETAINED = 2  # on a Publish: a retained value answering a last-value marker (5.10)
+
+# Reserved topics (5.6): sync markers, the broadcast heartbeat (5.9), last-value markers (5.10).
+SYNC_PREFIX = b"\x00zmesh.sync."
+HB_TOPIC = b"\x00zmesh.hb."
+LAST_PREFIX = b"\x00zmesh.last."
+MAX_TOPIC_SEQUENCES = 4096  # entries a receiver takes in one Sequences (kMaxTopicSequences)
 
 # ErrorCode values (control.fbs).
 EC = dict(UnsupportedVersion=1, DuplicateId=2, SelfConnect=3, NoHandler=4, HandlerFailed=5,
@@ -55,7 +63,8 @@ LIMITS = Limits()
 
 # ---------------------------------------------------------------------------------------
 # Verifier. A spec is a tuple of (field id, type); types: 1/2/4/8 (scalar bytes), "s"
-# (string), "[s]" (vector of strings), ("t", spec) (table), ("[t]", spec) (vector of tables).
+# (string), "[s]" (vector of strings), "[b]" (vector of ubyte), ("t", spec) (table),
+# ("[t]", spec) (vector of tables).
 _U16, _U32, _I32 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<i")
 
 
@@ -76,6 +85,8 @@ PEERRECORD_S = ((0, ("t", PEERINFO_S)), (1, 8))
 PEERLIST_S = ((0, 8), (1, ("[t]", PEERRECORD_S)), (2, 8), (3, 8))
 CHANGE_S = ((0, 1), (1, ("t", PEERINFO_S)), (2, "s"))
 EVENT_S = ((0, 8), (1, 1), (2, ("t", PEERINFO_S)), (3, "s"), (4, 8), (5, ("[t]", CHANGE_S)))
+TOPICSEQ_S = ((0, "[b]"), (1, 8))
+SEQUENCES_S = ((0, ("[t]", TOPICSEQ_S)),)
 
 
 def _u32(buf, pos):
@@ -96,6 +107,13 @@ def _string(buf, pos):
         raise _Bad
     n = _u32(buf, pos)
     if pos + 4 + n + 1 > len(buf) or buf[pos + 4 + n] != 0:
+        raise _Bad
+
+
+def _bytes(buf, pos):
+    if pos % 4:
+        raise _Bad
+    if pos + 4 + _u32(buf, pos) > len(buf):
         raise _Bad
 
 
@@ -136,6 +154,8 @@ def _table(buf, tpos, spec, depth, budget):
         target = _ref(buf, pos)
         if typ == "s":
             _string(buf, target)
+        elif typ == "[b]":
+            _bytes(buf, target)
         elif typ == "[s]":
             for i in range(_vector(buf, target)):
                 _string(buf, _ref(buf, target + 4 + 4 * i))
@@ -588,4 +608,70 @@ def decode_event(buf, limits=LIMITS):
 
 def marker_topic(peer_id: int, counter: int) -> bytes:
     """Subscription-sync marker topic of 5.6."""
-    return b"\x00zmesh.sync." + f"{peer_id:016x}.{counter}".encode()
+    return SYNC_PREFIX + f"{peer_id:016x}.{counter}".encode()
+
+
+def last_marker(peer_id: int, counter: int, prefix: bytes) -> tuple[bytes, int]:
+    """Last-value marker of 5.10 for `prefix`, and the length of its part before the
+    prefix (L' = marker[:base]; a retained value of topic t travels on L' + t)."""
+    base = LAST_PREFIX + f"{peer_id:016x}.{counter}.".encode()
+    return base + prefix, len(base)
+
+
+def parse_last_marker(marker: bytes):
+    """(L', prefix) of a last-value marker subscription, or None when it is not one:
+    "\\0zmesh.last." <16 characters> "." <counter> "." <prefix>."""
+    dot = len(LAST_PREFIX) + 16
+    if not marker.startswith(LAST_PREFIX) or len(marker) <= dot or marker[dot] != 0x2E:
+        return None
+    end = marker.find(b".", dot + 1)
+    if end < 0:
+        return None
+    return marker[:end + 1], marker[end + 1:]
+
+
+# ---------------------------------------------------------------------------------------
+# Sequences (5.9): the broadcast heartbeat's payload.
+def encode_sequences(entries) -> bytes:
+    """entries: [(topic bytes, sequence)], 1..4096 of them (a sender puts at most 1024)."""
+    b = flatbuffers.Builder(64 + 32 * len(entries))
+    offs = []
+    for topic, seq in entries:
+        t = b.CreateByteVector(topic)
+        TopicSequence.Start(b)
+        TopicSequence.AddTopic(b, t)
+        TopicSequence.AddSequence(b, seq)
+        offs.append(TopicSequence.End(b))
+    Sequences.StartTopicsVector(b, len(offs))
+    for o in reversed(offs):
+        b.PrependUOffsetTRelative(o)
+    v = b.EndVector()
+    Sequences.Start(b)
+    Sequences.AddTopics(b, v)
+    return _finish(b, Sequences.End(b))
+
+
+def decode_sequences(buf, limits=LIMITS):
+    """Sequences -> ([(topic bytes, sequence)], None): 1..4096 entries, each topic
+    1..max_topic_bytes bytes and sequence nonzero (4.2), else bad_value."""
+    why = _root(buf, SEQUENCES_S, limits)
+    if why:
+        return None, why
+    buf = bytes(buf)
+    m = Sequences.Sequences.GetRootAs(buf, 0)
+    n = m.TopicsLength()
+    if not 1 <= n <= MAX_TOPIC_SEQUENCES:
+        return None, "bad_value"
+    out = []
+    for i in range(n):
+        e = m.Topics(i)
+        tab = e._tab
+        o = tab.Offset(4)
+        if not o:
+            return None, "bad_value"
+        start, k = tab.Vector(o), tab.VectorLen(o)
+        seq = e.Sequence()
+        if not 1 <= k <= limits.max_topic_bytes or seq == 0:
+            return None, "bad_value"
+        out.append((buf[start:start + k], seq))
+    return out, None

@@ -21,6 +21,7 @@ import time
 import zmq
 
 from . import codec, errors
+from .broadcast_state import RetainedStore, SequenceAnnouncer
 from .codec import EC, Hdr, Info
 from .engine_broker import BrokerClient
 from .engine_pubsub import PubSub
@@ -49,7 +50,9 @@ class Engine(PubSub, BrokerClient):
         self.backlog = collections.deque()
         self.stopping = False
         self.running = True
-        self.seq: dict = {}          # topic -> last sequence we published
+        self.announcer = SequenceAnnouncer()  # our sequence per topic; the heartbeat (5.9)
+        self.retained = RetainedStore(peer.retain)  # last values kept for late joiners (5.10)
+        self.next_announce = 0.0     # when the broadcast heartbeat is next due
         self.pubs: dict = {}         # publisher id -> {"session", "topics", "received", "missed"}
         self.followed: dict = {}     # pub endpoint -> set of reasons
         self.sub_counts: dict = {}   # prefix -> subscriptions
@@ -718,6 +721,7 @@ class Engine(PubSub, BrokerClient):
                                                  int(time.monotonic() * 1e6))])
         if self.syncs:
             self._sync_timers()
+        self._broadcast_timers(now)
         b = self.broker
         if b:
             if now >= b.next_renew and not self.stopping:
@@ -743,6 +747,8 @@ class Engine(PubSub, BrokerClient):
             s.update(broker_events=self.broker.events, broker_resyncs=self.broker.resyncs,
                      broker_epoch=self.broker.epoch, broker_last_event=self.broker.last_seq)
         s["pending"] = len(self.pending)
+        s.update(retained_values=len(self.retained), retained_bytes=self.retained.bytes,
+                 announced_topics=self.announcer.active)
         _ok(fut, s)
 
     def cmd_stop(self):

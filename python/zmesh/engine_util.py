@@ -102,10 +102,16 @@ class LookupOp:
 
 
 class SyncOp:
-    __slots__ = ("fut", "deadline", "round", "marker", "got")
+    """A subscription sync (5.6); with `last` (a prefix) it asks for last values (5.10)."""
 
-    def __init__(self, fut, deadline):
+    __slots__ = ("fut", "deadline", "round", "marker", "got", "last", "last_marker",
+                 "last_base")
+
+    def __init__(self, fut, deadline, last=None):
         self.fut, self.deadline, self.round, self.marker, self.got = fut, deadline, 0, b"", set()
+        self.last = last            # the prefix whose retained values we ask for, or None
+        self.last_marker = b""      # round 2: the last-value marker we subscribed
+        self.last_base = 0          # its length before the prefix
 
 
 def _member(info: Info, age_ms: int = 0):

@@ -23,13 +23,16 @@ import time
 from dataclasses import dataclass
 
 from . import codec, errors
+from .broadcast_state import RetainRule
 from .codec import LIMITS
 
 
 @dataclass
 class Message:
     """What a handler gets. ``payload`` is bytes; ``sender`` the peer id; for broadcasts
-    ``topic`` and ``sequence`` say where it was published."""
+    ``topic`` and ``sequence`` say where it was published, and ``retained`` is True for
+    a publisher's retained last value sent because we asked for last values
+    (``sync_subscriptions(last=...)``, protocol.md 5.10), not a live broadcast."""
 
     type: str
     payload: bytes
@@ -38,6 +41,7 @@ class Message:
     is_request: bool = False
     topic: bytes = b""
     sequence: int = 0
+    retained: bool = False
 
 
 @dataclass
@@ -106,6 +110,13 @@ class Peer:
     if given, and starts at once (``start=False`` to call ``start()`` yourself). Use it as a
     context manager, or call ``stop()``: it says Bye to everyone and joins its threads.
     Durations are seconds (floats).
+
+    ``broadcast_heartbeat`` (default 0.1 s; 0 = never, else 0.01..60 s): how often our PUB
+    announces the latest sequence of the topics published lately (``Sequences``,
+    protocol.md 5.9), so that subscribers count losses after the last broadcast they
+    received. ``retain``: rules of topics whose last broadcast our PUB keeps for
+    subscribers that ask for last values (5.10): each a :class:`RetainRule`, a prefix,
+    or a tuple ``(prefix, max_count, max_bytes)``; none by default.
     """
 
     def __init__(self, name: str = "zmesh", *, services=(), broker: str | None = None,
@@ -116,7 +127,8 @@ class Peer:
                  send_timeout: float = 5.0, ttl: float = 0.0,
                  worker_queue_depth: int = 1024, command_queue_depth: int = 1024,
                  greeting_queue_depth: int = 4096, limits: codec.Limits = LIMITS,
-                 hwm: int = 10000, start: bool = True):
+                 hwm: int = 10000, broadcast_heartbeat: float = 0.1, retain=(),
+                 start: bool = True):
         nb = len(name.encode("utf-8")) if isinstance(name, str) else 0
         if not 1 <= nb <= 128:
             raise errors.InvalidArgument("name must be 1..128 bytes")
@@ -124,6 +136,12 @@ class Peer:
             raise errors.InvalidArgument("workers must be 1..256")
         if not 0.01 <= heartbeat_interval <= 60:
             raise errors.InvalidArgument("heartbeat_interval must be 0.01..60 s")
+        if not (broadcast_heartbeat == 0 or 0.01 <= broadcast_heartbeat <= 60):
+            raise errors.InvalidArgument("broadcast_heartbeat must be 0 or 0.01..60 s")
+        if isinstance(retain, (str, bytes, RetainRule)):
+            retain = [retain]
+        self.retain = [RetainRule.of(r, limits) for r in retain]
+        self.broadcast_heartbeat = float(broadcast_heartbeat)
         if isinstance(services, str):
             services = [services]
         self.name = name
@@ -343,13 +361,20 @@ class Peer:
             raise errors.InvalidArgument("this peer does not publish (pub_bind is empty)")
         self._post(("publish", tp, t, p))
 
-    def subscribe(self, prefix, handler, sync: bool = True, timeout: float = 5.0) -> Registration:
+    def subscribe(self, prefix, handler, sync: bool = True, timeout: float = 5.0,
+                  last: bool = False) -> Registration:
         """Calls ``handler(msg)`` for broadcasts whose topic starts with ``prefix``, from
         every publisher we follow. With ``sync`` (default) returns once the subscription
-        is in effect at every publisher we follow (the sync of 5.6; Timeout otherwise)."""
+        is in effect at every publisher we follow (the sync of 5.6; Timeout otherwise).
+        With ``last`` the sync also asks every publisher for the last values it retains
+        of topics starting with ``prefix`` (``sync_subscriptions(last=prefix)``)."""
         pf = _as_bytes(prefix)
         if pf.startswith(b"\x00"):
             raise errors.InvalidArgument("topics starting with a zero byte are reserved")
+        if last and not sync:
+            raise errors.InvalidArgument("last values are asked for in a sync: sync=True")
+        if last:
+            self._check_last(pf)
         tok = self._next_token()
         with self._lock:
             self._subs[tok] = (pf, handler)
@@ -362,19 +387,39 @@ class Peer:
                 self._post(("unsubscribe", pf))
         reg = Registration(undo)
         if sync:
-            self.sync_subscriptions(timeout)
+            self.sync_subscriptions(timeout, last=pf if last else None)
         return reg
 
     def subscribe_to(self, pub_endpoint: str) -> None:
         """Follows a publisher's PUB endpoint directly (no greeting needed)."""
         self._post(("subscribe_to", pub_endpoint))
 
-    def sync_subscriptions(self, timeout: float = 5.0) -> int:
+    def sync_subscriptions(self, timeout: float = 5.0, last=None) -> int:
         """Returns (the number of publishers that confirmed) once every subscription made
-        before the call is in effect at every publisher we follow; raises Timeout."""
+        before the call is in effect at every publisher we follow; raises Timeout.
+
+        With ``last`` (a topic prefix, str or bytes; ``""`` = every topic), in the same
+        exchange every publisher we follow sends the last values it retains of the topics
+        starting with it (protocol.md 5.10, the C++ ``sync_subscriptions_with_last``).
+        They reach the matching subscriptions as broadcasts with ``msg.retained`` True and
+        their own sequence, each publisher's ahead of what it publishes afterwards; one we
+        received already (or something newer on its topic) is not delivered again. They
+        are handed to the workers before this returns."""
+        pf = None
+        if last is not None:
+            pf = _as_bytes(last)
+            self._check_last(pf)
         fut = concurrent.futures.Future()
-        self._post(("sync", timeout, fut))
+        self._post(("sync", timeout, pf, fut))
         return fut.result(timeout + 2.0)
+
+    def _check_last(self, pf: bytes) -> None:
+        if pf.startswith(b"\x00"):
+            raise errors.InvalidArgument("topics starting with a zero byte are reserved")
+        # The values travel on topics of marker + topic: at most 50 bytes of marker
+        # before the prefix (as the C++ peer checks).
+        if len(pf) + 50 > self.limits.max_topic_bytes:
+            raise errors.InvalidArgument("prefix too long to ask for last values")
 
     def on_gap(self, handler) -> Registration:
         """``handler(publisher_id, topic, missed)`` runs on the publisher's worker, in order
