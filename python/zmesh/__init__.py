@@ -16,10 +16,12 @@ except ImportError as e:  # pragma: no cover
 from .errors import (Errc, ZmeshError, Timeout, PeerGone, PeerUnreachable, Rejected, Malformed,
                      TooLarge, QueueFull, ShuttingDown, NoHandler, RemoteError, DeadlineExceeded,
                      SelfConnect, DuplicateId, UnsupportedVersion, InvalidArgument, UnknownPeer,
-                     NotRunning, Overloaded, DuplicateName)
+                     NotRunning, Overloaded, DuplicateName, AuthFailed, NotAllowed)
 from .peer import Peer, Message, Response, MemberInfo, Registration
 from .broadcast_state import RetainRule
 from .codec import Limits, PROTOCOL_VERSION
+from .security import (CurveOptions, Certificate, curve_keys_from_file, load_certificate,
+                       load_trusted_certificates, peer_id_for_key, public_key_of)
 
 __version__ = "0.1.0"
 __all__ = ["Peer", "Message", "Response", "MemberInfo", "Registration", "RetainRule", "Limits",
@@ -27,4 +29,6 @@ __all__ = ["Peer", "Message", "Response", "MemberInfo", "Registration", "RetainR
            "Rejected", "Malformed", "TooLarge", "QueueFull", "ShuttingDown", "NoHandler",
            "RemoteError", "DeadlineExceeded", "SelfConnect", "DuplicateId",
            "UnsupportedVersion", "InvalidArgument", "UnknownPeer", "NotRunning", "Overloaded",
-           "DuplicateName"]
+           "DuplicateName", "AuthFailed", "NotAllowed", "CurveOptions", "Certificate",
+           "curve_keys_from_file", "load_certificate", "load_trusted_certificates",
+           "peer_id_for_key", "public_key_of"]

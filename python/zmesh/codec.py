@@ -72,7 +72,7 @@ class _Bad(Exception):
     pass
 
 
-PEERINFO_S = ((0, 8), (1, 8), (2, "s"), (3, "[s]"), (4, "[s]"), (5, "[s]"))
+PEERINFO_S = ((0, 8), (1, 8), (2, "s"), (3, "[s]"), (4, "[s]"), (5, "[s]"), (6, "s"))
 HEADER_S = ((0, 1), (1, 1), (2, 8), (3, "s"), (4, 8), (5, 8), (6, 8), (7, 8), (8, 8), (9, 4))
 HELLO_S = ((0, 1), (1, ("t", PEERINFO_S)), (2, 4), (3, 1))
 WELCOME_S = ((0, 1), (1, ("t", PEERINFO_S)), (2, 4))
@@ -345,6 +345,7 @@ class Info:
     endpoints: list = field(default_factory=list)
     pub_endpoints: list = field(default_factory=list)
     services: list = field(default_factory=list)
+    public_key: str = ""  # CURVE (5.8): the peer's public key, Z85; "" in a plaintext mesh
 
 
 def _strs(b, items):
@@ -358,6 +359,7 @@ def _strs(b, items):
 def _build_info(b, info: Info):
     name = b.CreateString(info.name)
     eps, pubs, svcs = _strs(b, info.endpoints), _strs(b, info.pub_endpoints), _strs(b, info.services)
+    key = b.CreateString(info.public_key) if info.public_key else None
     PeerInfo.Start(b)
     PeerInfo.AddId(b, info.id)
     PeerInfo.AddSession(b, info.session)
@@ -365,6 +367,8 @@ def _build_info(b, info: Info):
     PeerInfo.AddEndpoints(b, eps)
     PeerInfo.AddPubEndpoints(b, pubs)
     PeerInfo.AddServices(b, svcs)
+    if key is not None:
+        PeerInfo.AddPublicKey(b, key)
     return PeerInfo.End(b)
 
 
@@ -378,7 +382,8 @@ def _read_info(p) -> Info | None:
     return Info(p.Id(), p.Session(), (p.Name() or b"").decode("utf-8", "replace"),
                 _read_strs(p, p.Endpoints, p.EndpointsLength()),
                 _read_strs(p, p.PubEndpoints, p.PubEndpointsLength()),
-                _read_strs(p, p.Services, p.ServicesLength()))
+                _read_strs(p, p.Services, p.ServicesLength()),
+                (p.PublicKey() or b"").decode("ascii", "replace"))
 
 
 def _info_ok(p, limits=LIMITS) -> bool:
@@ -394,7 +399,25 @@ def _info_ok(p, limits=LIMITS) -> bool:
         for i in range(n):
             if not 1 <= len(get(i)) <= limits.max_string_bytes:
                 return False
+    key = p.PublicKey()
+    if key and not _z85_key(key):  # rule 63: absent/empty, or 40 characters of Z85
+        return False
     return True
+
+
+_Z85_CHARS = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       b".-:+=^!/*?&<>()[]{}@%$#")
+
+
+def _z85_key(key: bytes) -> bool:
+    """40 characters of Z85 that decode to 32 bytes (each 5-character group < 2**32)."""
+    if len(key) != 40 or not _Z85_CHARS.issuperset(key):
+        return False
+    try:
+        import zmq.utils.z85 as z85
+        return len(z85.decode(bytes(key))) == 32
+    except (ValueError, KeyError, struct.error, OverflowError):
+        return False
 
 
 def _finish(b, off) -> bytes:
@@ -562,6 +585,7 @@ class Listing:
     peers: list  # [(Info, age_ms)]
     uptime_ms: int
     next: int
+    warm_up_ms: int = 0  # 0 = not said
 
 
 def decode_peer_list(buf, limits=LIMITS):
@@ -577,7 +601,7 @@ def decode_peer_list(buf, limits=LIMITS):
         if not _info_ok(r.Peer(), limits):
             return None, "bad_value"
         peers.append((_read_info(r.Peer()), r.AgeMs()))
-    return Listing(m.Epoch(), peers, m.UptimeMs(), m.Next()), None
+    return Listing(m.Epoch(), peers, m.UptimeMs(), m.Next(), m.WarmUpMs()), None
 
 
 @dataclass

@@ -20,7 +20,7 @@ import time
 
 import zmq
 
-from . import codec, errors
+from . import codec, errors, security
 from .broadcast_state import RetainedStore, SequenceAnnouncer
 from .codec import EC, Hdr, Info
 from .engine_broker import BrokerClient
@@ -40,7 +40,11 @@ class Engine(PubSub, BrokerClient):
         self.later: list = []       # heap of (when, tie, fn): work for later (rule 39 retries)
         self.last_uptime_ms = None  # uptime_ms of the broker's last listing
         self.router = self.xpub = self.sub = None
-        self.broker: Broker | None = None
+        self.broker: Broker | None = None  # the first of self.brokers (None: no broker)
+        self.brokers: list = []     # one Broker per broker of the list (5.7, several brokers)
+        self.bsocks: dict = {}      # broker DEALER -> its Broker
+        self.lookups_waiting: list = []  # lookups no broker could take yet (none connected)
+        self.last_answer_broker = None   # the broker that answered the last lookup
         self.by_sock: dict = {}
         self.by_ep: dict = {}
         self.by_ident: dict = {}
@@ -64,6 +68,14 @@ class Engine(PubSub, BrokerClient):
         self.poller_dirty = True
         self.poller = None
         self.own_ms = int(round(peer.heartbeat_interval * 1000))
+        # CURVE (protocol.md 5.8, docs/security.md): the options, the ZAP handler of our
+        # servers, the server keys of endpoints given by the application, the handshake
+        # monitors of the SUB and the broker DEALER (a DEALER's is in its Conn).
+        self.curve = peer.curve
+        self.zap = None
+        self.server_keys: dict = {}  # endpoint -> public key (connect(ep, key), subscribe_to)
+        self.pub_keys: dict = {}     # pub endpoint -> the key our SUB connected to it with
+        self.sub_mon = self.broker_mon = None
 
     # -- setup ---------------------------------------------------------------------------
     def _socket(self, kind):
@@ -75,30 +87,49 @@ class Engine(PubSub, BrokerClient):
 
     def bind_sockets(self):
         p = self.p
+        curve = self.curve
         try:
+            if curve.enabled:
+                # before any server socket binds: one bound earlier would admit every key
+                self.zap = security.ZapHandler(self.ctx, security.TrustStore(curve))
             if p.bind:
                 self.router = self._socket(zmq.ROUTER)
                 self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+                security.set_curve_server(self.router, curve)
                 self.router.bind(p.bind)
                 p.endpoint = self.router.getsockopt(zmq.LAST_ENDPOINT).decode()
             if p.pub_bind:
                 self.xpub = self._socket(zmq.XPUB)
                 self.xpub.setsockopt(zmq.XPUB_VERBOSE, 1)
+                security.set_curve_server(self.xpub, curve)
                 self.xpub.bind(p.pub_bind)
                 p.pub_endpoint = self.xpub.getsockopt(zmq.LAST_ENDPOINT).decode()
             self.sub = self._socket(zmq.SUB)
-            if p.broker:
+            self.sub_mon = security.HandshakeMonitor(self.ctx, self.sub, curve.enabled)
+            for i, ep in enumerate(p.brokers):  # one DEALER per broker of the list
                 s = self._socket(zmq.DEALER)
-                s.connect(p.broker)
-                self.broker = Broker(s)
+                s.setsockopt(zmq.IMMEDIATE, 1)  # nothing queues for a broker that is not there
+                s.setsockopt(zmq.RECONNECT_IVL_MAX, 500)  # a restarted broker is found soon
+                b = Broker(s, ep, p.register_with_brokers)
+                self.brokers.append(b)
+                self.bsocks[s] = b
+                security.set_curve_client(s, curve, self._broker_key(i))
+                b.mon = security.HandshakeMonitor(self.ctx, s, curve.enabled)
+                s.connect(ep)
+            self.broker = self.brokers[0] if self.brokers else None
+            self.broker_mon = self.broker.mon if self.broker else None
         except zmq.ZMQError as e:
             self._close_all()
             raise errors.InvalidArgument(f"cannot bind: {e}") from None
+        except errors.ZmeshError:
+            self._close_all()
+            raise
 
     def info(self) -> Info:
         p = self.p
         return Info(p.id, p.session, p.name, [p.endpoint] if p.endpoint else [],
-                    [p.pub_endpoint] if p.pub_endpoint else [], list(p.services))
+                    [p.pub_endpoint] if p.pub_endpoint else [], list(p.services),
+                    self.curve.public_key if self.curve.enabled else "")
 
     def hdr(self, kind, corr=0, type_=b"", deadline_ms=0, sequence=0, flags=0):
         return codec.encode_header(kind, self.p.id, self.p.session, corr, type_, deadline_ms,
@@ -108,10 +139,12 @@ class Engine(PubSub, BrokerClient):
     def _rebuild_poller(self):
         pl = zmq.Poller()
         pl.register(self.p._wake_r, zmq.POLLIN)
-        net = [s for s in (self.router, self.sub, self.broker and self.broker.sock) if s]
+        net = [s for s in (self.router, self.sub) if s] + [b.sock for b in self.brokers]
         net += list(self.by_sock)
         if self.xpub:
             pl.register(self.xpub, zmq.POLLIN)
+        if self.zap:
+            pl.register(self.zap.sock, zmq.POLLIN)
         for s in net:
             pl.register(s, zmq.POLLIN)
         self.poller = pl
@@ -139,6 +172,9 @@ class Engine(PubSub, BrokerClient):
             for sock in list(events):
                 if sock == self.p._wake_r:
                     continue
+                if self.zap and sock is self.zap.sock:
+                    self.zap.handle()
+                    continue
                 self._read(sock)
             try:
                 now = _now()
@@ -153,21 +189,28 @@ class Engine(PubSub, BrokerClient):
         for _ in range(256):  # bounded batches: every socket and timer gets its turn
             if self.backlog and sock is not self.xpub:
                 return
+            key = ""
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                if self.zap and sock is self.router:
+                    # the key the connection authenticated with (ZAP's User-Id)
+                    fs = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                    key = fs[-1].get("User-Id") or ""
+                    frames = [f.bytes for f in fs]
+                else:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             except zmq.ZMQError:
                 return
             try:
                 if sock is self.router:
-                    self._on_router(frames)
+                    self._on_router(frames, key)
                 elif sock is self.xpub:
                     self._on_xpub(frames)
                 elif sock is self.sub:
                     self._on_sub(frames)
-                elif self.broker and sock is self.broker.sock:
-                    self._on_broker(frames)
+                elif sock in self.bsocks:
+                    self._on_broker(self.bsocks[sock], frames)
                 else:
                     c = self.by_sock.get(sock)
                     if c is None:
@@ -241,19 +284,28 @@ class Engine(PubSub, BrokerClient):
         return self._send(conn, [self.hdr(kind, corr, type_, deadline_ms, 0, flags), payload])
 
     # -- connections ---------------------------------------------------------------------
-    def _open(self, endpoint) -> Conn:
+    def _open(self, endpoint, key="") -> Conn:
         c = self.by_ep.get(endpoint)
         if c is not None and c.state != "closed":
             return c
         if self.stopping:
             raise errors.ShuttingDown("the peer is stopping")
+        key = key or self.server_keys.get(endpoint, "")
+        if self.curve.enabled and not key:
+            raise errors.InvalidArgument(
+                f"CURVE is on and the public key of the peer at '{endpoint}' is not known: give "
+                "it to connect(endpoint, key), or find the peer through a broker")
         s = self._socket(zmq.DEALER)
+        security.set_curve_client(s, self.curve, key)
+        mon = security.HandshakeMonitor(self.ctx, s, self.curve.enabled)
         try:
             s.connect(endpoint)
         except zmq.ZMQError as e:
+            mon.close()
             s.close(0)
             raise errors.InvalidArgument(f"bad endpoint '{endpoint}': {e}") from None
         c = Conn(True, sock=s, endpoint=endpoint)
+        c.server_key, c.monitor = key, mon
         self.by_sock[s] = c
         self.by_ep[endpoint] = c
         self.poller_dirty = True
@@ -297,6 +349,9 @@ class Engine(PubSub, BrokerClient):
             self.by_sock.pop(c.sock, None)
             if self.by_ep.get(c.endpoint) is c:
                 del self.by_ep[c.endpoint]
+            if c.monitor:
+                c.monitor.close()
+                c.monitor = None
             c.sock.close(0 if not bye else 200)
             self.poller_dirty = True
         elif self.by_ident.get(c.ident) is c:
@@ -317,6 +372,9 @@ class Engine(PubSub, BrokerClient):
     def _adopt(self, c, info: Info, interval_ms):
         """c is greeted as `info`: put it in the registry."""
         c.info, c.interval_ms, c.state = info, interval_ms, "up"
+        if c.monitor:  # the handshake is over
+            c.monitor.close()
+            c.monitor = None
         c.last_heard = _now()
         c.next_ping = _now() + self.own_ms / 1000.0
         if info.id not in self.by_id:
@@ -324,8 +382,10 @@ class Engine(PubSub, BrokerClient):
         for ep in info.pub_endpoints:
             self._follow(ep, ("conn", info.id))
 
-    def cmd_connect(self, endpoint, fut):
-        c = self._open(endpoint)
+    def cmd_connect(self, endpoint, key, fut):
+        if key:
+            self.server_keys[endpoint] = key
+        c = self._open(endpoint, key)
         if c.state == "up":
             _ok(fut, c.info.id)
         else:
@@ -370,7 +430,7 @@ class Engine(PubSub, BrokerClient):
                     return fail(exc)
                 ok = [m for m in members if m.name == what and m.endpoints]
                 if not ok:
-                    wait = self._warmup_left()
+                    wait = min(self._warmup_left(), 0.5)  # as the C++ peer: every 0.5 s
                     if wait > 0 and _now() + wait < deadline:  # rule 39: a young broker
                         return self._after(wait, lambda: self._lookup(
                             what, "", max(0.1, deadline - _now()), got))
@@ -405,7 +465,7 @@ class Engine(PubSub, BrokerClient):
             return c
         if not m.endpoints:
             raise errors.PeerUnreachable(f"peer '{m.name}' announces no endpoint")
-        return self._open(m.endpoints[0])
+        return self._open(m.endpoints[0], getattr(m, "public_key", ""))
 
     def cmd_send(self, target, type_, payload):
         if self.stopping:
@@ -488,6 +548,16 @@ class Engine(PubSub, BrokerClient):
             if not 1 <= g.version <= codec.PROTOCOL_VERSION:
                 return self._gone(c, f"welcomed us at version {g.version}, we offered 1..1",
                                   errors.UnsupportedVersion, bye=False)
+            if self.curve.enabled:
+                # the server proved it holds c.server_key: its id must be the key's (5.8)
+                bound = security.peer_id_for_key(c.server_key)
+                if g.info.id != bound or (g.info.public_key
+                                          and g.info.public_key != c.server_key):
+                    self.stats["identity_refused"] += 1
+                    return self._gone(c, f"answered as id {g.info.id:016x}, but its key "
+                                         f"({security.short_key(c.server_key)}) is bound to id "
+                                         f"{bound:016x}", errors.NotAllowed)
+                g.info.public_key = c.server_key
             old = self.by_id.get(g.info.id)
             if old is not None and old is not c and old.info.session != g.info.session:
                 if self._live(old):
@@ -507,7 +577,7 @@ class Engine(PubSub, BrokerClient):
             return
         self._traffic(c, h, payload)
 
-    def _on_router(self, frames):
+    def _on_router(self, frames, key=""):
         why = codec.check_sizes("router", frames, self.p.limits)
         if why:
             if why == "payload_too_large":
@@ -524,7 +594,7 @@ class Engine(PubSub, BrokerClient):
         if why:
             return self._drop(why)
         if h.kind == codec.HELLO:
-            return self._on_hello(ident, h, payload)
+            return self._on_hello(ident, h, payload, key)
         c = self.by_ident.get(ident)
         if c is None or c.state != "up":
             if h.kind in (codec.REQUEST, codec.PING):
@@ -546,7 +616,7 @@ class Engine(PubSub, BrokerClient):
         except zmq.ZMQError:
             pass
 
-    def _on_hello(self, ident, h, payload):
+    def _on_hello(self, ident, h, payload, key=""):
         corr = h.correlation_id
         if h.version != codec.PROTOCOL_VERSION:
             return self._reject(ident, corr, "UnsupportedVersion",
@@ -555,6 +625,17 @@ class Engine(PubSub, BrokerClient):
         if why:
             return self._reject(ident, corr, "BadRequest" if why == "bad_value" else "Malformed",
                                 f"Hello refused: {why}")
+        if self.curve.enabled:
+            # The identity rule (5.8): the id is the one bound to the key the connection
+            # authenticated with, and the key it announces (if any) is that key.
+            bound = security.peer_id_for_key(key)
+            pk = g.info.public_key
+            if bound == 0 or g.info.id != bound or (pk and pk != key):
+                self.stats["identity_refused"] += 1
+                return self._reject(ident, corr, "NotAllowed",
+                                    f"HELLO claims peer id {g.info.id:016x}, but the key it "
+                                    f"authenticated with ({key}) is bound to id {bound:016x}")
+            g.info.public_key = key
         v = min(g.version, codec.PROTOCOL_VERSION)
         if v < max(g.min_version, 1):
             return self._reject(ident, corr, "UnsupportedVersion",
@@ -642,7 +723,8 @@ class Engine(PubSub, BrokerClient):
         p = self.p
         is_req = h.kind == codec.REQUEST
         want_answer = is_req and not h.flags & codec.FLAG_NO_REPLY
-        msg = Message(h.type.decode("utf-8", "replace"), payload, c.info.id, c.info.name, is_req)
+        msg = Message(h.type.decode("utf-8", "replace"), payload, c.info.id, c.info.name, is_req,
+                      sender_key=c.info.public_key)
         corr, deadline_ms, t = h.correlation_id, h.deadline_unix_ms, h.type
         if self.stopping:  # no new work while stopping
             if want_answer:
@@ -698,6 +780,7 @@ class Engine(PubSub, BrokerClient):
         while self.later and self.later[0][0] <= now:
             heapq.heappop(self.later)[2]()
         own = self.own_ms / 1000.0
+        self._check_handshakes()
         for c in list(itertools.chain(self.by_sock.values(), self.by_ident.values())):
             if c.state == "greeting":
                 if now > c.greet_deadline:
@@ -722,20 +805,55 @@ class Engine(PubSub, BrokerClient):
         if self.syncs:
             self._sync_timers()
         self._broadcast_timers(now)
-        b = self.broker
-        if b:
-            if now >= b.next_renew and not self.stopping:
-                if b.registered:
-                    corr = next(self.corr)
-                    b.ops[corr] = ("renew",)
-                    self._bsend(codec.RENEW, b"", corr)
-                    b.next_renew = now + b.renew_ms / 1000.0
-                else:
-                    self._register()
-            for corr, op in list(b.ops.items()):
-                if isinstance(op, LookupOp) and now > op.deadline:
-                    del b.ops[corr]
-                    op.done(None, errors.Timeout("the broker did not answer the lookup"))
+        if self.brokers:
+            self._broker_timers(now)
+
+    # -- CURVE ---------------------------------------------------------------------------
+    def _check_handshakes(self):
+        """A refused handshake fails at once with AuthFailed, not at a timeout (5.8): the
+        greeting of a DEALER, the syncs waiting on publishers, the broker's lookups."""
+        for c in list(self.by_sock.values()):
+            if c.monitor and c.state == "greeting":
+                why = c.monitor.failed()
+                if why:
+                    self.stats["auth_failures"] += 1
+                    self._gone(c, f"refused the handshake: {why}", errors.AuthFailed)
+        why = self.sub_mon.failed() if self.sub_mon else ""
+        if why:
+            self.stats["auth_failures"] += 1
+            text = f"handshake with a publisher failed: {why}"
+            for op in list(self.syncs):
+                self._end_sync(op)
+                _fail(op.fut, errors.AuthFailed(text))
+        refused = []
+        for b in self.brokers:
+            mon = getattr(b, "mon", None)
+            why = mon.failed() if mon else ""
+            if why:
+                self.stats["auth_failures"] += 1
+                b.registered = False
+                b.auth_error = (f"auth_failed: handshake with the broker at {b.endpoint} "
+                                f"failed: {why}")
+                b.error = b.auth_error
+            elif mon is not None and mon.ok:
+                b.auth_error = ""
+            refused.append(getattr(b, "auth_error", ""))
+        if refused and all(refused):
+            # every broker refuses our handshake: lookups fail at once, not at their deadline
+            exc = "; ".join(refused)
+            for b in self.brokers:
+                for corr, op in list(b.ops.items()):
+                    if isinstance(op, LookupOp):
+                        del b.ops[corr]
+                        op.done(None, errors.AuthFailed(exc))
+            waiting, self.lookups_waiting = self.lookups_waiting, []
+            for op in waiting:
+                op.done(None, errors.AuthFailed(exc))
+
+    def cmd_reload_trust(self, fut):
+        if not self.zap:
+            raise errors.InvalidArgument("CURVE is off: there is no trust to reload")
+        _ok(fut, self.zap.trust.reload())
 
     # -- stop ----------------------------------------------------------------------------
     def cmd_stopping(self):
@@ -743,10 +861,13 @@ class Engine(PubSub, BrokerClient):
 
     def cmd_stats(self, fut):
         s = dict(self.stats)
-        if self.broker:
-            s.update(broker_events=self.broker.events, broker_resyncs=self.broker.resyncs,
+        if self.broker:  # events and resyncs of every broker; epoch and last Event: the first's
+            s.update(broker_events=sum(b.events for b in self.brokers),
+                     broker_resyncs=sum(b.resyncs for b in self.brokers),
                      broker_epoch=self.broker.epoch, broker_last_event=self.broker.last_seq)
         s["pending"] = len(self.pending)
+        if self.zap:
+            s.update(handshakes_accepted=self.zap.accepted, handshakes_refused=self.zap.refused)
         s.update(retained_values=len(self.retained), retained_bytes=self.retained.bytes,
                  announced_topics=self.announcer.active)
         _ok(fut, s)
@@ -762,12 +883,16 @@ class Engine(PubSub, BrokerClient):
             self._gone(c, "left (we are stopping)", errors.ShuttingDown, bye=True)
         for op in self.syncs:
             _fail(op.fut, errors.ShuttingDown("the peer is stopping"))
-        if self.broker:
-            for op in self.broker.ops.values():
+        for op in self.lookups_waiting:
+            op.done(None, errors.ShuttingDown("the peer is stopping"))
+        self.lookups_waiting = []
+        for b in self.brokers:
+            for op in list(b.ops.values()):
                 if isinstance(op, LookupOp):
                     op.done(None, errors.ShuttingDown("the peer is stopping"))
-            if self.broker.registered:
-                self._bsend(codec.BYE)
+            b.ops.clear()
+            if b.registered:
+                self._bsend(codec.BYE, b=b)
         # fail whatever still waits in the command queue
         while True:
             try:
@@ -779,7 +904,18 @@ class Engine(PubSub, BrokerClient):
         self._close_all()
 
     def _close_all(self):
-        for s in [self.router, self.xpub, self.sub, self.broker and self.broker.sock]:
+        for m in (self.sub_mon, self.broker_mon,
+                  *[getattr(b, "mon", None) for b in self.brokers[1:]]):
+            if m is not None:
+                m.close()
+        self.sub_mon = self.broker_mon = None
+        for c in list(self.by_sock.values()):
+            if c.monitor:
+                c.monitor.close()
+                c.monitor = None
+        if self.zap:
+            self.zap.close()
+        for s in [self.router, self.xpub, self.sub] + [b.sock for b in self.brokers]:
             if s is not None:
                 s.close(200)
         self.ctx.term()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import zmq
 
-from . import codec, errors
+from . import codec, errors, security
 from .engine_util import SyncOp, _fail, _now, _ok
 
 
@@ -237,12 +237,37 @@ class PubSub:
                     pass
         self._dispatch(("pub", pub), job)
 
+    def _publisher_key(self, ep, reason) -> str:
+        """CURVE: the public key of the publisher at ep (5.8): given to subscribe_to, or
+        the key of the peer whose PeerInfo announces it (its greeting, or the broker)."""
+        if isinstance(reason, tuple) and reason[0] == "conn":
+            c = self.by_id.get(reason[1])
+            if c is not None and c.info and c.info.public_key:
+                return c.info.public_key
+        if isinstance(reason, tuple) and reason[0] == "member":
+            m = self.members.get(reason[1])
+            if m is not None and getattr(m, "public_key", ""):
+                return m.public_key
+        return self.server_keys.get(ep, "")
+
     def _follow(self, ep, reason):
         if not ep or ep == self.p.pub_endpoint:
             return
-        rs = self.followed.setdefault(ep, set())
+        rs = self.followed.get(ep)
         if not rs:
-            self.sub.connect(ep)
+            if self.curve.enabled:
+                key = self._publisher_key(ep, reason)
+                if not key:  # a publisher we cannot authenticate: not followed
+                    self.stats["publishers_without_key"] += 1
+                    return
+                security.set_curve_client(self.sub, self.curve, key)  # for this connect
+                self.pub_keys[ep] = key
+            try:
+                self.sub.connect(ep)
+            except zmq.ZMQError:
+                self.stats["bad_pub_endpoints"] += 1
+                return
+            rs = self.followed.setdefault(ep, set())
         rs.add(reason)
 
     def _unfollow(self, ep, reason):
@@ -257,7 +282,9 @@ class PubSub:
             except zmq.ZMQError:
                 pass
 
-    def cmd_subscribe_to(self, ep):
+    def cmd_subscribe_to(self, ep, key=""):
+        if key:
+            self.server_keys[ep] = key
         self._follow(ep, "explicit")
 
     def cmd_subscribe(self, prefix):

@@ -24,7 +24,7 @@ class Conn:
 
     __slots__ = ("out", "sock", "ident", "endpoint", "state", "info", "interval_ms",
                  "last_heard", "next_ping", "hello_corr", "greet_deadline", "futs",
-                 "waiting", "pending", "rtt", "suspect")
+                 "waiting", "pending", "rtt", "suspect", "server_key", "monitor")
 
     def __init__(self, out, sock=None, ident=None, endpoint=""):
         self.out, self.sock, self.ident, self.endpoint = out, sock, ident, endpoint
@@ -40,6 +40,8 @@ class Conn:
         self.pending: set = set()  # correlation ids of our requests on it
         self.rtt = 0.0
         self.suspect = False
+        self.server_key = ""       # CURVE: the public key we connected to it with
+        self.monitor = None        # CURVE/plaintext: our DEALER's handshake monitor
 
     @property
     def label(self) -> str:
@@ -76,10 +78,13 @@ def _ok(fut, value):
 
 
 class Broker:
-    """Our side of the broker connection (5.7)."""
+    """Our side of one broker's connection (5.7): our registration there, its epoch and
+    Event sequence, and its view of the membership. One per broker of the list."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, endpoint="", register_self=True):
         self.sock = sock
+        self.endpoint = endpoint
+        self.register_self = register_self  # False: lookup-only (no Register, no Events)
         self.registered = False
         self.error = ""
         self.epoch = 0
@@ -91,14 +96,53 @@ class Broker:
         self.ops: dict = {}         # corr -> ("register"|"renew",) or Lookup op
         self.resyncs = 0
         self.events = 0
+        self.view: dict = {}        # id -> MemberInfo: this broker's view
+        self.listed = False         # a complete listing arrived (the view is usable)
+        self.listing = None         # the LookupOp of our own listing in progress
+        self.refresh_at = float("inf")  # when to list again (young broker; lookup-only)
+        self.last_heard = 0.0       # any message from the broker (0 = never)
+        self.last_ack = 0.0
+        self.next_ping = 0.0        # lookup-only: Pings tell whether the broker is there
+        self.started = None         # monotonic time the broker started (from uptime_ms)
+        self.told_warm_ms = 0       # PeerList.warm_up_ms (0 = not said)
+
+    def window(self) -> float:
+        """Seconds without a word before we take the broker for gone: three renewals
+        (lookup-only: three 1 s pings), as the C++ BrokerLink."""
+        return 3 * (self.renew_ms / 1000.0 if self.register_self else 1.0)
+
+    def live(self, now) -> bool:
+        return self.last_heard > 0 and now - self.last_heard <= self.window()
+
+    def stale(self, now) -> bool:
+        """Silent for longer than a registration lives: its view says nothing reliable."""
+        limit = max(self.ttl_ms / 1000.0, self.window()) if self.register_self else self.window()
+        return self.last_heard > 0 and now - self.last_heard > limit
+
+    def warm_up_ms(self) -> int:
+        """How long this broker, once started, takes to hear from every live peer."""
+        if self.register_self and self.ttl_ms:
+            return max(2 * self.renew_ms, self.ttl_ms)
+        return self.told_warm_ms or 10000
+
+    def young(self, now) -> bool:
+        return self.started is not None and now - self.started < self.warm_up_ms() / 1000.0
 
 
 class LookupOp:
-    __slots__ = ("name", "service", "done", "acc", "deadline")
+    __slots__ = ("name", "service", "done", "acc", "deadline", "i", "after", "pages_from",
+                 "young_skips", "move_on_at", "resend_at", "pin")
 
-    def __init__(self, name, service, done, deadline):
+    def __init__(self, name, service, done, deadline, pin=None):
         self.name, self.service, self.done, self.deadline = name, service, done, deadline
         self.acc: list = []
+        self.i = 0                  # the broker asked (index): pages come from one broker
+        self.after = 0              # cursor of the page to ask for (PeerList.next)
+        self.pages_from = 0         # the broker whose cursor `after` is
+        self.young_skips = 0        # brokers skipped because they have just started
+        self.move_on_at = float("inf")  # when to give up on this broker and ask the next
+        self.resend_at = float("inf")   # not sent (no broker connected): try again then
+        self.pin = pin              # a Broker: our own listing of that broker's view
 
 
 class SyncOp:
@@ -117,4 +161,5 @@ class SyncOp:
 def _member(info: Info, age_ms: int = 0):
     from .peer import MemberInfo
     return MemberInfo(info.id, info.session, info.name, list(info.endpoints),
-                      list(info.pub_endpoints), list(info.services), age_ms)
+                      list(info.pub_endpoints), list(info.services), age_ms,
+                      info.public_key)

@@ -22,8 +22,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import codec, errors
+from . import codec, errors, security
 from .broadcast_state import RetainRule
+from .security import CurveOptions
 from .codec import LIMITS
 
 
@@ -42,6 +43,7 @@ class Message:
     topic: bytes = b""
     sequence: int = 0
     retained: bool = False
+    sender_key: str = ""  # CURVE: the Z85 key the sender authenticated with; "" for broadcasts
 
 
 @dataclass
@@ -65,6 +67,7 @@ class MemberInfo:
     pub_endpoints: list
     services: list
     age_ms: int = 0
+    public_key: str = ""  # CURVE: the key the broker vouches for (protocol.md 5.7.1)
 
 
 class Registration:
@@ -117,9 +120,18 @@ class Peer:
     received. ``retain``: rules of topics whose last broadcast our PUB keeps for
     subscribers that ask for last values (5.10): each a :class:`RetainRule`, a prefix,
     or a tuple ``(prefix, max_count, max_bytes)``; none by default.
+
+    ``curve`` (a :class:`CurveOptions`, docs/security.md): our key pair and the client
+    keys our ROUTER and PUB accept; every socket then speaks CURVE, our id is the one
+    bound to our key (``id`` must be 0 or that id), and every server we connect to must
+    be known by its key (the broker's listings, ``connect(ep, key=...)``,
+    ``subscribe_to(ep, key=...)``). ``broker_key``: the broker's public key (Z85 or a
+    certificate file). A refused handshake fails with ``AuthFailed`` at once.
     """
 
     def __init__(self, name: str = "zmesh", *, services=(), broker: str | None = None,
+                 brokers=(), register_with_brokers: bool = True,
+                 membership_refresh: float = 5.0,
                  id: int = 0, bind: str = "tcp://127.0.0.1:*",
                  pub_bind: str = "tcp://127.0.0.1:*", workers: int = 4,
                  heartbeat_interval: float = 0.5, heartbeat_timeout: float = 3.0,
@@ -128,6 +140,7 @@ class Peer:
                  worker_queue_depth: int = 1024, command_queue_depth: int = 1024,
                  greeting_queue_depth: int = 4096, limits: codec.Limits = LIMITS,
                  hwm: int = 10000, broadcast_heartbeat: float = 0.1, retain=(),
+                 curve: CurveOptions | None = None, broker_key: str = "",
                  start: bool = True):
         nb = len(name.encode("utf-8")) if isinstance(name, str) else 0
         if not 1 <= nb <= 128:
@@ -144,11 +157,49 @@ class Peer:
         self.broadcast_heartbeat = float(broadcast_heartbeat)
         if isinstance(services, str):
             services = [services]
+        self.curve = (curve or CurveOptions()).validate("Peer(curve=...)")
+        self.broker_key = ""
+        if self.curve.enabled:
+            bound = security.peer_id_for_key(self.curve.public_key)
+            if id and id != bound:
+                raise errors.InvalidArgument(
+                    f"id {id:016x} is not the id bound to our key ({bound:016x}): with CURVE "
+                    "the peer id is the key's (give 0)")
+            id = bound
         self.name = name
         self.id = id or _rand64()
         self.session = _rand64()
         self.services = list(services)
         self.broker = broker or None
+        # brokers (5.7, several brokers): `broker` and `brokers`, each an endpoint or a
+        # comma-separated list, duplicates once, in order (the C++ broker_endpoints)
+        if isinstance(brokers, str):
+            brokers = [brokers]
+        self.brokers = []
+        for item in [broker or "", *brokers]:
+            for ep in str(item).split(","):
+                ep = ep.strip()
+                if ep and ep not in self.brokers:
+                    self.brokers.append(ep)
+        if self.brokers and not self.broker:
+            self.broker = ",".join(self.brokers)
+        if self.curve.enabled and self.brokers:
+            # One key for every broker, or a comma-separated list matched to them in order.
+            keys = [k.strip() for k in (broker_key or "").split(",") if k.strip()]
+            if not keys:
+                raise errors.InvalidArgument("CURVE is on: broker_key (the broker's public "
+                                             "key) is needed to connect to the broker")
+            if len(keys) not in (1, len(self.brokers)):
+                raise errors.InvalidArgument(
+                    f"broker_key: {len(keys)} keys for {len(self.brokers)} brokers (give one "
+                    "for all, or one per broker in order)")
+            self.broker_key = ",".join(security.public_key_from(k, "broker_key") for k in keys)
+        # False: lookup-only (no Register: not listed, no Events; the membership is
+        # listed again every `membership_refresh` s, 0 = keep none)
+        self.register_with_brokers = bool(register_with_brokers)
+        if membership_refresh < 0:
+            raise errors.InvalidArgument("membership_refresh must be >= 0")
+        self.membership_refresh = float(membership_refresh)
         self.bind, self.pub_bind = bind, pub_bind
         self.workers_n = workers
         self.heartbeat_interval, self.heartbeat_timeout = heartbeat_interval, heartbeat_timeout
@@ -265,15 +316,17 @@ class Peer:
         return Registration(undo)
 
     # -- connections ---------------------------------------------------------------------
-    def connect(self, endpoint: str, timeout: float | None = None) -> int:
+    def connect(self, endpoint: str, timeout: float | None = None, key: str = "") -> int:
         """Connects to a peer's ROUTER endpoint and greets it; returns its peer id. Several
-        connects to one endpoint share one connection."""
-        return self.connect_future(endpoint).result(
+        connects to one endpoint share one connection. With CURVE, ``key`` is the peer's
+        public key (Z85 or a certificate file), kept for later requests to ``endpoint``."""
+        return self.connect_future(endpoint, key).result(
             (timeout or self.connect_timeout) + 1.0)
 
-    def connect_future(self, endpoint: str) -> concurrent.futures.Future:
+    def connect_future(self, endpoint: str, key: str = "") -> concurrent.futures.Future:
+        key = security.public_key_from(key, "connect(key=...)") if key else ""
         fut = concurrent.futures.Future()
-        self._post(("connect", endpoint, fut))
+        self._post(("connect", endpoint, key, fut))
         return fut
 
     def disconnect(self, peer: int) -> None:
@@ -390,9 +443,16 @@ class Peer:
             self.sync_subscriptions(timeout, last=pf if last else None)
         return reg
 
-    def subscribe_to(self, pub_endpoint: str) -> None:
-        """Follows a publisher's PUB endpoint directly (no greeting needed)."""
-        self._post(("subscribe_to", pub_endpoint))
+    def subscribe_to(self, pub_endpoint: str, key: str = "") -> None:
+        """Follows a publisher's PUB endpoint directly (no greeting needed). With CURVE,
+        ``key`` is the publisher's public key (Z85 or a certificate file)."""
+        key = security.public_key_from(key, "subscribe_to(key=...)") if key else ""
+        self._post(("subscribe_to", pub_endpoint, key))
+
+    def reload_trust(self) -> int:
+        """CURVE: reads the trust directory again; returns how many keys are trusted now.
+        New handshakes use the new set (connections made before stay)."""
+        return self._call("reload_trust")
 
     def sync_subscriptions(self, timeout: float = 5.0, last=None) -> int:
         """Returns (the number of publishers that confirmed) once every subscription made
@@ -451,13 +511,25 @@ class Peer:
 
     @property
     def registered(self) -> bool:
+        """Registered with at least one broker."""
         e = self._engine
-        return bool(e and e.broker and e.broker.registered)
+        return bool(e and any(b.registered for b in e.brokers))
 
     @property
     def registration_error(self) -> str:
+        """Why a broker refused our registration ("" = none did); with several brokers the
+        first refusal, naming that broker."""
         e = self._engine
-        return e.broker.error if e and e.broker else ""
+        for b in (e.brokers if e else []):
+            if b.error:
+                return b.error if len(e.brokers) == 1 else f"broker at {b.endpoint}: {b.error}"
+        return ""
+
+    def broker_states(self) -> list[dict]:
+        """Each broker of the list, in order: ``endpoint``, ``registered``, ``error``,
+        ``epoch``, ``last_event``, ``live``, ``listed``, ``members`` (the ids of its view),
+        ``events``, ``resyncs``, ``register`` (False: lookup-only)."""
+        return self._call("brokers")
 
     def wait_registered(self, timeout: float = 5.0) -> bool:
         end = time.monotonic() + timeout
