@@ -580,3 +580,33 @@ def test_stop_fails_what_is_pending_with_shutting_down_and_says_bye(raws):
     assert h is not None
     with pytest.raises(zmesh.NotRunning):
         p.request(r.id, "X")
+
+
+def test_rule25_a_requester_that_does_not_read_is_refused_overloaded(peers, raws):
+    calls = []
+    p = peers.make("busy", hwm=50)  # at most 50 unread answers wait for one requester
+    p.on("Echo", lambda m: calls.append(1) or m.payload)
+    r = raws()
+    r.s.setsockopt(zmq.RCVHWM, 1)
+    r.s.setsockopt(zmq.RCVBUF, 4096)
+    r.greet(p.endpoint)
+    n = 2000
+    big = b"x" * 4096  # 8 MB of answers if they were all kept
+    for i in range(n):
+        r.send([], codec.REQUEST, 10 + i, big, type_=b"Echo")
+    assert wait_for(lambda: p.stats()["overloaded"] > 0, timeout=20), p.stats()
+    # Another requester is served meanwhile, and the handler did not run for every one.
+    c = peers.make("c")
+    assert c.request(p.endpoint, "Echo", "still", timeout=5).payload == b"still"
+    assert wait_for(lambda: p.stats()["overloaded"] + len(calls) >= n, timeout=20), p.stats()
+    assert len(calls) < n
+    # It reads what waits for it; its next request is refused Overloaded (the refusal gets
+    # through: it reads again), and the one after that is served.
+    while r.recv(0.5) is not None:
+        pass
+    r.send([], codec.REQUEST, 5, b"a", type_=b"Echo")
+    h, f = r.recv_kind(codec.ERROR, timeout=5)
+    assert h is not None and h.correlation_id == 5 and error_of(f)[0] == EC["Overloaded"]
+    r.send([], codec.REQUEST, 6, b"b", type_=b"Echo")
+    h, f = r.recv_kind(codec.REPLY, timeout=5)
+    assert h is not None and h.correlation_id == 6 and f[-1] == b"b"

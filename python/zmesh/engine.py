@@ -731,6 +731,15 @@ class Engine(PubSub, BrokerClient):
                 self._send(c, [self.hdr(codec.ERROR, corr),
                                codec.encode_error(EC["ShuttingDown"], "the peer is stopping")])
             return
+        if is_req and c.overloaded:
+            # 5.2 Overloaded: it has not read our answers (its pipe, at our hwm, was full):
+            # refused without running the handler, counted whether the refusal gets
+            # through or not; one that does shows it reads again.
+            self.stats["overloaded"] += 1
+            if want_answer and self._send(c, [self.hdr(codec.ERROR, corr), codec.encode_error(
+                    EC["Overloaded"], "too many answers unread: read the replies first")]):
+                c.overloaded = False
+            return
 
         def job():
             kind, out = codec.REPLY, b""
@@ -762,7 +771,10 @@ class Engine(PubSub, BrokerClient):
         if c.state != "up":
             self.stats["answers_skipped"] += 1  # the requester is gone
             return
-        self._send(c, [self.hdr(kind, corr), payload])
+        if not self._send(c, [self.hdr(kind, corr), payload]):
+            # Its pipe is full (our hwm of unread answers, bounded in bytes by the hwm and
+            # max_payload_bytes): dropped, counted (send_full), and it is overloaded.
+            c.overloaded = True
 
     # -- timers --------------------------------------------------------------------------
     def _timers(self):

@@ -24,7 +24,7 @@ class Conn:
 
     __slots__ = ("out", "sock", "ident", "endpoint", "state", "info", "interval_ms",
                  "last_heard", "next_ping", "hello_corr", "greet_deadline", "futs",
-                 "waiting", "pending", "rtt", "suspect", "server_key", "monitor")
+                 "waiting", "pending", "rtt", "suspect", "server_key", "monitor", "overloaded")
 
     def __init__(self, out, sock=None, ident=None, endpoint=""):
         self.out, self.sock, self.ident, self.endpoint = out, sock, ident, endpoint
@@ -42,6 +42,9 @@ class Conn:
         self.suspect = False
         self.server_key = ""       # CURVE: the public key we connected to it with
         self.monitor = None        # CURVE/plaintext: our DEALER's handshake monitor
+        # 5.2 Overloaded: an answer to it found its pipe full (it does not read them):
+        # its Requests are refused until an answer gets through again
+        self.overloaded = False
 
     @property
     def label(self) -> str:
