@@ -166,7 +166,10 @@ class Broker::Impl {
       for (auto& m : members_.expire(as_of)) {
         spdlog::debug("peer expired id={} name={}", id_to_hex(m.info.id), m.info.name);
         ++summary_.expired;
-        count([](BrokerStats& s) { ++s.expired; });
+        count([&](BrokerStats& s) {
+          ++s.expired;
+          s.registered = members_.size();  // with it, so that a scrape sees both or neither
+        });
         announce(EventType::leave, std::move(m.info), "expired");
       }
       if (now >= next_flush_) flush_events(now);
@@ -302,7 +305,10 @@ class Broker::Impl {
       spdlog::debug("peer replaced id={} name={} by a new session", id_to_hex(info.id),
                     replaced->info.name);
       ++summary_.replaced;
-      count([](BrokerStats& s) { ++s.left; });
+      count([&](BrokerStats& s) {
+        ++s.left;
+        s.registered = members_.size();  // with it, so that a scrape sees both or neither
+      });
       announce(EventType::leave, std::move(replaced->info), "replaced");
       old = nullptr;
     }
@@ -311,7 +317,10 @@ class Broker::Impl {
       spdlog::debug("peer replaced id={} name={}: its name was taken by id={}", id_to_hex(id),
                     replaced->info.name, id_to_hex(info.id));
       ++summary_.replaced;
-      count([](BrokerStats& s) { ++s.left; });
+      count([&](BrokerStats& s) {
+        ++s.left;
+        s.registered = members_.size();  // with it, so that a scrape sees both or neither
+      });
       announce(EventType::leave, std::move(replaced->info), "replaced");
     }
     if (old == nullptr && members_.size() >= options_.max_peers) {
@@ -322,7 +331,10 @@ class Broker::Impl {
     const bool joined = old == nullptr;
     const milliseconds ttl = detail::granted_ttl(reg->ttl_ms, options_);
     const Member& m = members_.upsert(info, identity, ttl, now);
-    count([](BrokerStats& s) { ++s.registrations; });
+    count([&](BrokerStats& s) {
+      ++s.registrations;
+      s.registered = members_.size();  // with it, so that a scrape sees both or neither
+    });
     send_answer(identity, header(Kind::register_ack, corr), ack(ttl));
     if (joined) {
       spdlog::debug("peer joined id={} name={} services={}", id_to_hex(info.id), info.name,
@@ -440,7 +452,10 @@ class Broker::Impl {
     auto gone = members_.remove(env.header.sender_id);
     spdlog::debug("peer left id={} name={}", id_to_hex(gone->info.id), gone->info.name);
     ++summary_.left;
-    count([](BrokerStats& s) { ++s.left; });
+    count([&](BrokerStats& s) {
+      ++s.left;
+      s.registered = members_.size();  // with it, so that a scrape sees both or neither
+    });
     announce(EventType::leave, std::move(gone->info), "bye");
   }
 
