@@ -206,6 +206,9 @@ _HDR_VT = (24, 64, 60, 61, 8, 0, 16, 24, 32, 40, 48, 4)      # vtable without a 
 _HDR_VT_T = (24, 64, 60, 61, 8, 56, 16, 24, 32, 40, 48, 4)   # with the type at +56
 
 
+_TYPE_TAILS: dict = {}  # type -> its encoded string (length, bytes, NUL, padding)
+
+
 def encode_header(kind, sender_id, session, corr=0, type_=b"", deadline_ms=0, sequence=0,
                   flags=0, version=PROTOCOL_VERSION, timestamp=True) -> bytes:
     ts = time.time_ns() // 1000 if timestamp else 0
@@ -214,12 +217,16 @@ def encode_header(kind, sender_id, session, corr=0, type_=b"", deadline_ms=0, se
                          deadline_ms, sequence, 0, version, kind)
     if isinstance(type_, str):
         type_ = type_.encode("utf-8")
-    n = len(type_)
-    pad = b"\x00" * (4 - (n + 1) % 4 if (n + 1) % 4 else 0)
+    tail = _TYPE_TAILS.get(type_) if type(type_) is bytes else None
+    if tail is None:
+        n = len(type_)
+        pad = b"\x00" * (4 - (n + 1) % 4 if (n + 1) % 4 else 0)
+        tail = b"".join((struct.pack("<I", n), type_, b"\x00", pad))
+        if type(type_) is bytes and len(_TYPE_TAILS) < 256:
+            _TYPE_TAILS[type_] = tail
     # the string at 96; its uoffset is stored at 32 + 56 = 88
-    return b"".join((_HDR.pack(32, IDENT, *_HDR_VT_T, 24, flags, corr, sender_id, session, ts,
-                               deadline_ms, sequence, 96 - 88, version, kind),
-                     struct.pack("<I", n), type_, b"\x00", pad))
+    return _HDR.pack(32, IDENT, *_HDR_VT_T, 24, flags, corr, sender_id, session, ts,
+                     deadline_ms, sequence, 96 - 88, version, kind) + tail
 
 
 def encode_header_builder(kind, sender_id, session, corr=0, type_=b"", deadline_ms=0,
@@ -271,10 +278,12 @@ def check_sizes(layout, frames, limits=LIMITS):
 
 def decode_header(buf: bytes, limits=LIMITS):
     """Checks 5-14 of 7.2 on a header frame. Returns (Hdr, None) or (None, reason)."""
-    if not verify(buf, HEADER_S, IDENT):
-        return None, ("bad_identifier" if len(buf) < 8 or buf[4:8] != IDENT
-                      else "header_malformed")
-    d = _read_header(buf)
+    d = _fast_header(buf) if type(buf) is bytes else None
+    if d is None:
+        if not verify(buf, HEADER_S, IDENT):
+            return None, ("bad_identifier" if len(buf) < 8 or buf[4:8] != IDENT
+                          else "header_malformed")
+        d = _read_header(buf)
     t = d.type
     if d.version != PROTOCOL_VERSION and d.kind not in (HELLO, REGISTER):
         return None, "unsupported_version"
@@ -322,6 +331,69 @@ def _read_header(buf) -> Hdr:
             t = bytes(buf[sp + 4: sp + 4 + n])
         else:
             vals[fid] = st.unpack_from(buf, tpos + off)[0]
+    return Hdr(vals[0], vals[1], vals[2], t, vals[4], vals[5], vals[6], vals[7], vals[8], vals[9])
+
+
+# Fast path of verify + _read_header for a header layout seen before. Everything verify()
+# checks on a header table (root offset, vtable position, vsize/tsize, each field's bounds
+# and alignment, the type's uoffset slot) is a function of (len(buf), root offset, vtable
+# position, vtable bytes) alone: once a buffer with that key has passed verify(), any buffer
+# with the same key passes those checks too. Only the type string (where its uoffset points,
+# its length, its terminator) depends on other bytes: it is checked on every call, as
+# _string does. Anything else (a new layout, a failed check) takes the full verify().
+_HDR_PLANS: dict = {}
+
+
+def _header_plan(buf, tpos, vt, vsize):
+    scalars, spos = [], None
+    for fid, st in _HDR_FIELDS:
+        slot = 4 + 2 * fid
+        if slot + 2 > vsize:
+            break
+        off = _U16.unpack_from(buf, vt + slot)[0]
+        if off == 0:
+            continue
+        if st is None:
+            spos = tpos + off
+        else:
+            scalars.append((fid, st.unpack_from, tpos + off))
+    return tuple(scalars), spos
+
+
+def _fast_header(buf: bytes):
+    """Returns the Hdr of a header that passes verify(buf, HEADER_S, IDENT), or None (then
+    the caller runs the full verify, which gives the reason)."""
+    n = len(buf)
+    if n < 8 or buf[4:8] != IDENT:
+        return None
+    tpos = _U32.unpack_from(buf, 0)[0]
+    if tpos % 4 or tpos + 4 > n:
+        return None
+    vt = tpos - _I32.unpack_from(buf, tpos)[0]
+    if vt < 0 or vt + 4 > n:
+        return None
+    key = (n, tpos, vt, buf[vt:vt + _U16.unpack_from(buf, vt)[0]])
+    plan = _HDR_PLANS.get(key)
+    if plan is None:
+        if not verify(buf, HEADER_S, IDENT):
+            return None
+        plan = _header_plan(buf, tpos, vt, _U16.unpack_from(buf, vt)[0])
+        if len(_HDR_PLANS) >= 64:  # bounded: odd layouts from a peer cannot grow it
+            _HDR_PLANS.clear()
+        _HDR_PLANS[key] = plan
+    scalars, spos = plan
+    t = b""
+    if spos is not None:  # spos itself is 4-aligned and in bounds (part of the key)
+        sp = spos + _U32.unpack_from(buf, spos)[0]
+        if sp % 4 or sp + 4 > n:
+            return None
+        ln = _U32.unpack_from(buf, sp)[0]
+        if sp + 4 + ln + 1 > n or buf[sp + 4 + ln] != 0:
+            return None
+        t = buf[sp + 4:sp + 4 + ln]
+    vals = [0] * 10
+    for fid, unpack, pos in scalars:
+        vals[fid] = unpack(buf, pos)[0]
     return Hdr(vals[0], vals[1], vals[2], t, vals[4], vals[5], vals[6], vals[7], vals[8], vals[9])
 
 

@@ -27,6 +27,9 @@ from .engine_broker import BrokerClient
 from .engine_pubsub import PubSub
 from .engine_util import (Broker, Conn, LookupOp, Pend, _fail, _member, _now, _ok,
                           _rng, _wall_ms)
+from .peer import Response
+
+_NOBLOCK, _NOBLOCK_MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
 
 
 class Engine(PubSub, BrokerClient):
@@ -50,6 +53,11 @@ class Engine(PubSub, BrokerClient):
         self.by_ident: dict = {}
         self.by_id: dict = {}
         self.pending: dict = {}
+        # (future, Response) of the replies read in the current batch: resolved when the
+        # batch ends (_read), so that the waiting thread wakes (and takes the GIL) once per
+        # batch rather than once per reply
+        self.replied: list = []
+        self.cmd_fns: dict = {}     # command name -> bound cmd_ method (_drain_commands)
         self.deadlines: list = []   # heap of (deadline, corr)
         self.backlog = collections.deque()
         self.stopping = False
@@ -186,6 +194,21 @@ class Engine(PubSub, BrokerClient):
         self._shutdown()
 
     def _read(self, sock):
+        try:
+            self._read_batch(sock)
+        finally:
+            if self.replied:
+                self._resolve_replied()
+
+    def _resolve_replied(self):
+        done, self.replied = self.replied, []
+        for fut, resp in done:
+            try:  # _ok without its done() check: set_result raises if the future is done
+                fut.set_result(resp)
+            except Exception:
+                pass
+
+    def _read_batch(self, sock):
         for _ in range(256):  # bounded batches: every socket and timer gets its turn
             if self.backlog and sock is not self.xpub:
                 return
@@ -223,13 +246,17 @@ class Engine(PubSub, BrokerClient):
 
     def _drain_commands(self):
         q = self.p._cmds
+        fns = self.cmd_fns
         for _ in range(4096):
             try:
                 cmd = q.get_nowait()
             except Exception:
                 return
             try:
-                getattr(self, "cmd_" + cmd[0])(*cmd[1:])
+                fn = fns.get(cmd[0])
+                if fn is None:
+                    fn = fns[cmd[0]] = getattr(self, "cmd_" + cmd[0])
+                fn(*cmd[1:])
             except Exception as e:  # a command's failure belongs to its caller, not the engine
                 fut = cmd[-1] if cmd and hasattr(cmd[-1], "set_exception") else None
                 if not isinstance(e, errors.ZmeshError):
@@ -264,7 +291,13 @@ class Engine(PubSub, BrokerClient):
     def _send(self, conn, frames) -> bool:
         try:
             if conn.out:
-                conn.sock.send_multipart(frames, zmq.NOBLOCK)
+                if len(frames) == 2 and type(frames[0]) is bytes and type(frames[1]) is bytes:
+                    # send_multipart's work (bytes only), without its flag enum arithmetic
+                    sock = conn.sock
+                    sock.send(frames[0], _NOBLOCK_MORE)
+                    sock.send(frames[1], _NOBLOCK)
+                else:
+                    conn.sock.send_multipart(frames, zmq.NOBLOCK)
             else:
                 self.router.send_multipart([conn.ident, *frames], zmq.NOBLOCK)
             return True
@@ -699,8 +732,9 @@ class Engine(PubSub, BrokerClient):
                 f"in time"))
         if h.kind == codec.REPLY:
             self._end(h.correlation_id)
-            from .peer import Response
-            return _ok(pend.fut, Response(payload, c.info.id, c.info.name, _now() - pend.sent))
+            self.replied.append((pend.fut, Response(payload, c.info.id, c.info.name,
+                                                    _now() - pend.sent)))
+            return
         ct, why = codec.decode_code_text(payload, False, self.p.limits)
         if why:
             self._end(h.correlation_id)
@@ -888,6 +922,8 @@ class Engine(PubSub, BrokerClient):
         self.running = False
 
     def _shutdown(self):
+        if self.replied:
+            self._resolve_replied()
         for pend in list(self.pending.values()):
             _fail(pend.fut, errors.ShuttingDown("the peer is stopping"))
         self.pending.clear()
