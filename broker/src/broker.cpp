@@ -166,10 +166,7 @@ class Broker::Impl {
       for (auto& m : members_.expire(as_of)) {
         spdlog::debug("peer expired id={} name={}", id_to_hex(m.info.id), m.info.name);
         ++summary_.expired;
-        count([&](BrokerStats& s) {
-          ++s.expired;
-          s.registered = members_.size();  // with it, so that a scrape sees both or neither
-        });
+        count_membership(&BrokerStats::expired);
         announce(EventType::leave, std::move(m.info), "expired");
       }
       if (now >= next_flush_) flush_events(now);
@@ -305,10 +302,7 @@ class Broker::Impl {
       spdlog::debug("peer replaced id={} name={} by a new session", id_to_hex(info.id),
                     replaced->info.name);
       ++summary_.replaced;
-      count([&](BrokerStats& s) {
-        ++s.left;
-        s.registered = members_.size();  // with it, so that a scrape sees both or neither
-      });
+      count_membership(&BrokerStats::left);
       announce(EventType::leave, std::move(replaced->info), "replaced");
       old = nullptr;
     }
@@ -317,10 +311,7 @@ class Broker::Impl {
       spdlog::debug("peer replaced id={} name={}: its name was taken by id={}", id_to_hex(id),
                     replaced->info.name, id_to_hex(info.id));
       ++summary_.replaced;
-      count([&](BrokerStats& s) {
-        ++s.left;
-        s.registered = members_.size();  // with it, so that a scrape sees both or neither
-      });
+      count_membership(&BrokerStats::left);
       announce(EventType::leave, std::move(replaced->info), "replaced");
     }
     if (old == nullptr && members_.size() >= options_.max_peers) {
@@ -331,10 +322,7 @@ class Broker::Impl {
     const bool joined = old == nullptr;
     const milliseconds ttl = detail::granted_ttl(reg->ttl_ms, options_);
     const Member& m = members_.upsert(info, identity, ttl, now);
-    count([&](BrokerStats& s) {
-      ++s.registrations;
-      s.registered = members_.size();  // with it, so that a scrape sees both or neither
-    });
+    count_membership(&BrokerStats::registrations);
     send_answer(identity, header(Kind::register_ack, corr), ack(ttl));
     if (joined) {
       spdlog::debug("peer joined id={} name={} services={}", id_to_hex(info.id), info.name,
@@ -452,10 +440,7 @@ class Broker::Impl {
     auto gone = members_.remove(env.header.sender_id);
     spdlog::debug("peer left id={} name={}", id_to_hex(gone->info.id), gone->info.name);
     ++summary_.left;
-    count([&](BrokerStats& s) {
-      ++s.left;
-      s.registered = members_.size();  // with it, so that a scrape sees both or neither
-    });
+    count_membership(&BrokerStats::left);
     announce(EventType::leave, std::move(gone->info), "bye");
   }
 
@@ -551,6 +536,13 @@ class Broker::Impl {
   void count(Fn&& fn) {
     std::lock_guard s(stats_mu_);
     fn(stats_);
+  }
+  /// Counts a change of the membership (a registration, leave or expiry) together with
+  /// the members gauge, so that a scrape sees both or neither.
+  void count_membership(std::uint64_t BrokerStats::*counter) {
+    std::lock_guard s(stats_mu_);
+    ++(stats_.*counter);
+    stats_.registered = members_.size();
   }
 
   static constexpr milliseconds kTick{50};

@@ -84,14 +84,23 @@ void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string
       hold_latest(worker, b);
     }
   }
+  push_broadcast(
+      worker,
+      LatestBroadcast{publisher, sequence, flags, zmq::message_t(type.data(), type.size()),
+                      std::move(topic), std::move(payload)},
+      0);
+}
+
+void Dispatcher::push_broadcast(std::size_t worker, LatestBroadcast&& b, std::uint8_t latest) {
   bump(ctx_.counters().worker_queue_depth);
   push(Item{worker,
             WorkMeta{.op = WorkOp::broadcast,
                      .kind = Kind::publish,
-                     .sender = publisher,
-                     .sequence = sequence,
-                     .flags = flags},
-            zmq::message_t(type.data(), type.size()), std::move(topic), std::move(payload)});
+                     .sender = b.publisher,
+                     .sequence = b.sequence,
+                     .flags = b.flags,
+                     .latest = latest},
+            std::move(b.type), std::move(b.topic), std::move(b.payload)});
 }
 
 void Dispatcher::hold_latest(std::size_t worker, LatestBroadcast& b) {
@@ -100,15 +109,7 @@ void Dispatcher::hold_latest(std::size_t worker, LatestBroadcast& b) {
     case LatestBox::Put::replaced: bump(ctx_.counters().broadcasts_skipped); break;
     case LatestBox::Put::refused:
       // Past the box's bounds: the ordinary way, in order, nothing skipped.
-      bump(ctx_.counters().worker_queue_depth);
-      push(Item{worker,
-                WorkMeta{.op = WorkOp::broadcast,
-                         .kind = Kind::publish,
-                         .sender = b.publisher,
-                         .sequence = b.sequence,
-                         .flags = b.flags,
-                         .latest = 1},
-                std::move(b.type), std::move(b.topic), std::move(b.payload)});
+      push_broadcast(worker, std::move(b), 1);
       break;
   }
   flush_latest(worker);
@@ -124,15 +125,7 @@ void Dispatcher::flush_latest(std::size_t worker) {
   auto b = latest_.take(worker);
   if (!b) return;
   in_flight.fetch_add(1, std::memory_order_relaxed);
-  bump(ctx_.counters().worker_queue_depth);
-  push(Item{worker,
-            WorkMeta{.op = WorkOp::broadcast,
-                     .kind = Kind::publish,
-                     .sender = b->publisher,
-                     .sequence = b->sequence,
-                     .flags = b->flags,
-                     .latest = 2},
-            std::move(b->type), std::move(b->topic), std::move(b->payload)});
+  push_broadcast(worker, std::move(*b), 2);
 }
 
 void Dispatcher::gap(PeerId publisher, std::string_view topic, std::uint64_t missed) {
