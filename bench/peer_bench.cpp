@@ -182,7 +182,7 @@ Latency zmesh_latency(zmesh::Peer& c, zmesh::PeerId to, const std::string& paylo
 
 double zmesh_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload, int window,
                         int n) {
-  std::deque<std::future<zmesh::Response>> inflight;
+  std::deque<zmesh::Future<zmesh::Response>> inflight;
   const auto t0 = Clock::now();
   int sent = 0;
   for (; sent < window && sent < n; ++sent) inflight.push_back(c.request(to, "Echo", payload));
@@ -444,14 +444,37 @@ int run_curve(bool quick) {
   return 0;
 }
 
+// --profile W: only zmesh futures, 16 B, window W, 10 s worth of requests and nothing
+// else, for a profiler (perf record/stat -p) to look at one case alone.
+int run_profile(int window) {
+  zmesh::Peer server(bench_options("bench-server"));
+  auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
+  server.start();
+  zmesh::Peer client(bench_options("bench-client"));
+  client.start();
+  const zmesh::PeerId to = client.connect(server.endpoint()).get();
+  const std::string payload(16, 'p');
+  const int n = 1000000;
+  const auto m = metered(n, [&] { return zmesh_throughput(client, to, payload, window, n); });
+  std::printf("zmesh futures, 16 B, window %d: %.0f req/s, CPU %.1f us/req, syscalls %s/req\n",
+              window, m.value, m.cost.cpu_us, bench::fmt_syscalls(m.cost.syscalls).c_str());
+  client.stop();
+  server.stop();
+  return 0;
+}
+
 int run(int argc, char** argv) {
   bool quick = false;
   bool curve = false;
+  int profile_window = 0;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--curve") == 0) curve = true;
+    if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc)
+      profile_window = std::atoi(argv[++i]);
   }
   if (curve) return run_curve(quick);
+  if (profile_window > 0) return run_profile(profile_window);
   const int lat_n = quick ? 2000 : 20000;
   const int tput_n = quick ? 5000 : 100000;
 

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   zmesh::Peer desk(client_opts);
   desk.start();
 
-  auto ask = [&](const std::string& symbol) -> std::future<zmesh::Response> {
+  auto ask = [&](const std::string& symbol) -> zmesh::Future<zmesh::Response> {
     if (!broker.empty()) return desk.request_service("quotes", "GetQuote", symbol, 2s);
     static const zmesh::PeerId kPricing = desk.connect(pricing.endpoint()).get();  // once
     return desk.request(kPricing, "GetQuote", symbol, 2s);
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
 
   // 3. Many requests in flight at once; each future gets its own reply.
   std::vector<std::string> symbols = {"EURUSD", "GBPUSD", "USDJPY", "AUDNZD"};
-  std::vector<std::future<zmesh::Response>> replies;
+  std::vector<zmesh::Future<zmesh::Response>> replies;
   replies.reserve(symbols.size());
   for (const auto& s : symbols) replies.push_back(ask(s));
   for (auto& r : replies) std::printf("reply: %s\n", r.get().payload.c_str());

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <future>
 #include <memory>
 #include <string>
 #include <utility>
@@ -12,20 +11,21 @@
 
 #include "zmesh/core/errors.hpp"
 #include "zmesh/peer.hpp"
+#include "zmesh/peer/future.hpp"
 
 namespace zmesh::detail {
 
 /// A result the engine owes an API call: the promise behind the caller's future.
 template <class T>
 struct Completion {
-  std::promise<T> promise;
+  Promise<T> promise;
 };
 
 /// A request's result: the future's promise, or (when set) a callback run on a worker.
 struct RequestCompletion {
-  std::promise<Response> promise;  // used when callback is empty
-  ResponseCallback callback;       // run on a worker, or on the engine when run_inline
-  bool run_inline = false;         // CallbackOptions::run_inline
+  Promise<Response> promise;  // used when callback is empty
+  ResponseCallback callback;  // run on a worker, or on the engine when run_inline
+  bool run_inline = false;    // CallbackOptions::run_inline
 };
 
 using ConnectCompletion = Completion<PeerId>;
@@ -36,7 +36,7 @@ using PublishersCompletion = Completion<std::vector<PublisherStats>>;
 using ReloadCompletion = Completion<std::size_t>;
 
 struct SyncCompletion {
-  std::promise<void> done;
+  Promise<void> done;
 };
 
 /// An owning pointer crossing an inproc pipeline inside a trivially copyable record

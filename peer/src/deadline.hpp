@@ -2,6 +2,7 @@
 // (for our own timers) and as unix milliseconds (carried on the wire for the responder).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -18,9 +19,15 @@ struct Deadline {
     return Deadline{SteadyClock::now() + timeout,
                     unix_now_ms() + static_cast<std::uint64_t>(timeout.count())};
   }
-  /// From the two numbers a command carries.
-  [[nodiscard]] static Deadline from(std::int64_t steady_us, std::uint64_t unix_ms) {
-    return Deadline{SteadyClock::time_point(std::chrono::microseconds(steady_us)), unix_ms};
+  /// From the steady-clock deadline a command carries (0 = none): the unix one is what
+  /// is left of it from now on, so both still end together.
+  [[nodiscard]] static Deadline from_steady_us(std::int64_t steady_us) {
+    const SteadyClock::time_point steady{std::chrono::microseconds(steady_us)};
+    if (steady_us == 0) return Deadline{steady, 0};
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(steady - SteadyClock::now()).count();
+    return Deadline{steady,
+                    unix_now_ms() + static_cast<std::uint64_t>(std::max<std::int64_t>(left, 0))};
   }
   [[nodiscard]] std::int64_t steady_us() const {
     return std::chrono::duration_cast<std::chrono::microseconds>(steady.time_since_epoch()).count();

@@ -214,7 +214,7 @@ int Dispatcher::read(std::size_t worker) {
   int n = 0;
   for (; n < kBurst && frames_.recv(pipes_[worker], zmq::recv_flags::dontwait); ++n) {
     pipeline_acquire(&ctx_.shared.from_worker_sync[worker]);
-    const auto meta = pod_from<ResultMeta>(frames_[0]);
+    const auto meta = pod_prefix_from<ResultMeta>(frames_[0]);
     if (!meta || frames_.size() != 2) continue;  // cannot happen: our worker wrote it
     if (meta->op == ResultOp::stopped) {
       ++stopped_;

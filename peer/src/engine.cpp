@@ -345,7 +345,7 @@ bool Engine::must_wait(const CommandMeta& meta) {
   Connection* c = connections_.find(meta.to);
   return c != nullptr && c->ready() && connections_.over_bound(*c) &&
          (meta.op == CommandOp::send ||
-          SteadyClock::now() < Deadline::from(meta.deadline_us, 0).steady);
+          SteadyClock::now() < Deadline::from_steady_us(meta.deadline_us).steady);
 }
 
 void Engine::retry_parked() {
@@ -364,7 +364,7 @@ void Engine::on_command(FrameSet& frames) {
     return;
   }
   const auto text = [&](std::size_t i) { return std::string(view_of(frames[i])); };
-  const Deadline deadline = Deadline::from(meta->deadline_us, meta->deadline_unix_ms);
+  const Deadline deadline = Deadline::from_steady_us(meta->deadline_us);
   switch (meta->op) {
     case CommandOp::connect:
       connections_.connect(text(1), text(2), meta->completion.take<ConnectCompletion>());
@@ -442,7 +442,7 @@ void Engine::send_message(const CommandMeta& meta, FrameSet& frames) {
 void Engine::begin_stop(CommandMeta& meta) {
   stop_done_ = meta.completion.take<StopCompletion>();
   ctx_.stopping = true;
-  stop_deadline_ = Deadline::from(meta.deadline_us, 0).steady;
+  stop_deadline_ = Deadline::from_steady_us(meta.deadline_us).steady;
   // Behind whatever each worker has queued: it answers once that is done.
   dispatcher_.stop_workers();
 }

@@ -162,7 +162,7 @@ class Peer::Impl {
     if (!channels_->send(frames, drain + std::chrono::seconds(1))) {
       (void)meta.completion.take<detail::StopCompletion>();
     } else {
-      stopped.wait_for(drain + std::chrono::seconds(2));
+      (void)stopped.wait_for(drain + std::chrono::seconds(2));  // then stops anyway
     }
     channels_->close_all();
     ctx_->shutdown();  // wakes anything still blocked in a ZeroMQ call
@@ -338,11 +338,11 @@ Registration Peer::on(std::string type, Handler handler, HandlerOptions options)
   return Registration(impl_->shared_.handlers, token);
 }
 
-std::future<PeerId> Peer::connect(const std::string& endpoint) {
+Future<PeerId> Peer::connect(const std::string& endpoint) {
   return connect(endpoint, {});
 }
 
-std::future<PeerId> Peer::connect(const std::string& endpoint, const std::string& server_key) {
+Future<PeerId> Peer::connect(const std::string& endpoint, const std::string& server_key) {
   if (!server_key.empty() && !is_z85_key(server_key)) {
     throw Error(errc::invalid_argument, "cannot connect to '" + endpoint + "': server key '" +
                                             server_key + "' is not 40 characters of Z85");
@@ -384,8 +384,8 @@ void Peer::send(PeerId to, std::string_view type, std::string_view payload,
                                            zmq::message_t(payload.data(), payload.size()), wait);
 }
 
-std::future<Response> Peer::request(PeerId to, std::string_view type, std::string_view payload,
-                                    std::chrono::milliseconds timeout) {
+Future<Response> Peer::request(PeerId to, std::string_view type, std::string_view payload,
+                               std::chrono::milliseconds timeout) {
   auto done = std::make_unique<detail::RequestCompletion>();
   auto future = done->promise.get_future();
   request_impl(to, type, payload, timeout, std::move(done));
@@ -419,7 +419,6 @@ void Peer::request_impl(PeerId to, std::string_view type, std::string_view paylo
   CommandMeta meta{.op = CommandOp::request,
                    .to = to,
                    .deadline_us = deadline.steady_us(),
-                   .deadline_unix_ms = deadline.unix_ms,
                    .completion = detail::Handoff::give(std::move(done))};
   impl_->submit<detail::RequestCompletion>(meta, zmq::message_t(type.data(), type.size()),
                                            zmq::message_t(payload.data(), payload.size()),
@@ -495,7 +494,7 @@ std::size_t Peer::reload_trust() {
   return impl_->ask<detail::ReloadCompletion>(CommandOp::reload_trust);
 }
 
-std::future<void> Peer::sync_subscriptions(std::chrono::milliseconds timeout) {
+Future<void> Peer::sync_subscriptions(std::chrono::milliseconds timeout) {
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::SyncCompletion>();
   auto future = done->done.get_future();
@@ -507,8 +506,8 @@ std::future<void> Peer::sync_subscriptions(std::chrono::milliseconds timeout) {
   return future;
 }
 
-std::future<void> Peer::sync_subscriptions_with_last(std::string prefix,
-                                                     std::chrono::milliseconds timeout) {
+Future<void> Peer::sync_subscriptions_with_last(std::string prefix,
+                                                std::chrono::milliseconds timeout) {
   if (prefix.starts_with('\0')) {
     throw Error(errc::invalid_argument, "topics starting with a zero byte are reserved");
   }
@@ -546,8 +545,8 @@ std::vector<MemberInfo> Peer::members() const {
   return impl_->ask<detail::MembersCompletion>(CommandOp::members);
 }
 
-std::future<std::vector<MemberInfo>> Peer::lookup(std::string name, std::string service,
-                                                  std::chrono::milliseconds timeout) {
+Future<std::vector<MemberInfo>> Peer::lookup(std::string name, std::string service,
+                                             std::chrono::milliseconds timeout) {
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::MembersCompletion>();
   auto future = done->promise.get_future();
@@ -560,7 +559,7 @@ std::future<std::vector<MemberInfo>> Peer::lookup(std::string name, std::string 
   return future;
 }
 
-std::future<PeerId> Peer::connect_by_name(const std::string& name) {
+Future<PeerId> Peer::connect_by_name(const std::string& name) {
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::ConnectCompletion>();
   auto future = done->promise.get_future();
@@ -572,9 +571,9 @@ std::future<PeerId> Peer::connect_by_name(const std::string& name) {
   return future;
 }
 
-std::future<Response> Peer::request_service(std::string_view service, std::string_view type,
-                                            std::string_view payload,
-                                            std::chrono::milliseconds timeout) {
+Future<Response> Peer::request_service(std::string_view service, std::string_view type,
+                                       std::string_view payload,
+                                       std::chrono::milliseconds timeout) {
   const auto& o = impl_->shared_.options;
   check_type(o, type);
   if (service.empty()) throw Error(errc::invalid_argument, "service name must not be empty");
@@ -586,7 +585,6 @@ std::future<Response> Peer::request_service(std::string_view service, std::strin
   const auto deadline = detail::Deadline::after(timeout);
   CommandMeta meta{.op = CommandOp::request_service,
                    .deadline_us = deadline.steady_us(),
-                   .deadline_unix_ms = deadline.unix_ms,
                    .completion = detail::Handoff::give(std::move(done))};
   std::array<zmq::message_t, 4> frames{detail::pod_frame(meta),
                                        zmq::message_t(type.data(), type.size()),

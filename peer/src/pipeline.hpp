@@ -48,13 +48,18 @@ enum class CommandOp : std::uint8_t {
   reload_trust,     // [meta][][]
 };
 
+// At most 33 bytes, like every record on the request path: libzmq keeps a frame that
+// small inside the message itself, where a larger one is malloc()ed on the sending thread
+// and free()d on the receiving one (glibc then locks the sender's arena from another
+// thread, and the two wake each other with futex calls).
 struct CommandMeta {
   CommandOp op;
-  PeerId to = 0;                       // send/request/disconnect
-  std::int64_t deadline_us = 0;        // steady clock: request timeout, connect timeout, stop drain
-  std::uint64_t deadline_unix_ms = 0;  // request deadline carried on the wire
-  Handoff completion{};                // what the engine completes, if anything
+  PeerId to = 0;                 // send/request/disconnect
+  std::int64_t deadline_us = 0;  // steady clock: request timeout, connect timeout, stop drain;
+                                 // a request's deadline on the wire is made from it
+  Handoff completion{};          // what the engine completes, if anything
 };
+static_assert(sizeof(CommandMeta) <= 33, "kept inside the zmq message: see above");
 
 // Work frames: [WorkMeta][type][topic][payload].
 enum class WorkOp : std::uint8_t {
@@ -94,6 +99,9 @@ struct WorkMeta {
 
 enum class ResultOp : std::uint8_t { reply, error, stopped };
 
+/// A worker's answer to a delivery. It travels at the start of the frame that brought the
+/// work record (written over it), so the frame is freed by the engine thread that
+/// allocated it: read it with pod_prefix_from.
 struct ResultMeta {
   ResultOp op;
   WireError code;  // error
@@ -105,6 +113,16 @@ template <class T>
 zmq::message_t pod_frame(const T& value) {
   static_assert(std::is_trivially_copyable_v<T>);
   return zmq::message_t(&value, sizeof(T));
+}
+
+/// A record at the start of a frame at least as large (ResultMeta).
+template <class T>
+std::optional<T> pod_prefix_from(const zmq::message_t& frame) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  if (frame.size() < sizeof(T)) return std::nullopt;
+  T value;
+  std::memcpy(&value, frame.data(), sizeof(T));
+  return value;
 }
 
 template <class T>

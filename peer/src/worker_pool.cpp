@@ -3,8 +3,11 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "completions.hpp"
 #include "delivery.hpp"
@@ -20,10 +23,19 @@ namespace {
 // This worker's sync address for the way back to the engine (tsan_annotations.hpp).
 thread_local void* tl_result_sync = nullptr;
 
-void send_result(zmq::socket_t& pipe, const ResultMeta& meta, zmq::message_t body) {
+void send_result(zmq::socket_t& pipe, zmq::message_t record, zmq::message_t body) {
   pipeline_release(tl_result_sync);
-  pipe.send(pod_frame(meta), zmq::send_flags::sndmore);
+  pipe.send(record, zmq::send_flags::sndmore);
   pipe.send(body, zmq::send_flags::none);
+}
+
+// The result record goes back in the frame of the work record it answers, written over
+// it (pipeline.hpp, ResultMeta): that buffer was malloc()ed by the engine thread, which
+// then frees it itself.
+zmq::message_t result_over(zmq::message_t& work_record, const ResultMeta& meta) {
+  static_assert(sizeof(ResultMeta) <= sizeof(WorkMeta) && std::is_trivially_copyable_v<ResultMeta>);
+  std::memcpy(work_record.data(), &meta, sizeof meta);
+  return std::move(work_record);
 }
 
 // Runs a callback-style request's completion (user code, so here and not on the engine).
@@ -58,10 +70,10 @@ void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, Fram
                              view_of(frames[2]));
   if (out.what == Outcome::What::nothing) return;
   const bool ok = out.what == Outcome::What::reply;
-  send_result(
-      pipe,
-      ResultMeta{ok ? ResultOp::reply : ResultOp::error, out.code, meta.route, meta.correlation_id},
-      zmq::message_t(out.body.data(), out.body.size()));
+  send_result(pipe,
+              result_over(frames[0], ResultMeta{ok ? ResultOp::reply : ResultOp::error, out.code,
+                                                meta.route, meta.correlation_id}),
+              zmq::message_t(out.body.data(), out.body.size()));
 }
 
 }  // namespace
@@ -111,7 +123,7 @@ void WorkerPool::run(std::size_t index) {
           break;
         }
         case WorkOp::stop:
-          send_result(pipe, ResultMeta{ResultOp::stopped, WireError::none, {}, 0},
+          send_result(pipe, pod_frame(ResultMeta{ResultOp::stopped, WireError::none, {}, 0}),
                       zmq::message_t());
           return;
       }

@@ -120,8 +120,8 @@ class Probe {
  private:
   struct Target {
     std::optional<zmesh::PeerId> id;
-    std::optional<std::future<zmesh::Response>> pending;
-    std::optional<std::future<zmesh::PeerId>> connecting;
+    std::optional<zmesh::Future<zmesh::Response>> pending;
+    std::optional<zmesh::Future<zmesh::PeerId>> connecting;
     std::string payload;
   };
 
@@ -164,7 +164,7 @@ class Probe {
   std::map<std::string, Target> state_;
   std::map<std::string, Outcome> outcomes_;
   std::map<std::string, double> gone_at_;
-  std::optional<std::future<std::vector<zmesh::MemberInfo>>> lookup_;
+  std::optional<zmesh::Future<std::vector<zmesh::MemberInfo>>> lookup_;
   std::set<std::string> offered_;
   std::size_t seq_ = 0;
   std::size_t issued_ = 0;

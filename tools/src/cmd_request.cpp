@@ -127,7 +127,7 @@ int run_request(const Parsed& p) {
   Session s(p.common, "request", client_options());
   s.connect_all();
   std::string what;
-  std::future<Response> f;
+  zmesh::Future<Response> f;
   auto t0 = Clock::now();
   try {
     if (service) {

@@ -136,7 +136,7 @@ int run_stats(const Parsed& p) {
   // Connect to all, then ask all: one slow peer costs one --timeout, not one each.
   struct Asking {
     const Target* target;
-    std::future<Response> answer;
+    zmesh::Future<Response> answer;
   };
   std::vector<Asking> asking;
   int code = kExitOk;
@@ -144,7 +144,7 @@ int run_stats(const Parsed& p) {
     out.info("zmesh: " + std::string(f.what()));
     if (code == kExitOk) code = f.code();
   };
-  std::vector<std::pair<const Target*, std::future<PeerId>>> connecting;
+  std::vector<std::pair<const Target*, zmesh::Future<PeerId>>> connecting;
   for (const auto& t : targets) {
     if (t.endpoint.empty()) {
       auto id = s.connect(t.label);  // one <peer>: its failure is the command's

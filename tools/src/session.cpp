@@ -120,8 +120,8 @@ void Session::require_broker(const std::string& why) {
   }
 }
 
-std::future<PeerId> Session::start_connect(const std::string& endpoint, const std::string& what,
-                                           int exit_code, const std::string& key) {
+zmesh::Future<PeerId> Session::start_connect(const std::string& endpoint, const std::string& what,
+                                             int exit_code, const std::string& key) {
   try {
     return peer_.connect(endpoint, key.empty() ? common_.server_key : key);
   } catch (const Error& e) {

@@ -58,7 +58,7 @@ class Session {
   /// returns its value or throws Failure built from its error ("<what> failed: ...",
   /// "<what> timed out after <timeout_ms> ms").
   template <class T>
-  T await(std::future<T>& f, const std::string& what, std::chrono::milliseconds timeout) {
+  T await(zmesh::Future<T>& f, const std::string& what, std::chrono::milliseconds timeout) {
     wait_ready(f, what, timeout);
     try {
       return f.get();
@@ -70,11 +70,11 @@ class Session {
  private:
   // peer_.connect(), its immediate refusal as a Failure "<what> failed: <reason>" with
   // exit_code_for() its errc, or with `exit_code` when that is not 0.
-  std::future<PeerId> start_connect(const std::string& endpoint, const std::string& what,
-                                    int exit_code = 0, const std::string& key = {});
+  zmesh::Future<PeerId> start_connect(const std::string& endpoint, const std::string& what,
+                                      int exit_code = 0, const std::string& key = {});
 
   template <class T>
-  void wait_ready(std::future<T>& f, const std::string& what, std::chrono::milliseconds timeout) {
+  void wait_ready(zmesh::Future<T>& f, const std::string& what, std::chrono::milliseconds timeout) {
     // The Peer fails every future at its own deadline; the margin only guards a hang.
     const auto give_up = Clock::now() + timeout + std::chrono::seconds(3);
     while (f.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {

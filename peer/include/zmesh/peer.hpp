@@ -12,8 +12,9 @@
 // futures still pending then fail with errc::shutting_down.
 //
 // Errors. Misuse and bad options throw zmesh::Error at the call site. Request results
-// arrive as a future whose exception is a zmesh::Error naming the peer, or through an
-// error-first callback.
+// arrive as a zmesh::Future (zmesh/peer/future.hpp: std::future's interface, without a
+// system call per completion) whose get() throws a zmesh::Error naming the peer, or
+// through an error-first callback.
 #pragma once
 
 #include <chrono>
@@ -27,6 +28,7 @@
 
 #include "zmesh/core/errors.hpp"
 #include "zmesh/core/export.hpp"
+#include "zmesh/peer/future.hpp"
 #include "zmesh/peer/message.hpp"
 #include "zmesh/peer/options.hpp"
 #include "zmesh/peer/stats.hpp"
@@ -181,11 +183,10 @@ class Peer {
   /// CURVE handshake fails with errc::auth_failed within about a tick of the handshake,
   /// naming the endpoint and the reason (our key not trusted, a wrong server key, one
   /// side plaintext), and a server whose id is not bound to its key with not_allowed.
-  [[nodiscard]] std::future<PeerId> connect(const std::string& endpoint);
+  [[nodiscard]] Future<PeerId> connect(const std::string& endpoint);
   /// Connects to the peer at `endpoint` that holds the CURVE public key `server_key`
   /// (Z85). Throws Error(invalid_argument) at once for a malformed key.
-  [[nodiscard]] std::future<PeerId> connect(const std::string& endpoint,
-                                            const std::string& server_key);
+  [[nodiscard]] Future<PeerId> connect(const std::string& endpoint, const std::string& server_key);
   /// Says BYE and drops the connection; its pending requests fail with errc::peer_gone.
   void disconnect(PeerId peer);
 
@@ -201,9 +202,8 @@ class Peer {
   /// Error with errc::timeout, peer_gone, unknown_peer, no_handler, remote_error,
   /// deadline_exceeded, overloaded (the responder refuses us: we do not read its
   /// replies), queue_full or shutting_down.
-  [[nodiscard]] std::future<Response> request(PeerId to, std::string_view type,
-                                              std::string_view payload,
-                                              std::chrono::milliseconds timeout = {});
+  [[nodiscard]] Future<Response> request(PeerId to, std::string_view type, std::string_view payload,
+                                         std::chrono::milliseconds timeout = {});
   /// The same with a callback (see ResponseCallback).
   void request(PeerId to, std::string_view type, std::string_view payload,
                std::chrono::milliseconds timeout, ResponseCallback callback);
@@ -240,7 +240,7 @@ class Peer {
   /// Resolves once every subscription made before this call is in effect at every
   /// publisher we are subscribed to, so nothing they publish afterwards is missed.
   /// Fails with errc::timeout (naming how many publishers did not confirm).
-  [[nodiscard]] std::future<void> sync_subscriptions(
+  [[nodiscard]] Future<void> sync_subscriptions(
       std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// sync_subscriptions(), and in the same exchange every publisher we follow sends us the
   /// last values it retains (PeerOptions::retain) of the topics starting with `prefix`.
@@ -248,7 +248,7 @@ class Peer {
   /// ahead of what it publishes afterwards, with their sequence; one we already received
   /// (or something newer on its topic) is not delivered again. Resolves as
   /// sync_subscriptions() does, once every publisher's values are handed to the workers.
-  [[nodiscard]] std::future<void> sync_subscriptions_with_last(
+  [[nodiscard]] Future<void> sync_subscriptions_with_last(
       std::string prefix, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// Registers a gap handler (any number).
   [[nodiscard]] Registration on_gap(GapHandler handler);
@@ -270,19 +270,18 @@ class Peer {
   /// for a broker connection if none is up yet; with several brokers, asks one that is
   /// live and moves on to the next when it does not answer in its share of the timeout.
   /// Fails with errc::unknown_peer without a broker, errc::timeout when none answers.
-  [[nodiscard]] std::future<std::vector<MemberInfo>> lookup(
+  [[nodiscard]] Future<std::vector<MemberInfo>> lookup(
       std::string name, std::string service = {},
       std::chrono::milliseconds timeout = std::chrono::seconds(2));
   /// Resolves a name through the membership (asking the broker if needed) and connects:
   /// one logical connection still, whatever the path.
-  [[nodiscard]] std::future<PeerId> connect_by_name(const std::string& name);
+  [[nodiscard]] Future<PeerId> connect_by_name(const std::string& name);
   /// A request to a service rather than a peer: it goes to one of the peers offering it
   /// (members and connected peers), round-robin, connecting on demand; if that peer goes
   /// before answering, the request moves to the next one, within the timeout.
-  [[nodiscard]] std::future<Response> request_service(std::string_view service,
-                                                      std::string_view type,
-                                                      std::string_view payload,
-                                                      std::chrono::milliseconds timeout = {});
+  [[nodiscard]] Future<Response> request_service(std::string_view service, std::string_view type,
+                                                 std::string_view payload,
+                                                 std::chrono::milliseconds timeout = {});
   /// True while a broker has our registration (as far as we know).
   [[nodiscard]] bool registered() const noexcept;
   /// True once a broker's full listing has arrived: members() is complete from then on.

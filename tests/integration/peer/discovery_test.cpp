@@ -162,7 +162,7 @@ TEST(Discovery, ServiceRequestsSpreadAndMoveOnWhenAPeerDies) {
   responders[0]->signal(SIGKILL);
   ASSERT_NE(responders[0]->wait(), -1);
   // Requests in flight or sent before anyone noticed move on to the others; none hangs.
-  std::vector<std::future<Response>> fs;
+  std::vector<zmesh::Future<Response>> fs;
   fs.reserve(30);
   for (int i = 0; i < 30; ++i) fs.push_back(client->request_service("echo", "Slow", "10", 10s));
   std::set<std::string> after;
@@ -235,7 +235,7 @@ TEST(Discovery, ASecondPeerWithATakenNameIsRefusedBacksOffAndSaysWhy) {
   EXPECT_EQ(second->registration_error(), "");
 }
 
-errc failure_of(std::future<PeerId>& f, std::string& text) {
+errc failure_of(zmesh::Future<PeerId>& f, std::string& text) {
   if (f.wait_for(15s) != std::future_status::ready) return errc::ok;
   try {
     f.get();

@@ -151,7 +151,7 @@ TEST(Dispatch, StopLetsQueuedWorkFinishAndRepliesArrive) {
   });
   auto client = started(test_options("client"));
   const PeerId to = client->connect(server->endpoint()).get();
-  std::vector<std::future<Response>> fs;
+  std::vector<zmesh::Future<Response>> fs;
   fs.reserve(20);
   for (int i = 0; i < 20; ++i) fs.push_back(client->request(to, "Work", std::to_string(i), 10s));
   ASSERT_TRUE(test::wait_until([&] { return finished.load() >= 1; }));

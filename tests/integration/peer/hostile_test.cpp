@@ -330,7 +330,7 @@ TEST(Hostile, RequesterThatNeverReadsIsBoundedAndDoesNotStallOthers) {
 
   // Once the attacker's pipe is full, everyone else must still be served.
   (void)test::wait_until([&] { return sent.load() >= kAttack / 4; }, 8s);
-  std::vector<std::future<Response>> replies;
+  std::vector<zmesh::Future<Response>> replies;
   replies.reserve(kGood);
   for (int i = 0; i < kGood; ++i) {
     replies.push_back(good->request(vid, "Echo", "good-" + std::to_string(i), 3s));
@@ -507,7 +507,7 @@ TEST(Hostile, CallsRacingStopAreSafe) {
     if (problems.size() < 10) problems.push_back(what);
   };
   auto allowed = [](errc k) { return k == errc::shutting_down || k == errc::not_running; };
-  auto settle = [&](std::future<Response>& f) {
+  auto settle = [&](zmesh::Future<Response>& f) {
     if (f.wait_for(5s) != std::future_status::ready) {
       note("a request future never completed");
       return;
@@ -534,7 +534,7 @@ TEST(Hostile, CallsRacingStopAreSafe) {
     callers.reserve(4);
     for (int t = 0; t < 4; ++t) {
       callers.emplace_back([&, peer, id] {
-        std::deque<std::future<Response>> futures;
+        std::deque<zmesh::Future<Response>> futures;
         while (!quit.load()) {
           try {
             peer->send(id, "Echo", "m");

@@ -47,7 +47,7 @@ class RanOn {
   std::string name_;  // guarded by mu_
 };
 
-errc error_of(std::future<Response>& f, std::string* what = nullptr) {
+errc error_of(zmesh::Future<Response>& f, std::string* what = nullptr) {
   try {
     f.get();
   } catch (const Error& e) {

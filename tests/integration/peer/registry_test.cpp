@@ -22,7 +22,7 @@ using test::started;
 using test::test_options;
 
 template <class T>
-errc error_of(std::future<T>& f) {
+errc error_of(zmesh::Future<T>& f) {
   try {
     f.get();
   } catch (const Error& e) {
@@ -157,7 +157,7 @@ TEST(Registry, KilledResponderFailsEveryPendingRequestAndOthersKeepWorking) {
   const PeerId healthy = client->connect(other->endpoint()).get();
   ASSERT_EQ(victim, ready.id);
 
-  std::vector<std::future<Response>> pending;
+  std::vector<zmesh::Future<Response>> pending;
   pending.reserve(1000);
   for (int i = 0; i < 1000; ++i) pending.push_back(client->request(victim, "Slow", "50", 60s));
   // Every request has reached the engine (a few may be answered already).

@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 using test::started;
 using test::test_options;
 
-errc error_of(std::future<Response>& f) {
+errc error_of(zmesh::Future<Response>& f) {
   try {
     f.get();
   } catch (const Error& e) {
@@ -27,7 +27,7 @@ errc error_of(std::future<Response>& f) {
   return errc::ok;
 }
 
-std::string message_of(std::future<Response>& f) {
+std::string message_of(zmesh::Future<Response>& f) {
   try {
     f.get();
   } catch (const Error& e) {
@@ -103,7 +103,7 @@ TEST(RequestReply, ManyThreadsManyRequestsInFlightAllMatch) {
     threads.emplace_back([&, t] {
       Peer& c = *clients[static_cast<std::size_t>(t)];
       const PeerId id = c.connect(server->endpoint()).get();
-      std::vector<std::future<Response>> futures;
+      std::vector<zmesh::Future<Response>> futures;
       futures.reserve(kPerThread);
       for (int i = 0; i < kPerThread; ++i) {
         futures.push_back(c.request(id, "Echo", std::to_string(t) + ":" + std::to_string(i), 60s));
@@ -241,7 +241,7 @@ TEST(RequestErrors, PeerGoneFailsPendingAtOnce) {
   });
   auto client = started(test_options("client"));
   const PeerId id = client->connect(server->endpoint()).get();
-  std::vector<std::future<Response>> fs;
+  std::vector<zmesh::Future<Response>> fs;
   fs.reserve(20);
   for (int i = 0; i < 20; ++i) fs.push_back(client->request(id, "Slow", "", 30s));
   server->stop(0ms);  // says BYE: pending requests fail now, not after 30 s

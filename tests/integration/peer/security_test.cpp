@@ -55,7 +55,7 @@ PeerOptions curve_options(const std::string& name, const Identity& me,
   return o;
 }
 
-errc error_of(std::future<PeerId>& f) {
+errc error_of(zmesh::Future<PeerId>& f) {
   try {
     f.get();
   } catch (const Error& e) {
@@ -64,7 +64,7 @@ errc error_of(std::future<PeerId>& f) {
   return errc::ok;
 }
 
-std::string what_of(std::future<PeerId>& f) {
+std::string what_of(zmesh::Future<PeerId>& f) {
   try {
     f.get();
   } catch (const Error& e) {

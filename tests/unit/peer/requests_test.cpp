@@ -61,15 +61,15 @@ struct RequestsTest : ::testing::Test {
                      .describe = [](PeerId p) { return "peer-" + std::to_string(p); },
                  }) {}
 
-  std::future<Response> ask(PeerId to, std::chrono::milliseconds timeout = 5s) {
+  zmesh::Future<Response> ask(PeerId to, std::chrono::milliseconds timeout = 5s) {
     auto done = std::make_unique<RequestCompletion>();
     auto fut = done->promise.get_future();
     requests.request(to, Deadline::after(timeout), "echo", test::text_frame("hi"), std::move(done));
     return fut;
   }
 
-  std::future<Response> ask_service(const std::string& service,
-                                    std::chrono::milliseconds timeout = 5s) {
+  zmesh::Future<Response> ask_service(const std::string& service,
+                                      std::chrono::milliseconds timeout = 5s) {
     auto done = std::make_unique<RequestCompletion>();
     auto fut = done->promise.get_future();
     requests.request_service(service, Deadline::after(timeout), "echo", test::text_frame("hi"),
@@ -86,7 +86,7 @@ struct RequestsTest : ::testing::Test {
     requests.on_answer(from, "peer-" + std::to_string(from), env);
   }
 
-  static errc failure_of(std::future<Response>& fut) {
+  static errc failure_of(zmesh::Future<Response>& fut) {
     EXPECT_EQ(fut.wait_for(0s), std::future_status::ready);
     try {
       fut.get();
