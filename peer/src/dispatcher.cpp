@@ -56,9 +56,9 @@ void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
     }
   }
   bump(ctx_.counters().worker_queue_depth);
-  // A delivery has no topic: its topic frame carries the sender's key.
+  // A delivery has no topic: its topic frame carries its route and the sender's key.
   push(Item{worker, meta, zmq::message_t(h.type.data(), h.type.size()),
-            zmq::message_t(sender_key.data(), sender_key.size()), std::move(payload)});
+            route_frame(route, sender_key), std::move(payload)});
 }
 
 void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
@@ -194,7 +194,7 @@ bool Dispatcher::try_send(Item& w) {
   auto& pipe = pipes_[w.worker];
   pipeline_release(&ctx_.shared.to_worker_sync[w.worker]);
   for (bool retried = false;; retried = true) {
-    if (pipe.send(pod_frame(w.meta), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) break;
+    if (pipe.send(work_frame(w.meta), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) break;
     // That worker is full: the network waits until it has room (its pipe signals).
     // The refused send may have taken in the signals that say it has room again.
     if (retried || !ctx_.refused(pipe)) return false;
@@ -214,13 +214,14 @@ int Dispatcher::read(std::size_t worker) {
   int n = 0;
   for (; n < kBurst && frames_.recv(pipes_[worker], zmq::recv_flags::dontwait); ++n) {
     pipeline_acquire(&ctx_.shared.from_worker_sync[worker]);
-    const auto meta = pod_prefix_from<ResultMeta>(frames_[0]);
-    if (!meta || frames_.size() != 2) continue;  // cannot happen: our worker wrote it
+    if (frames_.size() != 3) continue;  // cannot happen: our worker wrote it
+    const auto meta = read_result(frames_[0], frames_[1]);
+    if (!meta) continue;  // as above
     if (meta->op == ResultOp::stopped) {
       ++stopped_;
       continue;
     }
-    on_result_(*meta, std::move(frames_[1]));
+    on_result_(*meta, std::move(frames_[2]));
   }
   return n;
 }

@@ -3,18 +3,21 @@
 //
 //   app thread --PUSH--> engine PULL       [CommandMeta][...] (see CommandOp)
 //   engine PAIR <-> worker PAIR (one each)  engine->worker [WorkMeta][type][topic][payload]
-//                                           worker->engine [ResultMeta][payload|error text]
+//                                           worker->engine [ResultMeta][route][payload|error]
+//   (the two as compact records: see work_frame below)
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include <zmq.hpp>
 
 #include "completions.hpp"
+#include "zmesh/core/frame_set.hpp"
 #include "zmesh/core/header.hpp"
 #include "zmesh/peer/message.hpp"
 
@@ -61,7 +64,6 @@ struct CommandMeta {
 };
 static_assert(sizeof(CommandMeta) <= 33, "kept inside the zmq message: see above");
 
-// Work frames: [WorkMeta][type][topic][payload].
 enum class WorkOp : std::uint8_t {
   deliver,    // a request or message; the topic frame carries the sender's CURVE key
   broadcast,  // a publish; `sequence` is its number
@@ -99,9 +101,7 @@ struct WorkMeta {
 
 enum class ResultOp : std::uint8_t { reply, error, stopped };
 
-/// A worker's answer to a delivery. It travels at the start of the frame that brought the
-/// work record (written over it), so the frame is freed by the engine thread that
-/// allocated it: read it with pod_prefix_from.
+/// A worker's answer to a delivery (or its stop acknowledgement).
 struct ResultMeta {
   ResultOp op;
   WireError code;  // error
@@ -109,20 +109,30 @@ struct ResultMeta {
   std::uint64_t correlation_id;
 };
 
+// On the pipes the two records travel smaller than they are (pipeline_records.cpp), in
+// frames of at most 33 bytes, which libzmq keeps inside the message: nothing is malloc()ed
+// on one thread and free()d on the other (glibc would lock the allocating thread's arena
+// from the freeing one, and the two would wake each other with futex calls).
+//   work:   [WorkRecord, 32 bytes][type][topic][payload]; a delivery's topic frame is
+//           [connection][identity][sender's CURVE key]
+//   result: [ResultRecord, 24 bytes][the work's topic frame, sent back][body]
+
+/// The first frame of a work message.
+[[nodiscard]] zmq::message_t work_frame(const WorkMeta& meta);
+/// A delivery's topic frame: its route, then the sender's key.
+[[nodiscard]] zmq::message_t route_frame(const Route& route, std::string_view key);
+/// The WorkMeta of a received work message (route included), and in `topic` its topic
+/// (a delivery's: the sender's key). Null when it is not one.
+[[nodiscard]] std::optional<WorkMeta> read_work(const FrameSet& frames, std::string_view& topic);
+/// The first frame of a result; the second is the work's topic frame (empty: no route).
+[[nodiscard]] zmq::message_t result_frame(const ResultMeta& meta);
+[[nodiscard]] std::optional<ResultMeta> read_result(const zmq::message_t& record,
+                                                    const zmq::message_t& route);
+
 template <class T>
 zmq::message_t pod_frame(const T& value) {
   static_assert(std::is_trivially_copyable_v<T>);
   return zmq::message_t(&value, sizeof(T));
-}
-
-/// A record at the start of a frame at least as large (ResultMeta).
-template <class T>
-std::optional<T> pod_prefix_from(const zmq::message_t& frame) {
-  static_assert(std::is_trivially_copyable_v<T>);
-  if (frame.size() < sizeof(T)) return std::nullopt;
-  T value;
-  std::memcpy(&value, frame.data(), sizeof(T));
-  return value;
 }
 
 template <class T>

@@ -3,10 +3,9 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <cstring>
 #include <exception>
 #include <string>
-#include <type_traits>
+#include <string_view>
 #include <utility>
 
 #include "completions.hpp"
@@ -23,19 +22,13 @@ namespace {
 // This worker's sync address for the way back to the engine (tsan_annotations.hpp).
 thread_local void* tl_result_sync = nullptr;
 
-void send_result(zmq::socket_t& pipe, zmq::message_t record, zmq::message_t body) {
+// [result][route][body]: the route frame is the work's topic frame, sent back.
+void send_result(zmq::socket_t& pipe, const ResultMeta& meta, zmq::message_t route,
+                 zmq::message_t body) {
   pipeline_release(tl_result_sync);
-  pipe.send(record, zmq::send_flags::sndmore);
+  pipe.send(result_frame(meta), zmq::send_flags::sndmore);
+  pipe.send(route, zmq::send_flags::sndmore);
   pipe.send(body, zmq::send_flags::none);
-}
-
-// The result record goes back in the frame of the work record it answers, written over
-// it (pipeline.hpp, ResultMeta): that buffer was malloc()ed by the engine thread, which
-// then frees it itself.
-zmq::message_t result_over(zmq::message_t& work_record, const ResultMeta& meta) {
-  static_assert(sizeof(ResultMeta) <= sizeof(WorkMeta) && std::is_trivially_copyable_v<ResultMeta>);
-  std::memcpy(work_record.data(), &meta, sizeof meta);
-  return std::move(work_record);
 }
 
 // Runs a callback-style request's completion (user code, so here and not on the engine).
@@ -52,10 +45,10 @@ void complete(PeerShared& shared, WorkMeta meta, FrameSet& frames) {
   }
 }
 
-void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
+void broadcast(PeerShared& shared, const WorkMeta& meta, std::string_view topic, FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
-  const Message message(meta.sender, view_of(frames[1]), bytes_of(frames[3]), false, 0,
-                        view_of(frames[2]), meta.sequence, {}, (meta.flags & kFlagRetained) != 0);
+  const Message message(meta.sender, view_of(frames[1]), bytes_of(frames[3]), false, 0, topic,
+                        meta.sequence, {}, (meta.flags & kFlagRetained) != 0);
   std::uint64_t errors = 0;
   const std::size_t ran = shared.subscriptions->deliver(message, errors, meta.latest != 0);
   bump(shared.counters.handler_errors, errors);
@@ -63,17 +56,18 @@ void broadcast(PeerShared& shared, const WorkMeta& meta, FrameSet& frames) {
   bump(shared.counters.handled, ran);
 }
 
-void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, FrameSet& frames) {
+void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta,
+             std::string_view sender_key, FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
   const auto type = view_of(frames[1]);
   Outcome out = run_delivery(shared, meta, type, bytes_of(frames[3]), shared.handlers->find(type),
-                             view_of(frames[2]));
+                             sender_key);
   if (out.what == Outcome::What::nothing) return;
   const bool ok = out.what == Outcome::What::reply;
-  send_result(pipe,
-              result_over(frames[0], ResultMeta{ok ? ResultOp::reply : ResultOp::error, out.code,
-                                                meta.route, meta.correlation_id}),
-              zmq::message_t(out.body.data(), out.body.size()));
+  send_result(
+      pipe,
+      ResultMeta{ok ? ResultOp::reply : ResultOp::error, out.code, meta.route, meta.correlation_id},
+      std::move(frames[2]), zmq::message_t(out.body.data(), out.body.size()));
 }
 
 }  // namespace
@@ -105,25 +99,26 @@ void WorkerPool::run(std::size_t index) {
     for (;;) {
       frames.recv(pipe);
       pipeline_acquire(&shared_.to_worker_sync[index]);
-      const auto meta = pod_from<WorkMeta>(frames[0]);
-      if (!meta || frames.size() != 4) continue;  // cannot happen: the engine wrote it
+      std::string_view topic;
+      const auto meta = read_work(frames, topic);
+      if (!meta) continue;  // cannot happen: the engine wrote it
       switch (meta->op) {
-        case WorkOp::deliver: deliver(shared_, pipe, *meta, frames); break;
+        case WorkOp::deliver: deliver(shared_, pipe, *meta, topic, frames); break;
         case WorkOp::complete: complete(shared_, *meta, frames); break;
         case WorkOp::broadcast:
-          broadcast(shared_, *meta, frames);
+          broadcast(shared_, *meta, topic, frames);
           if (meta->latest == 2) {  // the engine may hand this worker the next one now
             shared_.latest_in_flight[index].fetch_sub(1, std::memory_order_release);
           }
           break;
         case WorkOp::gap: {
           std::uint64_t errors = 0;
-          shared_.subscriptions->gap(meta->sender, view_of(frames[2]), meta->missed, errors);
+          shared_.subscriptions->gap(meta->sender, topic, meta->missed, errors);
           bump(shared_.counters.handler_errors, errors);
           break;
         }
         case WorkOp::stop:
-          send_result(pipe, pod_frame(ResultMeta{ResultOp::stopped, WireError::none, {}, 0}),
+          send_result(pipe, ResultMeta{ResultOp::stopped, WireError::none, {}, 0}, zmq::message_t(),
                       zmq::message_t());
           return;
       }

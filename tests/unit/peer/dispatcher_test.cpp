@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 #include "unit_harness.hpp"
@@ -41,10 +42,11 @@ bool recv_work(zmq::socket_t& s, Work& out, std::chrono::milliseconds timeout = 
   if (!test::recv_within(s, frames, timeout)) return false;
   EXPECT_EQ(frames.size(), 4u);
   if (frames.size() != 4) return false;
-  auto meta = pod_from<WorkMeta>(frames[0]);
+  std::string_view topic;
+  auto meta = read_work(frames, topic);
   EXPECT_TRUE(meta.has_value());
   if (!meta) return false;
-  out = Work{*meta, std::string(view_of(frames[1])), std::string(view_of(frames[2])),
+  out = Work{*meta, std::string(view_of(frames[1])), std::string(topic),
              std::string(view_of(frames[3]))};
   return true;
 }
@@ -145,13 +147,19 @@ TEST(Dispatcher, WorkerResultsReachOnResultAndStopMarkersCount) {
   zmq::socket_t w0 = worker_end(zctx, env.shared, 0);
   zmq::socket_t w1 = worker_end(zctx, env.shared, 1);
 
-  ResultMeta reply{ResultOp::reply, WireError::none, Route{.connection = 3}, 42};
-  w1.send(pod_frame(reply), zmq::send_flags::sndmore);
+  // As a worker answers: [record][the work's route frame, sender's key behind it][body].
+  Route route{.connection = 3, .identity_size = 5};
+  std::memcpy(route.identity, "\0abcd", 5);
+  ResultMeta reply{ResultOp::reply, WireError::none, route, 42};
+  w1.send(result_frame(reply), zmq::send_flags::sndmore);
+  w1.send(route_frame(route, "a-curve-key"), zmq::send_flags::sndmore);
   w1.send(test::text_frame("answer"), zmq::send_flags::none);
   ASSERT_TRUE(test::pump_until([&] { return !results.empty(); }, [&] { (void)d.read(1); }));
   EXPECT_EQ(results[0].first.op, ResultOp::reply);
   EXPECT_EQ(results[0].first.correlation_id, 42u);
   EXPECT_EQ(results[0].first.route.connection, 3u);
+  EXPECT_EQ(std::string_view(results[0].first.route.identity, results[0].first.route.identity_size),
+            std::string_view("\0abcd", 5));
   EXPECT_EQ(results[0].second, "answer");
 
   // Each worker acknowledges its stop marker.
@@ -162,7 +170,8 @@ TEST(Dispatcher, WorkerResultsReachOnResultAndStopMarkersCount) {
     ASSERT_TRUE(recv_work(*end, w));
     EXPECT_EQ(w.meta.op, WorkOp::stop);
     ResultMeta stopped{ResultOp::stopped, WireError::none, Route{}, 0};
-    end->send(pod_frame(stopped), zmq::send_flags::sndmore);
+    end->send(result_frame(stopped), zmq::send_flags::sndmore);
+    end->send(zmq::message_t(), zmq::send_flags::sndmore);
     end->send(zmq::message_t(), zmq::send_flags::none);
   }
   ASSERT_TRUE(test::pump_until([&] { return d.all_stopped(); },
