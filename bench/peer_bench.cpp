@@ -444,9 +444,9 @@ int run_curve(bool quick) {
   return 0;
 }
 
-// --profile W: only zmesh futures, 16 B, window W, 10 s worth of requests and nothing
-// else, for a profiler (perf record/stat -p) to look at one case alone.
-int run_profile(int window) {
+// --profile W [--count N]: only zmesh futures, 16 B, window W, N requests (a million) and
+// nothing else, for a profiler (perf record/stat) to look at one case alone.
+int run_profile(int window, int n) {
   zmesh::Peer server(bench_options("bench-server"));
   auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
   server.start();
@@ -454,7 +454,6 @@ int run_profile(int window) {
   client.start();
   const zmesh::PeerId to = client.connect(server.endpoint()).get();
   const std::string payload(16, 'p');
-  const int n = 1000000;
   const auto m = metered(n, [&] { return zmesh_throughput(client, to, payload, window, n); });
   std::printf("zmesh futures, 16 B, window %d: %.0f req/s, CPU %.1f us/req, syscalls %s/req\n",
               window, m.value, m.cost.cpu_us, bench::fmt_syscalls(m.cost.syscalls).c_str());
@@ -467,6 +466,7 @@ int run(int argc, char** argv) {
   bool quick = false;
   bool curve = false;
   int profile_window = 0;
+  int profile_count = 1000000;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--curve") == 0) curve = true;
@@ -474,7 +474,7 @@ int run(int argc, char** argv) {
       profile_window = std::atoi(argv[++i]);
   }
   if (curve) return run_curve(quick);
-  if (profile_window > 0) return run_profile(profile_window);
+  if (profile_window > 0) return run_profile(profile_window, profile_count);
   const int lat_n = quick ? 2000 : 20000;
   const int tput_n = quick ? 5000 : 100000;
 
