@@ -2,6 +2,10 @@
 // connection, the registry (exactly one Connection per peer id), the greeting, the
 // heartbeats, and a bounded outbound queue per connection. Engine thread only.
 //
+// Defined by concept: connections.cpp (open, close, connect, remove, snapshot),
+// greeting.cpp, connections_read.cpp (the ROUTER and DEALERs in, dispatch by kind),
+// connections_send.cpp (app sends, answers, flush), connections_liveness.cpp (timers).
+//
 // What arrives on the ROUTER and the DEALERs is decoded here; greetings, pings, pongs and
 // byes are handled here; requests, messages and answers go up through Events. Nothing
 // one peer does can hold up another: each connection queues what its pipe cannot take
@@ -11,18 +15,17 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <zmq.hpp>
 
 #include "connection_registry.hpp"
+#include "departure_reasons.hpp"
 #include "engine_context.hpp"
 #include "liveness.hpp"
 #include "outbox.hpp"
@@ -126,34 +129,42 @@ class Connections {
   }
 
  private:
+  // reading (connections_read.cpp)
   void on_envelope(Connection* via_dealer, FrameSet& frames, const Envelope& env);
+  void on_request(Connection& c, const Route& route, FrameSet& frames, const Envelope& env);
+  void on_error(Connection& c, const Envelope& env);
+  void on_pong(Connection& c, const Envelope& env);
+  void answer_unknown(std::string_view identity, const Envelope& env);
+
   // greeting (greeting.cpp)
   void on_hello(std::string_view identity, const Envelope& env, const std::string& key);
   void on_welcome(Connection& c, const Envelope& env);
   void on_reject(Connection& c, const Envelope& env);
-  void on_request(Connection& c, const Route& route, FrameSet& frames, const Envelope& env);
-  void on_error(Connection& c, const Envelope& env);
-  void on_pong(Connection& c, const Envelope& env);
   void send_hello(Connection& c);
+  /// `c` is greeted and its session live: a greeting with its id from elsewhere is a
+  /// duplicate, not its restart.
+  [[nodiscard]] bool live_elsewhere(const Connection& c, SteadyClock::time_point now) const;
+  /// Greeted: counts it, fires `ready`, and sends what waited for the greeting.
+  void mark_ready(Connection& c);
+
+  // connections.cpp
   /// A DEALER to `endpoint`, a CURVE client of `server_key` when CURVE is on, its
   /// handshake watched (nullopt: `error` says why it cannot be made).
   std::optional<zmq::socket_t> open_dealer(Connection& c, const std::string& endpoint,
                                            std::string& error);
+
+  // time (connections_liveness.cpp)
   /// Greeting connections whose handshake failed fail fast with errc::auth_failed.
   void check_handshakes();
   /// Our ROUTER's refused handshakes, counted by cause.
   void count_refused_handshakes();
-  /// `c` is greeted and its session live: a greeting with its id from elsewhere is a
-  /// duplicate, not its restart.
-  [[nodiscard]] bool live_elsewhere(const Connection& c, SteadyClock::time_point now) const;
-  void answer_unknown(std::string_view identity, const Envelope& env);
-  void mark_ready(Connection& c);
   void heartbeat(SteadyClock::time_point now, bool paused);
+
+  // sending (connections_send.cpp)
   /// Sends if there is room now, else drops (pings, byes, greeting answers).
   void send_control(Connection& c, const Route& route, const Header& h, zmq::message_t payload);
   /// After its DEALERs vanished: a connection with no way left to reach it is gone.
   bool drop_if_unreachable(Connection& c);
-  void remember_gone(PeerId peer, const std::string& text);
 
   EngineContext& ctx_;
   Events events_;
@@ -168,8 +179,7 @@ class Connections {
   std::vector<std::uint64_t> no_route_;  // reused by flush()
   SteadyClock::time_point next_heartbeat_{};
   // Recent departures, for clear errors; bounded, oldest forgotten first.
-  std::unordered_map<PeerId, std::string> gone_;
-  std::deque<PeerId> gone_order_;
+  DepartureReasons departures_;
 };
 
 }  // namespace zmesh::detail

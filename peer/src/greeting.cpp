@@ -1,5 +1,6 @@
 // Connections, part two: the greeting (docs/protocol.md 5.1) — Hello out, Hello in,
-// Welcome and Reject — with version negotiation and the duplicate-id rule.
+// Welcome and Reject — with version negotiation and the duplicate-id rule, and
+// mark_ready, which sends what waited for the greeting.
 #include <string>
 
 #include "connections.hpp"
@@ -239,6 +240,29 @@ void Connections::on_reject(Connection& c, const Envelope& env) {
   const std::string where = c.endpoint.empty() ? c.describe() : c.endpoint;
   remove(c, code == errc::remote_error ? errc::rejected : code,
          "peer at " + where + " rejected the greeting: " + reason);
+}
+
+void Connections::mark_ready(Connection& c) {
+  if (!c.ready()) bump(ctx_.counters().connections);
+  c.monitor.reset();  // the handshake is over
+  c.state = ConnectionState::ready;
+  c.last_rx = SteadyClock::now();
+  departures_.forget(c.info.id);
+  events_.ready(c);
+  // What waited for the greeting goes now, in order.
+  while (!c.held.empty()) {
+    HeldSend q = std::move(c.held.front());
+    c.held.pop_front();
+    // A request that timed out while it waited has failed already: do not send it.
+    if (q.kind == Kind::request && q.deadline_unix_ms != 0 && unix_now_ms() > q.deadline_unix_ms) {
+      continue;
+    }
+    Header h = ctx_.header(q.kind, q.correlation_id);
+    h.type = q.type;
+    h.deadline_unix_ms = q.deadline_unix_ms;
+    h.flags = q.flags;
+    outbox_.enqueue(c, Route{c.key}, ctx_.encode(h), std::move(q.payload));
+  }
 }
 
 }  // namespace zmesh::detail
