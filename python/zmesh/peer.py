@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import codec, errors, security
+from . import broker_endpoints, codec, errors, security
 from .broadcast_state import RetainRule
 from .security import CurveOptions
 from .codec import LIMITS
@@ -172,28 +172,27 @@ class Peer:
         self.services = list(services)
         self.broker = broker or None
         # brokers (5.7, several brokers): `broker` and `brokers`, each an endpoint or a
-        # comma-separated list, duplicates once, in order (the C++ broker_endpoints)
-        if isinstance(brokers, str):
-            brokers = [brokers]
-        self.brokers = []
-        for item in [broker or "", *brokers]:
-            for ep in str(item).split(","):
-                ep = ep.strip()
-                if ep and ep not in self.brokers:
-                    self.brokers.append(ep)
-        if self.brokers and not self.broker:
-            self.broker = ",".join(self.brokers)
-        if self.curve.enabled and self.brokers:
+        # comma-separated list; a host name with several addresses is one broker per
+        # address; duplicates once, in order (broker_endpoints.py, as the C++ peer)
+        listed = broker_endpoints.listed(broker, brokers)
+        keys = []  # the broker keys given (CURVE)
+        if self.curve.enabled and listed:
             # One key for every broker, or a comma-separated list matched to them in order.
             keys = [k.strip() for k in (broker_key or "").split(",") if k.strip()]
             if not keys:
                 raise errors.InvalidArgument("CURVE is on: broker_key (the broker's public "
                                              "key) is needed to connect to the broker")
-            if len(keys) not in (1, len(self.brokers)):
+            if len(keys) not in (1, len(listed)):
                 raise errors.InvalidArgument(
-                    f"broker_key: {len(keys)} keys for {len(self.brokers)} brokers (give one "
+                    f"broker_key: {len(keys)} keys for {len(listed)} brokers (give one "
                     "for all, or one per broker in order)")
-            self.broker_key = ",".join(security.public_key_from(k, "broker_key") for k in keys)
+            keys = [security.public_key_from(k, "broker_key") for k in keys]
+        self.brokers, per_broker = broker_endpoints.broker_endpoints(
+            listed, keys if len(keys) > 1 else ())
+        if self.brokers and not self.broker:
+            self.broker = ",".join(self.brokers)
+        if keys:  # one key for all, or each broker's (engine_broker._broker_key)
+            self.broker_key = keys[0] if len(keys) == 1 else ",".join(per_broker)
         # False: lookup-only (no Register: not listed, no Events; the membership is
         # listed again every `membership_refresh` s, 0 = keep none)
         self.register_with_brokers = bool(register_with_brokers)
