@@ -76,16 +76,21 @@ void Peer::subscribe_to(const std::string& pub_endpoint, const std::string& publ
                                         impl_->shared_.options.send_timeout);
 }
 
-Future<void> Peer::sync_subscriptions(std::chrono::milliseconds timeout) {
-  Impl::Call call(*impl_);
+Future<void> Peer::Impl::sync(std::chrono::milliseconds timeout, zmq::message_t prefix,
+                              zmq::message_t with_last) {
+  Call call(*this);
   auto done = std::make_unique<detail::SyncCompletion>();
   auto future = done->done.get_future();
   CommandMeta meta{.op = CommandOp::sync,
-                   .deadline_us = Impl::deadline_us(timeout),
+                   .deadline_us = deadline_us(timeout),
                    .completion = detail::Handoff::give(std::move(done))};
-  impl_->submit<detail::SyncCompletion>(meta, zmq::message_t(), zmq::message_t(),
-                                        impl_->shared_.options.send_timeout);
+  submit<detail::SyncCompletion>(meta, std::move(prefix), std::move(with_last),
+                                 shared_.options.send_timeout);
   return future;
+}
+
+Future<void> Peer::sync_subscriptions(std::chrono::milliseconds timeout) {
+  return impl_->sync(timeout, zmq::message_t(), zmq::message_t());
 }
 
 Future<void> Peer::sync_subscriptions_with_last(std::string prefix,
@@ -98,16 +103,8 @@ Future<void> Peer::sync_subscriptions_with_last(std::string prefix,
   if (prefix.size() + 50 > impl_->shared_.options.limits.max_topic_bytes) {
     throw Error(errc::invalid_argument, "prefix too long to ask for last values");
   }
-  Impl::Call call(*impl_);
-  auto done = std::make_unique<detail::SyncCompletion>();
-  auto future = done->done.get_future();
-  CommandMeta meta{.op = CommandOp::sync,
-                   .deadline_us = Impl::deadline_us(timeout),
-                   .completion = detail::Handoff::give(std::move(done))};
-  impl_->submit<detail::SyncCompletion>(meta, zmq::message_t(prefix.data(), prefix.size()),
-                                        zmq::message_t(std::string_view("1")),
-                                        impl_->shared_.options.send_timeout);
-  return future;
+  return impl_->sync(timeout, zmq::message_t(prefix.data(), prefix.size()),
+                     zmq::message_t(std::string_view("1")));
 }
 
 Registration Peer::on_gap(GapHandler handler) {

@@ -63,6 +63,10 @@ class ZMESH_HIDDEN Peer::Impl {
   void start_metrics();
   // Answers kStatsRequestType (it uses ask()).
   void serve_stats();
+  // A subscription sync (peer_broadcasts.cpp): `prefix` and `with_last` ("1") ask for
+  // the retained values too; both empty for a plain sync.
+  Future<void> sync(std::chrono::milliseconds timeout, zmq::message_t prefix,
+                    zmq::message_t with_last);
 
   /// Admission to the command pipeline for one API call (see stop()).
   class Call {
