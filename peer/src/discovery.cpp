@@ -104,12 +104,16 @@ void Discovery::state_changed() {
                     : "broker at " + link->endpoint() + ": " + why;
     }
   }
+  std::string refused_all = refused_by_all();
+  {
+    std::lock_guard lock(ctx_.shared.registration_mu);
+    ctx_.shared.registration_error = std::move(refusal);
+    ctx_.shared.broker_auth_error = std::move(refused_all);
+  }
+  // The reasons first: whoever sees registered() turn true sees registration_error()
+  // cleared (a test saw the old reason beside registered() under ThreadSanitizer).
   ctx_.shared.registered.store(registered);
   ctx_.shared.membership_listed.store(listed);
-  std::string refused_all = refused_by_all();
-  std::lock_guard lock(ctx_.shared.registration_mu);
-  ctx_.shared.registration_error = std::move(refusal);
-  ctx_.shared.broker_auth_error = std::move(refused_all);
 }
 
 void Discovery::on_timers(SteadyClock::time_point now) {
