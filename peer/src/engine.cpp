@@ -344,8 +344,7 @@ bool Engine::must_wait(const CommandMeta& meta) {
   if (meta.op != CommandOp::send && meta.op != CommandOp::request) return false;
   Connection* c = connections_.find(meta.to);
   return c != nullptr && c->ready() && connections_.over_bound(*c) &&
-         (meta.op == CommandOp::send ||
-          SteadyClock::now() < Deadline::from_steady_us(meta.deadline_us).steady);
+         (meta.op == CommandOp::send || SteadyClock::now() < Deadline::steady_at(meta.deadline_us));
 }
 
 void Engine::retry_parked() {
@@ -364,7 +363,8 @@ void Engine::on_command(FrameSet& frames) {
     return;
   }
   const auto text = [&](std::size_t i) { return std::string(view_of(frames[i])); };
-  const Deadline deadline = Deadline::from_steady_us(meta->deadline_us);
+  // Made only by the commands that carry one (a publish or send reads no clock for it).
+  const auto deadline = [&] { return Deadline::from_steady_us(meta->deadline_us); };
   switch (meta->op) {
     case CommandOp::connect:
       connections_.connect(text(1), text(2), meta->completion.take<ConnectCompletion>());
@@ -381,7 +381,7 @@ void Engine::on_command(FrameSet& frames) {
     case CommandOp::disconnect: connections_.disconnect(meta->to); break;
     case CommandOp::send: send_message(*meta, frames); break;
     case CommandOp::request:
-      requests_.request(meta->to, deadline, view_of(frames[1]), std::move(frames[2]),
+      requests_.request(meta->to, deadline(), view_of(frames[1]), std::move(frames[2]),
                         meta->completion.take<RequestCompletion>());
       break;
     case CommandOp::connections:
@@ -398,7 +398,7 @@ void Engine::on_command(FrameSet& frames) {
     case CommandOp::unsubscribe: broadcasts_.unsubscribe(text(1)); break;
     case CommandOp::subscribe_to: broadcasts_.follow(text(1), text(2)); break;
     case CommandOp::sync:
-      broadcasts_.sync(deadline, meta->completion.take<SyncCompletion>(),
+      broadcasts_.sync(deadline(), meta->completion.take<SyncCompletion>(),
                        frames.size() > 2 && frames[2].size() != 0
                            ? std::optional<std::string>(text(1))
                            : std::nullopt);
@@ -410,16 +410,16 @@ void Engine::on_command(FrameSet& frames) {
       meta->completion.take<MembersCompletion>()->promise.set_value(discovery_.members());
       break;
     case CommandOp::lookup:
-      discovery_.lookup(text(1), text(2), deadline, meta->completion.take<MembersCompletion>());
+      discovery_.lookup(text(1), text(2), deadline(), meta->completion.take<MembersCompletion>());
       for (auto* b : discovery_.sockets()) readiness_.touch(*b);  // it asked a broker
       break;
     case CommandOp::connect_name:
-      discovery_.connect_name(text(1), deadline, meta->completion.take<ConnectCompletion>());
+      discovery_.connect_name(text(1), deadline(), meta->completion.take<ConnectCompletion>());
       for (auto* b : discovery_.sockets()) readiness_.touch(*b);
       break;
     case CommandOp::request_service:
       if (frames.size() == 4) {
-        requests_.request_service(text(3), deadline, view_of(frames[1]), std::move(frames[2]),
+        requests_.request_service(text(3), deadline(), view_of(frames[1]), std::move(frames[2]),
                                   meta->completion.take<RequestCompletion>());
       }
       break;
@@ -442,7 +442,7 @@ void Engine::send_message(const CommandMeta& meta, FrameSet& frames) {
 void Engine::begin_stop(CommandMeta& meta) {
   stop_done_ = meta.completion.take<StopCompletion>();
   ctx_.stopping = true;
-  stop_deadline_ = Deadline::from_steady_us(meta.deadline_us).steady;
+  stop_deadline_ = Deadline::steady_at(meta.deadline_us);
   // Behind whatever each worker has queued: it answers once that is done.
   dispatcher_.stop_workers();
 }

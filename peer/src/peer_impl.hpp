@@ -103,8 +103,12 @@ class ZMESH_HIDDEN Peer::Impl {
     return future.get();
   }
 
+  /// A command's deadline: `timeout` from now on the steady clock (the engine makes the
+  /// wire deadline from it).
   static std::int64_t deadline_us(std::chrono::milliseconds timeout) {
-    return detail::Deadline::after(timeout).steady_us();
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               (SteadyClock::now() + timeout).time_since_epoch())
+        .count();
   }
 
   /// Sends a command; on failure the completion (if any) is adopted back and destroyed.

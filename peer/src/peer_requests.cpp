@@ -57,10 +57,9 @@ void Peer::request_impl(PeerId to, std::string_view type, std::string_view paylo
   check_payload(o, payload);
   if (timeout.count() <= 0) timeout = o.request_timeout;
   Impl::Call call(*impl_);
-  const auto deadline = detail::Deadline::after(timeout);
   CommandMeta meta{.op = CommandOp::request,
                    .to = to,
-                   .deadline_us = deadline.steady_us(),
+                   .deadline_us = Impl::deadline_us(timeout),
                    .completion = detail::Handoff::give(std::move(done))};
   impl_->submit<detail::RequestCompletion>(meta, zmq::message_t(type.data(), type.size()),
                                            zmq::message_t(payload.data(), payload.size()),
@@ -78,9 +77,8 @@ Future<Response> Peer::request_service(std::string_view service, std::string_vie
   Impl::Call call(*impl_);
   auto done = std::make_unique<detail::RequestCompletion>();
   auto future = done->promise.get_future();
-  const auto deadline = detail::Deadline::after(timeout);
   CommandMeta meta{.op = CommandOp::request_service,
-                   .deadline_us = deadline.steady_us(),
+                   .deadline_us = Impl::deadline_us(timeout),
                    .completion = detail::Handoff::give(std::move(done))};
   std::array<zmq::message_t, 4> frames{detail::pod_frame(meta),
                                        zmq::message_t(type.data(), type.size()),
