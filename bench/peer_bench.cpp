@@ -472,6 +472,7 @@ int run(int argc, char** argv) {
     if (std::strcmp(argv[i], "--curve") == 0) curve = true;
     if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc)
       profile_window = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) profile_count = std::atoi(argv[++i]);
   }
   if (curve) return run_curve(quick);
   if (profile_window > 0) return run_profile(profile_window, profile_count);

@@ -102,7 +102,7 @@ void Connections::on_envelope(Connection* via_dealer, FrameSet& frames, const En
       return;
     }
   }
-  c->last_rx = SteadyClock::now();
+  c->last_rx = ctx_.now();
   if (c->state == ConnectionState::suspect) c->state = ConnectionState::ready;
   const Route route = via_dealer != nullptr ? Route{c->key} : route_via(*c, env.identity);
   switch (h.kind) {

@@ -46,6 +46,7 @@ void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
       ctx_.shared.worker_pending[worker].load(std::memory_order_acquire) == 0) {
     if (auto entry = ctx_.shared.handlers->find(h.type); entry && entry->run_inline) {
       Outcome out = run_delivery(ctx_.shared, meta, h.type, bytes_of(payload), entry, sender_key);
+      ctx_.user_code_ran();
       if (out.what != Outcome::What::nothing) {
         const bool ok = out.what == Outcome::What::reply;
         on_result_(

@@ -207,6 +207,7 @@ void Engine::loop() {
     // only when no socket is left to read.
     readiness_.wait(busy || readiness_.fresh() ? milliseconds(0)
                                                : poll_timeout(SteadyClock::now()));
+    ctx_.start_round();
     busy = sweep();
     after_io();
   }
@@ -364,7 +365,7 @@ void Engine::on_command(FrameSet& frames) {
   }
   const auto text = [&](std::size_t i) { return std::string(view_of(frames[i])); };
   // Made only by the commands that carry one (a publish or send reads no clock for it).
-  const auto deadline = [&] { return Deadline::from_steady_us(meta->deadline_us); };
+  const auto deadline = [&] { return ctx_.deadline(meta->deadline_us); };
   switch (meta->op) {
     case CommandOp::connect:
       connections_.connect(text(1), text(2), meta->completion.take<ConnectCompletion>());

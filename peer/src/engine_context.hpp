@@ -4,11 +4,13 @@
 // the components (Connections, Requests, Dispatcher, Broadcasts, Discovery).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
 #include <zmq.hpp>
 
+#include "deadline.hpp"
 #include "peer_log.hpp"
 #include "peer_shared.hpp"
 #include "readiness.hpp"
@@ -45,15 +47,46 @@ struct EngineContext {
     self.public_key = opts.curve.public_key;
   }
 
-  /// A header from us, stamped now.
+  /// A header from us, stamped with the round's time.
   [[nodiscard]] Header header(Kind kind, std::uint64_t correlation_id) const {
     Header h;
     h.kind = kind;
     h.correlation_id = correlation_id;
     h.sender_id = self.id;
     h.sender_session = self.session;
-    h.timestamp_us = unix_now_us();
+    h.timestamp_us = unix_now();
     return h;
+  }
+
+  /// The engine reads the clocks once per round, when it wakes, and what the round
+  /// handles is stamped and timed with that (a message's arrival, a request's start and
+  /// end, a header's timestamp): two clock reads a round instead of several a message.
+  /// A round of the engine's own work lasts microseconds (a burst per socket), so the
+  /// times differ from a fresh read by that much at most; user code run inline ends that
+  /// (user_code_ran). Components driven alone (unit tests, no round) read the clocks
+  /// each time.
+  void start_round() noexcept {
+    round_steady_ = SteadyClock::now();
+    round_unix_us_ = unix_now_us();
+    in_round_ = true;
+  }
+  /// User code ran on the engine thread for as long as it took (an inline handler or
+  /// callback): the rest of the round reads the clocks afresh.
+  void user_code_ran() noexcept { in_round_ = false; }
+  [[nodiscard]] SteadyClock::time_point now() const noexcept {
+    return in_round_ ? round_steady_ : SteadyClock::now();
+  }
+  [[nodiscard]] std::uint64_t unix_now() const noexcept {
+    return in_round_ ? round_unix_us_ : unix_now_us();
+  }
+  /// The deadline a command carries (steady microseconds, 0 = none) with its unix half
+  /// for the wire, from the round's clocks.
+  [[nodiscard]] Deadline deadline(std::int64_t steady_us) const noexcept {
+    const SteadyClock::time_point steady = Deadline::steady_at(steady_us);
+    if (steady_us == 0) return Deadline{steady, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(steady - now());
+    return Deadline{steady, unix_now() / 1000 + static_cast<std::uint64_t>(
+                                                    std::max<std::int64_t>(left.count(), 0))};
   }
   [[nodiscard]] zmq::message_t encode(const Header& h) { return encoder.encode(h); }
   [[nodiscard]] std::uint64_t next_correlation() noexcept { return correlation_++; }
@@ -98,6 +131,9 @@ struct EngineContext {
 
  private:
   std::uint64_t correlation_ = 1;
+  SteadyClock::time_point round_steady_{};
+  std::uint64_t round_unix_us_ = 0;
+  bool in_round_ = false;
 };
 
 }  // namespace zmesh::detail

@@ -10,7 +10,7 @@ void Requests::request(PeerId to, const Deadline& deadline, std::string_view typ
                        zmq::message_t payload, std::unique_ptr<RequestCompletion> done) {
   const std::uint64_t correlation = ctx_.next_correlation();
   bump(ctx_.counters().pending);
-  PendingRequest r{to, deadline.steady, std::move(done), nullptr, SteadyClock::now()};
+  PendingRequest r{to, deadline.steady, std::move(done), nullptr, ctx_.now()};
   if (ctx_.stopping)
     return fail(std::move(r), correlation, errc::shutting_down, "peer is shutting down");
   if (r.started >= deadline.steady) {
@@ -35,7 +35,7 @@ void Requests::request_service(std::string service, const Deadline& deadline, st
   const std::uint64_t correlation = ctx_.next_correlation();
   bump(ctx_.counters().pending);
   PendingRequest r{0, deadline.steady, std::move(done), std::make_unique<PendingRequest::Retry>(),
-                   SteadyClock::now()};
+                   ctx_.now()};
   r.retry->service = std::move(service);
   r.retry->type = std::string(type);
   r.retry->payload = std::move(payload);
@@ -140,7 +140,7 @@ void Requests::fail_all(errc code, const std::string& text) {
 void Requests::complete(PendingRequest r, Response response) {
   drop(ctx_.counters().pending);
   bump(ctx_.counters().replies_received);
-  ctx_.counters().request_durations.observe(SteadyClock::now() - r.started);
+  ctx_.counters().request_durations.observe(ctx_.now() - r.started);
   if (!r.completion->callback) {
     if (batching_) {
       replies_.emplace_back(std::move(r.completion), std::move(response));
@@ -186,6 +186,7 @@ void Requests::run_inline(RequestCompletion& done, std::error_code ec, Response 
   } catch (...) {
     bump(ctx_.counters().handler_errors);
   }
+  ctx_.user_code_ran();
 }
 
 }  // namespace zmesh::detail
