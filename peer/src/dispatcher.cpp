@@ -57,9 +57,8 @@ void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
     }
   }
   bump(ctx_.counters().worker_queue_depth);
-  // A delivery has no topic: its topic frame carries its route and the sender's key.
-  push(Item{worker, meta, zmq::message_t(h.type.data(), h.type.size()),
-            route_frame(route, sender_key), std::move(payload)});
+  // A delivery has no topic: in its place, its route and the sender's key.
+  push(Item{worker, meta, delivery_names(h.type, route, sender_key), std::move(payload)});
 }
 
 void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string_view type,
@@ -101,7 +100,7 @@ void Dispatcher::push_broadcast(std::size_t worker, LatestBroadcast&& b, std::ui
                      .sequence = b.sequence,
                      .flags = b.flags,
                      .latest = latest},
-            std::move(b.type), std::move(b.topic), std::move(b.payload)});
+            names_frame(view_of(b.type), view_of(b.topic)), std::move(b.payload)});
 }
 
 void Dispatcher::hold_latest(std::size_t worker, LatestBroadcast& b) {
@@ -133,7 +132,7 @@ void Dispatcher::gap(PeerId publisher, std::string_view topic, std::uint64_t mis
   push(Item{
       worker_for(publisher),
       WorkMeta{.op = WorkOp::gap, .kind = Kind::publish, .sender = publisher, .missed = missed},
-      zmq::message_t(), zmq::message_t(topic.data(), topic.size()), zmq::message_t()});
+      names_frame({}, topic), zmq::message_t()});
 }
 
 void Dispatcher::complete(std::unique_ptr<RequestCompletion> done, PeerId from, errc error,
@@ -151,7 +150,7 @@ void Dispatcher::complete(std::unique_ptr<RequestCompletion> done, PeerId from, 
                      .sender = from,
                      .completion = Handoff::give(std::move(done)),
                      .error = static_cast<int>(error)},
-            zmq::message_t(), zmq::message_t(), zmq::message_t(body.data(), body.size())});
+            names_frame({}, {}), zmq::message_t(body.data(), body.size())});
 }
 
 void Dispatcher::departed(std::uint64_t connection_key) noexcept {
@@ -161,8 +160,7 @@ void Dispatcher::departed(std::uint64_t connection_key) noexcept {
 void Dispatcher::stop_workers() {
   stopping_ = true;
   for (std::size_t i = 0; i < pipes_.size(); ++i) {
-    push(Item{i, WorkMeta{.op = WorkOp::stop}, zmq::message_t(), zmq::message_t(),
-              zmq::message_t()});
+    push(Item{i, WorkMeta{.op = WorkOp::stop}, names_frame({}, {}), zmq::message_t()});
   }
 }
 
@@ -201,8 +199,7 @@ bool Dispatcher::try_send(Item& w) {
     if (retried || !ctx_.refused(pipe)) return false;
   }
   ctx_.touched(pipe);  // the send may have taken in the signal of a reply
-  pipe.send(w.type, zmq::send_flags::sndmore);
-  pipe.send(w.topic, zmq::send_flags::sndmore);
+  pipe.send(w.names, zmq::send_flags::sndmore);
   pipe.send(w.payload, zmq::send_flags::none);
   return true;
 }
@@ -215,14 +212,14 @@ int Dispatcher::read(std::size_t worker) {
   int n = 0;
   for (; n < kBurst && frames_.recv(pipes_[worker], zmq::recv_flags::dontwait); ++n) {
     pipeline_acquire(&ctx_.shared.from_worker_sync[worker]);
-    if (frames_.size() != 3) continue;  // cannot happen: our worker wrote it
-    const auto meta = read_result(frames_[0], frames_[1]);
+    if (frames_.size() != 2) continue;  // cannot happen: our worker wrote it
+    const auto meta = read_result(frames_[0]);
     if (!meta) continue;  // as above
     if (meta->op == ResultOp::stopped) {
       ++stopped_;
       continue;
     }
-    on_result_(*meta, std::move(frames_[2]));
+    on_result_(*meta, std::move(frames_[1]));
   }
   return n;
 }

@@ -93,8 +93,7 @@ class Dispatcher {
   struct Item {
     std::size_t worker;
     WorkMeta meta;
-    zmq::message_t type;
-    zmq::message_t topic;
+    zmq::message_t names;  // names_frame / delivery_names (pipeline.hpp)
     zmq::message_t payload;
   };
   void push(Item item);

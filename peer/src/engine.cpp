@@ -357,6 +357,13 @@ void Engine::retry_parked() {
 }
 
 void Engine::on_command(FrameSet& frames) {
+  if (frames.size() == 2) {  // a publish, the only command of two frames
+    if (const auto names = read_publish(frames[0])) {
+      broadcasts_.publish(zmq::message_t(names->topic.data(), names->topic.size()), names->type,
+                          std::move(frames[1]));
+    }
+    return;
+  }
   auto meta = pod_from<CommandMeta>(frames[0]);
   if (!meta || frames.size() < 3) return;  // cannot happen: the Peer wrote it
   if (!ctx_.stopping && must_wait(*meta)) {
@@ -390,11 +397,7 @@ void Engine::on_command(FrameSet& frames) {
           connections_.snapshot([this](PeerId p) { return requests_.count_for(p); }));
       break;
     case CommandOp::stop: begin_stop(*meta); break;
-    case CommandOp::publish:
-      if (frames.size() == 4) {
-        broadcasts_.publish(std::move(frames[3]), view_of(frames[1]), std::move(frames[2]));
-      }
-      break;
+    case CommandOp::publish: break;  // two frames, above
     case CommandOp::subscribe: broadcasts_.subscribe(text(1)); break;
     case CommandOp::unsubscribe: broadcasts_.unsubscribe(text(1)); break;
     case CommandOp::subscribe_to: broadcasts_.follow(text(1), text(2)); break;

@@ -37,10 +37,10 @@ void Peer::publish(std::string_view topic, std::string_view type, std::string_vi
                       std::to_string(o.send_timeout.count()) + " ms (delivery policy block)");
     }
   }
-  CommandMeta meta{.op = CommandOp::publish};
-  std::array<zmq::message_t, 4> frames{
-      detail::pod_frame(meta), zmq::message_t(type.data(), type.size()),
-      zmq::message_t(payload.data(), payload.size()), zmq::message_t(topic.data(), topic.size())};
+  // Two frames, not a CommandMeta and three more: every frame costs the engine a receive.
+  const CommandMeta meta{.op = CommandOp::publish};  // no completion to take back
+  std::array<zmq::message_t, 2> frames{detail::publish_frame(type, topic),
+                                       zmq::message_t(payload.data(), payload.size())};
   try {
     impl_->submit_frames<detail::SyncCompletion>(meta, frames, o.send_timeout);
   } catch (...) {

@@ -2,9 +2,11 @@
 // message on them. Records are trivially copyable and travel as the first frame.
 //
 //   app thread --PUSH--> engine PULL       [CommandMeta][...] (see CommandOp)
-//   engine PAIR <-> worker PAIR (one each)  engine->worker [WorkMeta][type][topic][payload]
-//                                           worker->engine [ResultMeta][route][payload|error]
+//   engine PAIR <-> worker PAIR (one each)  engine->worker [WorkMeta][names][payload]
+//                                           worker->engine [ResultMeta, route][payload|error]
 //   (the two as compact records: see work_frame below)
+// Every frame costs a send and a receive on each side of a pipe (about 0.27 µs of CPU
+// for the two on inproc), so what is small travels together in one frame.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +40,7 @@ enum class CommandOp : std::uint8_t {
   request,          // [meta][type][payload]
   connections,      // [meta][][]
   stop,             // [meta][][]
-  publish,          // [meta][type][payload][topic]
+  publish,          // [publish_frame: op, type, topic][payload] (no CommandMeta)
   subscribe,        // [meta][prefix][]
   unsubscribe,      // [meta][prefix][]
   subscribe_to,     // [meta][endpoint][]
@@ -113,21 +115,36 @@ struct ResultMeta {
 // frames of at most 33 bytes, which libzmq keeps inside the message: nothing is malloc()ed
 // on one thread and free()d on the other (glibc would lock the allocating thread's arena
 // from the freeing one, and the two would wake each other with futex calls).
-//   work:   [WorkRecord, 32 bytes][type][topic][payload]; a delivery's topic frame is
-//           [connection][identity][sender's CURVE key]
-//   result: [ResultRecord, 24 bytes][the work's topic frame, sent back][body]
+//   work:    [WorkRecord, 32 bytes][names][payload]
+//   names:   [type size, 2 bytes][type][topic]; a delivery's topic is its route
+//            ([connection, 8 bytes][identity]) then the sender's CURVE key
+//   result:  [ResultRecord, 11 bytes][connection, 8 bytes][identity] then [body]
+//   publish: [CommandOp::publish, 1 byte][names] then [payload]
+// A short type and topic (or a ZeroMQ identity and no key) keep names inside 33 bytes.
+
+/// A message's type and topic (a delivery's: the sender's key), viewed in its frame.
+struct Names {
+  std::string_view type;
+  std::string_view topic;
+};
 
 /// The first frame of a work message.
 [[nodiscard]] zmq::message_t work_frame(const WorkMeta& meta);
-/// A delivery's topic frame: its route, then the sender's key.
-[[nodiscard]] zmq::message_t route_frame(const Route& route, std::string_view key);
-/// The WorkMeta of a received work message (route included), and in `topic` its topic
-/// (a delivery's: the sender's key). Null when it is not one.
-[[nodiscard]] std::optional<WorkMeta> read_work(const FrameSet& frames, std::string_view& topic);
-/// The first frame of a result; the second is the work's topic frame (empty: no route).
+/// The names frame of a broadcast or gap (topic), a completion (both empty).
+[[nodiscard]] zmq::message_t names_frame(std::string_view type, std::string_view topic);
+/// The names frame of a delivery: its type, route and the sender's key.
+[[nodiscard]] zmq::message_t delivery_names(std::string_view type, const Route& route,
+                                            std::string_view key);
+/// The WorkMeta of a received work message (route included), and in `names` its type and
+/// topic (a delivery's: the sender's key). Null when it is not one.
+[[nodiscard]] std::optional<WorkMeta> read_work(const FrameSet& frames, Names& names);
+/// The first frame of a result: the record and the route of the work it answers.
 [[nodiscard]] zmq::message_t result_frame(const ResultMeta& meta);
-[[nodiscard]] std::optional<ResultMeta> read_result(const zmq::message_t& record,
-                                                    const zmq::message_t& route);
+[[nodiscard]] std::optional<ResultMeta> read_result(const zmq::message_t& frame);
+/// The first frame of a publish command; the payload follows.
+[[nodiscard]] zmq::message_t publish_frame(std::string_view type, std::string_view topic);
+/// The type and topic of a publish command's first frame; null when it is not one.
+[[nodiscard]] std::optional<Names> read_publish(const zmq::message_t& frame);
 
 template <class T>
 zmq::message_t pod_frame(const T& value) {

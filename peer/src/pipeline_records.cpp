@@ -1,5 +1,6 @@
-// How WorkMeta and ResultMeta travel on the engine <-> worker pipes (pipeline.hpp): in
-// frames small enough for libzmq to keep inside the message.
+// How WorkMeta and ResultMeta travel on the engine <-> worker pipes, and a publish on the
+// command pipe (pipeline.hpp): few frames, small enough for libzmq to keep inside the
+// message when the names are short.
 #include <bit>
 #include <cstring>
 
@@ -22,13 +23,10 @@ struct WorkRecord {
 };
 static_assert(sizeof(WorkRecord) == 32 && std::is_trivially_copyable_v<WorkRecord>);
 
-struct ResultRecord {
-  ResultOp op;
-  WireError code;
-  std::uint8_t identity_size;  // of the route at the head of the second frame
-  std::uint64_t correlation_id;
-};
-static_assert(sizeof(ResultRecord) <= 33 && std::is_trivially_copyable_v<ResultRecord>);
+// A result's first frame, packed: [op][code][identity size][correlation id, 8 bytes], then
+// the route: [connection, 8 bytes][identity].
+constexpr std::size_t kResultHead = 3 + sizeof(std::uint64_t);
+
 static_assert(std::is_trivially_copyable_v<Handoff> && sizeof(Handoff) == sizeof(std::uint64_t));
 
 std::uint64_t number_of(const WorkMeta& m) {
@@ -42,17 +40,42 @@ std::uint64_t number_of(const WorkMeta& m) {
   return 0;
 }
 
-// A route frame: [connection, 8 bytes][identity][what follows].
-std::optional<Route> route_of(const zmq::message_t& frame, std::size_t identity_size) {
+// A route at the head of `bytes`: [connection, 8 bytes][identity][what follows].
+std::optional<Route> route_of(std::string_view bytes, std::size_t identity_size) {
   Route r;
-  if (frame.size() < sizeof r.connection + identity_size || identity_size > kInlineIdentity) {
+  if (bytes.size() < sizeof r.connection + identity_size || identity_size > kInlineIdentity) {
     return std::nullopt;
   }
-  std::memcpy(&r.connection, frame.data(), sizeof r.connection);
+  std::memcpy(&r.connection, bytes.data(), sizeof r.connection);
   r.identity_size = static_cast<std::uint8_t>(identity_size);
-  std::memcpy(r.identity, static_cast<const char*>(frame.data()) + sizeof r.connection,
-              identity_size);
+  std::memcpy(r.identity, bytes.data() + sizeof r.connection, identity_size);
   return r;
+}
+
+// [type size, 2 bytes][type][parts...] into one frame.
+template <class... Parts>
+zmq::message_t names_of(std::string_view lead, std::string_view type, Parts... parts) {
+  const auto type_size = static_cast<std::uint16_t>(type.size());
+  zmq::message_t f(lead.size() + sizeof type_size + type.size() + (parts.size() + ... + 0));
+  char* p = static_cast<char*>(f.data());
+  const auto put = [&p](const void* data, std::size_t n) {
+    if (n != 0) std::memcpy(p, data, n);
+    p += n;
+  };
+  put(lead.data(), lead.size());
+  put(&type_size, sizeof type_size);
+  put(type.data(), type.size());
+  (put(parts.data(), parts.size()), ...);
+  return f;
+}
+
+std::optional<Names> split_names(std::string_view bytes) {
+  std::uint16_t type_size = 0;
+  if (bytes.size() < sizeof type_size) return std::nullopt;
+  std::memcpy(&type_size, bytes.data(), sizeof type_size);
+  bytes.remove_prefix(sizeof type_size);
+  if (bytes.size() < type_size) return std::nullopt;
+  return Names{bytes.substr(0, type_size), bytes.substr(type_size)};
 }
 
 }  // namespace
@@ -70,33 +93,34 @@ zmq::message_t work_frame(const WorkMeta& m) {
   return pod_frame(r);
 }
 
-zmq::message_t route_frame(const Route& route, std::string_view key) {
-  zmq::message_t f(sizeof route.connection + route.identity_size + key.size());
-  auto* p = static_cast<char*>(f.data());
-  std::memcpy(p, &route.connection, sizeof route.connection);
-  std::memcpy(p + sizeof route.connection, route.identity, route.identity_size);
-  if (!key.empty()) {
-    std::memcpy(p + sizeof route.connection + route.identity_size, key.data(), key.size());
-  }
-  return f;
+zmq::message_t names_frame(std::string_view type, std::string_view topic) {
+  return names_of({}, type, topic);
 }
 
-std::optional<WorkMeta> read_work(const FrameSet& frames, std::string_view& topic) {
-  if (frames.size() != 4) return std::nullopt;
+zmq::message_t delivery_names(std::string_view type, const Route& route, std::string_view key) {
+  return names_of(
+      {}, type,
+      std::string_view(reinterpret_cast<const char*>(&route.connection), sizeof route.connection),
+      std::string_view(route.identity, route.identity_size), key);
+}
+
+std::optional<WorkMeta> read_work(const FrameSet& frames, Names& names) {
+  if (frames.size() != 3) return std::nullopt;
   const auto r = pod_from<WorkRecord>(frames[0]);
-  if (!r) return std::nullopt;
+  const auto split = split_names(view_of(frames[1]));
+  if (!r || !split) return std::nullopt;
+  names = *split;
   WorkMeta m{.op = r->op,
              .kind = r->kind,
              .sender = r->sender,
              .deadline_unix_ms = r->deadline_unix_ms,
              .latest = r->latest};
-  topic = view_of(frames[2]);
   switch (r->op) {
     case WorkOp::deliver: {
-      const auto route = route_of(frames[2], r->identity_size);
+      const auto route = route_of(names.topic, r->identity_size);
       if (!route) return std::nullopt;
       m.route = *route;
-      topic.remove_prefix(sizeof route->connection + route->identity_size);
+      names.topic.remove_prefix(sizeof route->connection + route->identity_size);
       m.correlation_id = r->number;
       m.flags = r->word;
       break;
@@ -116,19 +140,41 @@ std::optional<WorkMeta> read_work(const FrameSet& frames, std::string_view& topi
 }
 
 zmq::message_t result_frame(const ResultMeta& meta) {
-  return pod_frame(ResultRecord{meta.op, meta.code, meta.route.identity_size, meta.correlation_id});
+  const Route& route = meta.route;
+  zmq::message_t f(kResultHead + sizeof route.connection + route.identity_size);
+  auto* p = static_cast<char*>(f.data());
+  p[0] = static_cast<char>(meta.op);
+  p[1] = static_cast<char>(meta.code);
+  p[2] = static_cast<char>(route.identity_size);
+  std::memcpy(p + 3, &meta.correlation_id, sizeof meta.correlation_id);
+  std::memcpy(p + kResultHead, &route.connection, sizeof route.connection);
+  std::memcpy(p + kResultHead + sizeof route.connection, route.identity, route.identity_size);
+  return f;
 }
 
-std::optional<ResultMeta> read_result(const zmq::message_t& record, const zmq::message_t& route) {
-  const auto r = pod_from<ResultRecord>(record);
-  if (!r) return std::nullopt;
-  ResultMeta m{r->op, r->code, Route{}, r->correlation_id};
-  if (route.size() > 0) {  // no route: a stop acknowledgement
-    const auto found = route_of(route, r->identity_size);
-    if (!found) return std::nullopt;
-    m.route = *found;
+std::optional<ResultMeta> read_result(const zmq::message_t& frame) {
+  std::string_view bytes = view_of(frame);
+  if (bytes.size() < kResultHead) return std::nullopt;
+  ResultMeta m{static_cast<ResultOp>(bytes[0]), static_cast<WireError>(bytes[1]), Route{}, 0};
+  const auto identity_size = static_cast<std::uint8_t>(bytes[2]);
+  std::memcpy(&m.correlation_id, bytes.data() + 3, sizeof m.correlation_id);
+  const auto route = route_of(bytes.substr(kResultHead), identity_size);
+  if (!route || bytes.size() != kResultHead + sizeof route->connection + identity_size) {
+    return std::nullopt;
   }
+  m.route = *route;
   return m;
+}
+
+zmq::message_t publish_frame(std::string_view type, std::string_view topic) {
+  const char op = static_cast<char>(CommandOp::publish);
+  return names_of(std::string_view(&op, 1), type, topic);
+}
+
+std::optional<Names> read_publish(const zmq::message_t& frame) {
+  std::string_view bytes = view_of(frame);
+  if (bytes.empty() || bytes[0] != static_cast<char>(CommandOp::publish)) return std::nullopt;
+  return split_names(bytes.substr(1));
 }
 
 }  // namespace zmesh::detail

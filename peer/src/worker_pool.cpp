@@ -22,19 +22,17 @@ namespace {
 // This worker's sync address for the way back to the engine (tsan_annotations.hpp).
 thread_local void* tl_result_sync = nullptr;
 
-// [result][route][body]: the route frame is the work's topic frame, sent back.
-void send_result(zmq::socket_t& pipe, const ResultMeta& meta, zmq::message_t route,
-                 zmq::message_t body) {
+// [result, route][body]: the route is the work's, sent back.
+void send_result(zmq::socket_t& pipe, const ResultMeta& meta, zmq::message_t body) {
   pipeline_release(tl_result_sync);
   pipe.send(result_frame(meta), zmq::send_flags::sndmore);
-  pipe.send(route, zmq::send_flags::sndmore);
   pipe.send(body, zmq::send_flags::none);
 }
 
 // Runs a callback-style request's completion (user code, so here and not on the engine).
 void complete(PeerShared& shared, WorkMeta meta, FrameSet& frames) {
   auto done = meta.completion.take<RequestCompletion>();
-  const auto body = view_of(frames[3]);
+  const auto body = view_of(frames[2]);
   Response response{meta.sender, std::string(body)};
   const std::error_code ec =
       meta.error == 0 ? std::error_code{} : make_error_code(static_cast<errc>(meta.error));
@@ -45,9 +43,9 @@ void complete(PeerShared& shared, WorkMeta meta, FrameSet& frames) {
   }
 }
 
-void broadcast(PeerShared& shared, const WorkMeta& meta, std::string_view topic, FrameSet& frames) {
+void broadcast(PeerShared& shared, const WorkMeta& meta, const Names& names, FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
-  const Message message(meta.sender, view_of(frames[1]), bytes_of(frames[3]), false, 0, topic,
+  const Message message(meta.sender, names.type, bytes_of(frames[2]), false, 0, names.topic,
                         meta.sequence, {}, (meta.flags & kFlagRetained) != 0);
   std::uint64_t errors = 0;
   const std::size_t ran = shared.subscriptions->deliver(message, errors, meta.latest != 0);
@@ -56,18 +54,18 @@ void broadcast(PeerShared& shared, const WorkMeta& meta, std::string_view topic,
   bump(shared.counters.handled, ran);
 }
 
-void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta,
-             std::string_view sender_key, FrameSet& frames) {
+void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, const Names& names,
+             FrameSet& frames) {
   drop(shared.counters.worker_queue_depth);
-  const auto type = view_of(frames[1]);
-  Outcome out = run_delivery(shared, meta, type, bytes_of(frames[3]), shared.handlers->find(type),
-                             sender_key);
+  // A delivery's topic is the sender's CURVE key.
+  Outcome out = run_delivery(shared, meta, names.type, bytes_of(frames[2]),
+                             shared.handlers->find(names.type), names.topic);
   if (out.what == Outcome::What::nothing) return;
   const bool ok = out.what == Outcome::What::reply;
   send_result(
       pipe,
       ResultMeta{ok ? ResultOp::reply : ResultOp::error, out.code, meta.route, meta.correlation_id},
-      std::move(frames[2]), zmq::message_t(out.body.data(), out.body.size()));
+      zmq::message_t(out.body.data(), out.body.size()));
 }
 
 }  // namespace
@@ -99,26 +97,26 @@ void WorkerPool::run(std::size_t index) {
     for (;;) {
       frames.recv(pipe);
       pipeline_acquire(&shared_.to_worker_sync[index]);
-      std::string_view topic;
-      const auto meta = read_work(frames, topic);
+      Names names;
+      const auto meta = read_work(frames, names);
       if (!meta) continue;  // cannot happen: the engine wrote it
       switch (meta->op) {
-        case WorkOp::deliver: deliver(shared_, pipe, *meta, topic, frames); break;
+        case WorkOp::deliver: deliver(shared_, pipe, *meta, names, frames); break;
         case WorkOp::complete: complete(shared_, *meta, frames); break;
         case WorkOp::broadcast:
-          broadcast(shared_, *meta, topic, frames);
+          broadcast(shared_, *meta, names, frames);
           if (meta->latest == 2) {  // the engine may hand this worker the next one now
             shared_.latest_in_flight[index].fetch_sub(1, std::memory_order_release);
           }
           break;
         case WorkOp::gap: {
           std::uint64_t errors = 0;
-          shared_.subscriptions->gap(meta->sender, topic, meta->missed, errors);
+          shared_.subscriptions->gap(meta->sender, names.topic, meta->missed, errors);
           bump(shared_.counters.handler_errors, errors);
           break;
         }
         case WorkOp::stop:
-          send_result(pipe, ResultMeta{ResultOp::stopped, WireError::none, {}, 0}, zmq::message_t(),
+          send_result(pipe, ResultMeta{ResultOp::stopped, WireError::none, {}, 0},
                       zmq::message_t());
           return;
       }

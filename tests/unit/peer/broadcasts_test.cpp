@@ -182,12 +182,12 @@ TEST(Broadcasts, SequenceJumpCountsAGap) {
   for (int i = 0; i < 4; ++i) {
     FrameSet frames;
     ASSERT_TRUE(test::recv_within(node.worker, frames));
-    std::string_view topic;
-    auto meta = read_work(frames, topic);
+    Names names;
+    auto meta = read_work(frames, names);
     ASSERT_TRUE(meta);
     work.emplace_back(meta->op, meta->op == WorkOp::gap ? meta->missed : meta->sequence);
     if (meta->op == WorkOp::gap) {
-      EXPECT_EQ(topic, "t");
+      EXPECT_EQ(names.topic, "t");
     }
   }
   EXPECT_EQ(work, (std::vector<std::pair<WorkOp, std::uint64_t>>{{WorkOp::broadcast, 1},

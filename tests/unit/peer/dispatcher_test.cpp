@@ -40,14 +40,14 @@ struct Work {
 bool recv_work(zmq::socket_t& s, Work& out, std::chrono::milliseconds timeout = 2s) {
   FrameSet frames;
   if (!test::recv_within(s, frames, timeout)) return false;
-  EXPECT_EQ(frames.size(), 4u);
-  if (frames.size() != 4) return false;
-  std::string_view topic;
-  auto meta = read_work(frames, topic);
+  EXPECT_EQ(frames.size(), 3u);
+  if (frames.size() != 3) return false;
+  Names names;
+  auto meta = read_work(frames, names);
   EXPECT_TRUE(meta.has_value());
   if (!meta) return false;
-  out = Work{*meta, std::string(view_of(frames[1])), std::string(topic),
-             std::string(view_of(frames[3]))};
+  out = Work{*meta, std::string(names.type), std::string(names.topic),
+             std::string(view_of(frames[2]))};
   return true;
 }
 
@@ -147,12 +147,11 @@ TEST(Dispatcher, WorkerResultsReachOnResultAndStopMarkersCount) {
   zmq::socket_t w0 = worker_end(zctx, env.shared, 0);
   zmq::socket_t w1 = worker_end(zctx, env.shared, 1);
 
-  // As a worker answers: [record][the work's route frame, sender's key behind it][body].
+  // As a worker answers: [record, the work's route][body].
   Route route{.connection = 3, .identity_size = 5};
   std::memcpy(route.identity, "\0abcd", 5);
   ResultMeta reply{ResultOp::reply, WireError::none, route, 42};
   w1.send(result_frame(reply), zmq::send_flags::sndmore);
-  w1.send(route_frame(route, "a-curve-key"), zmq::send_flags::sndmore);
   w1.send(test::text_frame("answer"), zmq::send_flags::none);
   ASSERT_TRUE(test::pump_until([&] { return !results.empty(); }, [&] { (void)d.read(1); }));
   EXPECT_EQ(results[0].first.op, ResultOp::reply);
@@ -171,7 +170,6 @@ TEST(Dispatcher, WorkerResultsReachOnResultAndStopMarkersCount) {
     EXPECT_EQ(w.meta.op, WorkOp::stop);
     ResultMeta stopped{ResultOp::stopped, WireError::none, Route{}, 0};
     end->send(result_frame(stopped), zmq::send_flags::sndmore);
-    end->send(zmq::message_t(), zmq::send_flags::sndmore);
     end->send(zmq::message_t(), zmq::send_flags::none);
   }
   ASSERT_TRUE(test::pump_until([&] { return d.all_stopped(); },

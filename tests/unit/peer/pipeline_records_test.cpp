@@ -14,11 +14,10 @@ namespace {
 
 constexpr std::size_t kInsideTheMessage = 33;  // libzmq 4.3's largest "very small message"
 
-FrameSet work_message(const WorkMeta& meta, zmq::message_t topic) {
+FrameSet work_message(const WorkMeta& meta, zmq::message_t names) {
   FrameSet f;
   f.push(work_frame(meta));
-  f.push(zmq::message_t(std::string_view("Type")));
-  f.push(std::move(topic));
+  f.push(std::move(names));
   f.push(zmq::message_t(std::string_view("payload")));
   return f;
 }
@@ -33,11 +32,12 @@ TEST(PipelineRecords, ADeliveryKeepsItsRouteAndTheSendersKeyAndFitsInsideTheMess
                     .correlation_id = 991,
                     .deadline_unix_ms = 1'700'000'000'123ULL,
                     .flags = 3};
-  FrameSet f = work_message(in, route_frame(route, ""));
+  FrameSet f = work_message(in, delivery_names("Type", route, ""));
+  EXPECT_EQ(f.size(), 3u) << "record, names, payload";
   EXPECT_LE(f[0].size(), kInsideTheMessage);
-  EXPECT_LE(f[2].size(), kInsideTheMessage) << "a 5-byte ZeroMQ identity and no key";
-  std::string_view key = "unset";
-  const auto out = read_work(f, key);
+  EXPECT_LE(f[1].size(), kInsideTheMessage) << "a short type, a 5-byte ZeroMQ identity, no key";
+  Names names{"unset", "unset"};
+  const auto out = read_work(f, names);
   ASSERT_TRUE(out);
   EXPECT_EQ(out->op, WorkOp::deliver);
   EXPECT_EQ(out->kind, Kind::request);
@@ -48,48 +48,54 @@ TEST(PipelineRecords, ADeliveryKeepsItsRouteAndTheSendersKeyAndFitsInsideTheMess
   EXPECT_EQ(out->route.connection, 77u);
   EXPECT_EQ(std::string_view(out->route.identity, out->route.identity_size),
             std::string_view(route.identity, 5));
-  EXPECT_TRUE(key.empty());
+  EXPECT_EQ(names.type, "Type");
+  EXPECT_TRUE(names.topic.empty()) << "no sender's key";
 
-  FrameSet keyed = work_message(in, route_frame(route, "Z85-key-of-the-sender"));
-  ASSERT_TRUE(read_work(keyed, key));
-  EXPECT_EQ(key, "Z85-key-of-the-sender");
+  FrameSet keyed = work_message(in, delivery_names("Type", route, "Z85-key-of-the-sender"));
+  ASSERT_TRUE(read_work(keyed, names));
+  EXPECT_EQ(names.type, "Type");
+  EXPECT_EQ(names.topic, "Z85-key-of-the-sender");
 
-  // The result carries the route back from the same frame.
+  // The result carries the route back in its first frame.
   const ResultMeta r{ResultOp::error, WireError::no_handler, out->route, out->correlation_id};
   const zmq::message_t record = result_frame(r);
   EXPECT_LE(record.size(), kInsideTheMessage);
-  const auto back = read_result(record, keyed[2]);
+  const auto back = read_result(record);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->op, ResultOp::error);
   EXPECT_EQ(back->code, WireError::no_handler);
   EXPECT_EQ(back->correlation_id, 991u);
   EXPECT_EQ(back->route.connection, 77u);
-  EXPECT_EQ(back->route.identity_size, 5u);
+  EXPECT_EQ(std::string_view(back->route.identity, back->route.identity_size),
+            std::string_view(route.identity, 5));
 }
 
 TEST(PipelineRecords, BroadcastsGapsAndCompletionsKeepTheirFields) {
-  std::string_view topic;
+  Names names;
   FrameSet b = work_message(WorkMeta{.op = WorkOp::broadcast,
                                      .kind = Kind::publish,
                                      .sender = 5,
                                      .sequence = 123456789012ULL,
                                      .flags = kFlagRetained,
                                      .latest = 2},
-                            zmq::message_t(std::string_view("prices.eu")));
+                            names_frame("Tick", "prices.eu"));
   EXPECT_LE(b[0].size(), kInsideTheMessage);
-  auto m = read_work(b, topic);
+  EXPECT_LE(b[1].size(), kInsideTheMessage);
+  auto m = read_work(b, names);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->sequence, 123456789012ULL);
   EXPECT_EQ(m->flags, kFlagRetained);
   EXPECT_EQ(m->latest, 2);
-  EXPECT_EQ(topic, "prices.eu");
+  EXPECT_EQ(names.type, "Tick");
+  EXPECT_EQ(names.topic, "prices.eu");
 
-  FrameSet g = work_message(WorkMeta{.op = WorkOp::gap, .sender = 5, .missed = 17},
-                            zmq::message_t(std::string_view("t")));
-  m = read_work(g, topic);
+  FrameSet g =
+      work_message(WorkMeta{.op = WorkOp::gap, .sender = 5, .missed = 17}, names_frame({}, "t"));
+  m = read_work(g, names);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->missed, 17u);
-  EXPECT_EQ(topic, "t");
+  EXPECT_TRUE(names.type.empty());
+  EXPECT_EQ(names.topic, "t");
 
   auto done = std::make_unique<RequestCompletion>();
   RequestCompletion* const raw = done.get();
@@ -98,27 +104,63 @@ TEST(PipelineRecords, BroadcastsGapsAndCompletionsKeepTheirFields) {
                                      .sender = 9,
                                      .completion = Handoff::give(std::move(done)),
                                      .error = static_cast<int>(errc::no_handler)},
-                            zmq::message_t());
-  m = read_work(c, topic);
+                            names_frame({}, {}));
+  m = read_work(c, names);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->error, static_cast<int>(errc::no_handler));
   auto taken = m->completion.take<RequestCompletion>();  // owned again, freed here
   EXPECT_EQ(taken.get(), raw);
 }
 
+TEST(PipelineRecords, APublishTravelsInTwoFramesTheFirstInsideTheMessage) {
+  const zmq::message_t head = publish_frame("Tick", "bench.topic");
+  EXPECT_LE(head.size(), kInsideTheMessage);
+  const auto names = read_publish(head);
+  ASSERT_TRUE(names);
+  EXPECT_EQ(names->type, "Tick");
+  EXPECT_EQ(names->topic, "bench.topic");
+  // Binary-safe, and an empty topic (every subscriber of "") survives.
+  const std::string type("T\0pe", 4);
+  const auto empty_topic = read_publish(publish_frame(type, ""));
+  ASSERT_TRUE(empty_topic);
+  EXPECT_EQ(empty_topic->type, type);
+  EXPECT_TRUE(empty_topic->topic.empty());
+  // Long names still travel, in a frame libzmq allocates.
+  const std::string long_topic(200, 't');
+  const auto long_names = read_publish(publish_frame(std::string(128, 'y'), long_topic));
+  ASSERT_TRUE(long_names);
+  EXPECT_EQ(long_names->type.size(), 128u);
+  EXPECT_EQ(long_names->topic, long_topic);
+}
+
 TEST(PipelineRecords, MalformedMessagesAreRefused) {
-  std::string_view topic;
-  FrameSet three;
-  three.push(work_frame(WorkMeta{.op = WorkOp::stop}));
-  three.push(zmq::message_t());
-  three.push(zmq::message_t());
-  EXPECT_FALSE(read_work(three, topic)) << "four frames or none";
-  // A delivery whose topic frame is shorter than the route it announces.
+  Names names;
+  FrameSet four;
+  four.push(work_frame(WorkMeta{.op = WorkOp::stop}));
+  four.push(names_frame({}, {}));
+  four.push(zmq::message_t());
+  four.push(zmq::message_t());
+  EXPECT_FALSE(read_work(four, names)) << "three frames or none";
+  // A names frame shorter than the type it announces.
+  FrameSet short_names =
+      work_message(WorkMeta{.op = WorkOp::broadcast}, zmq::message_t(std::string_view("\x09\x00"
+                                                                                      "abc",
+                                                                                      5)));
+  EXPECT_FALSE(read_work(short_names, names));
+  // A delivery whose names are shorter than the route it announces.
   Route route{.connection = 1, .identity_size = 5};
-  FrameSet short_route = work_message(WorkMeta{.op = WorkOp::deliver, .route = route},
-                                      zmq::message_t(std::string_view("1234")));
-  EXPECT_FALSE(read_work(short_route, topic));
-  EXPECT_FALSE(read_result(zmq::message_t(std::string_view("x")), zmq::message_t()));
+  FrameSet short_route =
+      work_message(WorkMeta{.op = WorkOp::deliver, .route = route}, names_frame("T", "1234"));
+  EXPECT_FALSE(read_work(short_route, names));
+  EXPECT_FALSE(read_result(zmq::message_t(std::string_view("x"))));
+  // A result whose route is not the size its record says.
+  Route five{.connection = 1, .identity_size = 5};
+  const zmq::message_t good = result_frame(ResultMeta{ResultOp::reply, WireError::none, five, 1});
+  const std::string cut(view_of(good).substr(0, good.size() - 1));
+  EXPECT_FALSE(read_result(zmq::message_t(cut.data(), cut.size())));
+  // Not a publish.
+  EXPECT_FALSE(read_publish(zmq::message_t(std::string_view("x"))));
+  EXPECT_FALSE(read_publish(zmq::message_t()));
 }
 
 }  // namespace
