@@ -201,8 +201,12 @@ TEST(DeliveryPolicy, AStuckSubscriberIsCutOffAndThePublisherGoesOn) {
 }
 
 TEST(DeliveryPolicy, ASlowSubscriberThatKeepsReadingIsNotCut) {
-  // A raw SUB that reads 4 KiB broadcasts at about 40 a second holds the publisher back
-  // (block), but it takes bytes all the time: it is slow, not stuck.
+  // A raw SUB that reads 16 KiB broadcasts at about 40 a second holds the publisher back
+  // (block), but it takes bytes all the time: it is slow, not stuck. (Its kernel opens
+  // the TCP window again only once a whole segment's room is free, 64 KiB on loopback,
+  // so the publisher sees bytes acknowledged in steps of four reads here, ~100 ms apart:
+  // well inside the 1 s bound even when a loaded machine delays the reader. With 4 KiB
+  // broadcasts a step took sixteen reads, and under load once more than the bound.)
   auto popts = test_options("pub", 1);
   popts.delivery = DeliveryPolicy::block;
   popts.pub_hwm = 1;
@@ -229,7 +233,7 @@ TEST(DeliveryPolicy, ASlowSubscriberThatKeepsReadingIsNotCut) {
       std::this_thread::sleep_for(25ms);
     }
   });
-  const std::string payload(4096, 'p');
+  const std::string payload(16384, 'p');
   std::uint64_t max_held = 0;
   const auto end = std::chrono::steady_clock::now() + 3500ms;
   while (std::chrono::steady_clock::now() < end) {
