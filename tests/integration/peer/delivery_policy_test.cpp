@@ -204,9 +204,10 @@ TEST(DeliveryPolicy, ASlowSubscriberThatKeepsReadingIsNotCut) {
   // A raw SUB that reads 16 KiB broadcasts at about 40 a second holds the publisher back
   // (block), but it takes bytes all the time: it is slow, not stuck. (Its kernel opens
   // the TCP window again only once a whole segment's room is free, 64 KiB on loopback,
-  // so the publisher sees bytes acknowledged in steps of four reads here, ~100 ms apart:
-  // well inside the 1 s bound even when a loaded machine delays the reader. With 4 KiB
-  // broadcasts a step took sixteen reads, and under load once more than the bound.)
+  // so the publisher sees bytes acknowledged in steps of 64-96 KiB: four to six reads
+  // here, ~150 ms apart, well inside the 1 s bound even when a loaded machine delays the
+  // reader. With 4 KiB broadcasts a step took 0.6-0.8 s, and under load once more than
+  // the bound.)
   auto popts = test_options("pub", 1);
   popts.delivery = DeliveryPolicy::block;
   popts.pub_hwm = 1;
