@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,10 +23,30 @@ struct Completion {
 };
 
 /// A request's result: the future's promise, or (when set) a callback run on a worker.
+///
+/// A future request's completion lives in one allocation with the future's state
+/// (with_future): one operator new per request instead of two, freed by whoever lets go
+/// last, usually the caller's thread that allocated it. `delete` on it (its unique_ptr,
+/// whoever owns it) is a destroying delete that knows which kind it is: a plain one is
+/// destroyed and freed; one inside a future's block gives up its promise (a future not
+/// set yet breaks, as a std::promise destroyed unset does) and with it its share of the
+/// block.
 struct RequestCompletion {
   Promise<Response> promise;  // used when callback is empty
   ResponseCallback callback;  // run on a worker, or on the engine when run_inline
   bool run_inline = false;    // CallbackOptions::run_inline
+
+  /// A completion for a callback request (its own allocation).
+  [[nodiscard]] static std::unique_ptr<RequestCompletion> for_callback(ResponseCallback callback,
+                                                                       bool run_inline);
+  /// A completion sharing one allocation with the future it completes, returned in
+  /// `future`.
+  [[nodiscard]] static std::unique_ptr<RequestCompletion> with_future(Future<Response>& future);
+
+  void operator delete(RequestCompletion* p, std::destroying_delete_t) noexcept;
+
+ private:
+  bool in_future_block_ = false;
 };
 
 using ConnectCompletion = Completion<PeerId>;

@@ -28,9 +28,8 @@ void Peer::send(PeerId to, std::string_view type, std::string_view payload,
 
 Future<Response> Peer::request(PeerId to, std::string_view type, std::string_view payload,
                                std::chrono::milliseconds timeout) {
-  auto done = std::make_unique<detail::RequestCompletion>();
-  auto future = done->promise.get_future();
-  request_impl(to, type, payload, timeout, std::move(done));
+  Future<Response> future;
+  request_impl(to, type, payload, timeout, detail::RequestCompletion::with_future(future));
   return future;
 }
 
@@ -43,10 +42,8 @@ void Peer::request(PeerId to, std::string_view type, std::string_view payload,
                    std::chrono::milliseconds timeout, ResponseCallback callback,
                    CallbackOptions options) {
   if (!callback) throw Error(errc::invalid_argument, "request callback is empty");
-  auto done = std::make_unique<detail::RequestCompletion>();
-  done->callback = std::move(callback);
-  done->run_inline = options.run_inline;
-  request_impl(to, type, payload, timeout, std::move(done));
+  request_impl(to, type, payload, timeout,
+               detail::RequestCompletion::for_callback(std::move(callback), options.run_inline));
 }
 
 void Peer::request_impl(PeerId to, std::string_view type, std::string_view payload,
@@ -75,8 +72,8 @@ Future<Response> Peer::request_service(std::string_view service, std::string_vie
   check_payload(o, payload);
   if (timeout.count() <= 0) timeout = o.request_timeout;
   Impl::Call call(*impl_);
-  auto done = std::make_unique<detail::RequestCompletion>();
-  auto future = done->promise.get_future();
+  Future<Response> future;
+  auto done = detail::RequestCompletion::with_future(future);
   CommandMeta meta{.op = CommandOp::request_service,
                    .deadline_us = Impl::deadline_us(timeout),
                    .completion = detail::Handoff::give(std::move(done))};

@@ -121,13 +121,15 @@ TEST(PipelineRecords, APublishTravelsInTwoFramesTheFirstInsideTheMessage) {
   EXPECT_EQ(names->topic, "bench.topic");
   // Binary-safe, and an empty topic (every subscriber of "") survives.
   const std::string type("T\0pe", 4);
-  const auto empty_topic = read_publish(publish_frame(type, ""));
+  const zmq::message_t no_topic = publish_frame(type, "");
+  const auto empty_topic = read_publish(no_topic);
   ASSERT_TRUE(empty_topic);
   EXPECT_EQ(empty_topic->type, type);
   EXPECT_TRUE(empty_topic->topic.empty());
   // Long names still travel, in a frame libzmq allocates.
   const std::string long_topic(200, 't');
-  const auto long_names = read_publish(publish_frame(std::string(128, 'y'), long_topic));
+  const zmq::message_t long_head = publish_frame(std::string(128, 'y'), long_topic);
+  const auto long_names = read_publish(long_head);
   ASSERT_TRUE(long_names);
   EXPECT_EQ(long_names->type.size(), 128u);
   EXPECT_EQ(long_names->topic, long_topic);

@@ -129,6 +129,8 @@ template <class T>
 class Promise {
  public:
   Promise() = default;
+  /// A promise whose state was made elsewhere (inside a larger allocation, by aliasing).
+  explicit Promise(std::shared_ptr<FutureState<T>> state) noexcept : state_(std::move(state)) {}
   Promise(Promise&&) noexcept = default;
   Promise& operator=(Promise&& other) noexcept {
     abandon();
