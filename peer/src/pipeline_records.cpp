@@ -52,7 +52,8 @@ std::optional<Route> route_of(std::string_view bytes, std::size_t identity_size)
   return r;
 }
 
-// [type size, 2 bytes][type][parts...] into one frame.
+// [type size, 2 bytes][type][parts...] into one frame. (A type is shorter than a header,
+// and Limits keeps headers within 64 KiB: its size fits the two bytes.)
 template <class... Parts>
 zmq::message_t names_of(std::string_view lead, std::string_view type, Parts... parts) {
   const auto type_size = static_cast<std::uint16_t>(type.size());
