@@ -303,8 +303,10 @@ def test_rule24_unmatched_answers_are_counted_and_dropped(peers, raws):
     a.s.send_multipart([ident, a.hdr(codec.REPLY, 987654), b"late"])
     a.s.send_multipart([ident, a.hdr(codec.ERROR, 987655), codec.encode_error(4, "x")])
     assert wait_for(lambda: p.stats().get("unmatched", 0) >= 2, 2)
-    with pytest.raises(zmesh.Timeout):
+    with pytest.raises(zmesh.Timeout) as timed_out:
         p.request(a.id, "R", b"", timeout=0.2)  # times out; its late reply is unmatched
+    # The engine's own Timeout, which names the request, not a generic one from the wait.
+    assert "request 'R'" in str(timed_out.value), str(timed_out.value)
     f = a.recv()
     x, _ = codec.decode_header(f[1])
     while x.kind != codec.REQUEST:

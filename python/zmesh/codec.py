@@ -206,27 +206,44 @@ _HDR_VT = (24, 64, 60, 61, 8, 0, 16, 24, 32, 40, 48, 4)      # vtable without a 
 _HDR_VT_T = (24, 64, 60, 61, 8, 56, 16, 24, 32, 40, 48, 4)   # with the type at +56
 
 
-_TYPE_TAILS: dict = {}  # type -> its encoded string (length, bytes, NUL, padding)
+# The same layout packed in one call: the first 36 bytes (root offset, identifier, vtable,
+# the table's vtable offset) are constant, so they are packed once here and passed as one
+# "36s" field; the encoded type string is a trailing "Ns" field.
+_HDR_PRE = _HDR.pack(32, IDENT, *_HDR_VT, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)[:36]
+_HDR_PRE_T = _HDR.pack(32, IDENT, *_HDR_VT_T, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)[:36]
+_HDR_NT = struct.Struct("<36sI6QIBB2x")
+_HDR_T: dict = {}  # length of an encoded type string -> the Struct of a header with it
+_TYPE_TAILS: dict = {}  # type -> (its encoded string (length, bytes, NUL, padding), Struct)
+
+
+def _type_tail(type_: bytes):
+    n = len(type_)
+    pad = b"\x00" * (4 - (n + 1) % 4 if (n + 1) % 4 else 0)
+    tail = b"".join((struct.pack("<I", n), type_, b"\x00", pad))
+    st = _HDR_T.get(len(tail))
+    if st is None:
+        st = struct.Struct(f"<36sI6QIBB2x{len(tail)}s")
+        if len(_HDR_T) < 64:  # types of up to 128 bytes need 33 lengths
+            _HDR_T[len(tail)] = st
+    return tail, st
 
 
 def encode_header(kind, sender_id, session, corr=0, type_=b"", deadline_ms=0, sequence=0,
                   flags=0, version=PROTOCOL_VERSION, timestamp=True) -> bytes:
     ts = time.time_ns() // 1000 if timestamp else 0
     if not type_:
-        return _HDR.pack(32, IDENT, *_HDR_VT, 24, flags, corr, sender_id, session, ts,
-                         deadline_ms, sequence, 0, version, kind)
+        return _HDR_NT.pack(_HDR_PRE, flags, corr, sender_id, session, ts, deadline_ms,
+                            sequence, 0, version, kind)
     if isinstance(type_, str):
         type_ = type_.encode("utf-8")
-    tail = _TYPE_TAILS.get(type_) if type(type_) is bytes else None
-    if tail is None:
-        n = len(type_)
-        pad = b"\x00" * (4 - (n + 1) % 4 if (n + 1) % 4 else 0)
-        tail = b"".join((struct.pack("<I", n), type_, b"\x00", pad))
+    tt = _TYPE_TAILS.get(type_) if type(type_) is bytes else None
+    if tt is None:
+        tt = _type_tail(bytes(type_))
         if type(type_) is bytes and len(_TYPE_TAILS) < 256:
-            _TYPE_TAILS[type_] = tail
+            _TYPE_TAILS[type_] = tt
     # the string at 96; its uoffset is stored at 32 + 56 = 88
-    return _HDR.pack(32, IDENT, *_HDR_VT_T, 24, flags, corr, sender_id, session, ts,
-                     deadline_ms, sequence, 96 - 88, version, kind) + tail
+    return tt[1].pack(_HDR_PRE_T, flags, corr, sender_id, session, ts, deadline_ms, sequence,
+                      96 - 88, version, kind, tt[0])
 
 
 def encode_header_builder(kind, sender_id, session, corr=0, type_=b"", deadline_ms=0,

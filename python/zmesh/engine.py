@@ -30,6 +30,25 @@ from .engine_util import (Broker, Conn, LookupOp, Pend, _fail, _member, _now, _o
 from .peer import Response
 
 _NOBLOCK, _NOBLOCK_MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
+_RCVMORE = int(zmq.RCVMORE)
+
+
+def _socket_primitives():
+    """send, recv and get of pyzmq's backend Socket class, called unbound: the sugar
+    Socket.send is a Python wrapper (routing_id/group arguments) around the backend's,
+    and recv_multipart a Python loop around recv and getsockopt(RCVMORE). For the bytes
+    frames and integer flags the engine passes they do the same thing. The sugar methods
+    if this pyzmq is built otherwise."""
+    try:
+        base = zmq.backend.Socket
+        if issubclass(zmq.Socket, base):
+            return base.send, base.recv, base.get
+    except Exception:
+        pass
+    return zmq.Socket.send, zmq.Socket.recv, zmq.Socket.getsockopt
+
+
+_zsend, _zrecv, _zget = _socket_primitives()
 
 
 class Engine(PubSub, BrokerClient):
@@ -58,7 +77,12 @@ class Engine(PubSub, BrokerClient):
         # batch rather than once per reply
         self.replied: list = []
         self.cmd_fns: dict = {}     # command name -> bound cmd_ method (_drain_commands)
-        self.deadlines: list = []   # heap of (deadline, corr)
+        self.deadlines: list = []   # heap of (deadline, tie, corr, lookup future or None)
+        # timeout -> deque of (deadline, corr): the deadlines of requests, one FIFO per
+        # timeout value (deadlines of one timeout come in order: now + timeout), so that
+        # tracking and expiring one costs O(1) instead of a push and a pop on a heap of
+        # every request of the last `timeout` seconds (_track_deadline, _timers)
+        self.req_deadlines: dict = {}
         self.backlog = collections.deque()
         self.stopping = False
         self.running = True
@@ -209,6 +233,10 @@ class Engine(PubSub, BrokerClient):
                 pass
 
     def _read_batch(self, sock):
+        c = self.by_sock.get(sock)
+        if c is not None and sock is not self.router and sock is not self.xpub \
+                and sock is not self.sub and sock not in self.bsocks:
+            return self._read_dealer(sock, c)
         for _ in range(256):  # bounded batches: every socket and timer gets its turn
             if self.backlog and sock is not self.xpub:
                 return
@@ -244,13 +272,42 @@ class Engine(PubSub, BrokerClient):
             except Exception:  # never let one message stop the engine: count and go on
                 self.stats["internal_errors"] += 1
 
+    def _read_dealer(self, sock, c):
+        """_read_batch for one of our outbound DEALERs (the replies to our requests): the
+        same steps, the connection looked up once per batch, the frames read with the
+        backend's recv and RCVMORE."""
+        backlog = self.backlog
+        on_dealer = self._on_dealer
+        for _ in range(256):  # bounded batches: every socket and timer gets its turn
+            if backlog:
+                return
+            try:
+                frames = [_zrecv(sock, _NOBLOCK)]
+                while _zget(sock, _RCVMORE):
+                    frames.append(_zrecv(sock, _NOBLOCK))
+            except zmq.ZMQError:  # Again included: nothing more to read
+                return
+            try:
+                on_dealer(c, frames)
+                if c.state == "closed":
+                    return
+            except Exception:  # never let one message stop the engine: count and go on
+                self.stats["internal_errors"] += 1
+
     def _drain_commands(self):
-        q = self.p._cmds
+        cq = self.p._cmds
+        pop = cq.items.popleft
         fns = self.cmd_fns
+        try:
+            self._drain(pop, fns)
+        finally:
+            cq.taken()  # producers waiting for room (a full queue) go on
+
+    def _drain(self, pop, fns):
         for _ in range(4096):
             try:
-                cmd = q.get_nowait()
-            except Exception:
+                cmd = pop()
+            except IndexError:
                 return
             try:
                 fn = fns.get(cmd[0])
@@ -293,9 +350,10 @@ class Engine(PubSub, BrokerClient):
             if conn.out:
                 if len(frames) == 2 and type(frames[0]) is bytes and type(frames[1]) is bytes:
                     # send_multipart's work (bytes only), without its flag enum arithmetic
+                    # and the sugar send's wrapper
                     sock = conn.sock
-                    sock.send(frames[0], _NOBLOCK_MORE)
-                    sock.send(frames[1], _NOBLOCK)
+                    _zsend(sock, frames[0], _NOBLOCK_MORE)
+                    _zsend(sock, frames[1], _NOBLOCK)
                 else:
                     conn.sock.send_multipart(frames, zmq.NOBLOCK)
             else:
@@ -511,9 +569,56 @@ class Engine(PubSub, BrokerClient):
     def cmd_request(self, target, type_, payload, timeout, no_reply, fut):
         if self.stopping:
             return _fail(fut, errors.ShuttingDown("the peer is stopping"))
-        deadline = _now() + timeout
+        now = _now()
+        deadline = now + timeout
         deadline_ms = _wall_ms() + int(timeout * 1000)
         flags = codec.FLAG_NO_REPLY if no_reply else 0
+        how = target[0]
+        if how == "ep" or how == "id":
+            # What _resolve and `then` below do for a target that needs no lookup (and so
+            # no retry), without building the closures: a request per command when
+            # pipelined, so this is the engine's hottest path.
+            if how == "ep":
+                c = self._open(target[1])
+            else:
+                c = self.by_id.get(target[1])
+                if c is None:
+                    return _fail(fut, errors.UnknownPeer(f"no connection to peer {target[1]:016x}"))
+            if fut.done():
+                return
+            corr = next(self.corr)
+            if no_reply:
+                self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
+                return _ok(fut, None)
+            self.pending[corr] = Pend(corr, fut, c, deadline, type_, payload, deadline_ms, flags,
+                                      now)
+            c.pending.add(corr)
+            self._track_deadline(timeout, deadline, corr)
+            if c.state == "up" and c.out and type(payload) is bytes:
+                # _send_app -> _send for a greeted DEALER, inline
+                p = self.p
+                sock = c.sock
+                try:
+                    _zsend(sock, codec.encode_header(codec.REQUEST, p.id, p.session, corr, type_,
+                                                     deadline_ms, 0, flags), _NOBLOCK_MORE)
+                    _zsend(sock, payload, _NOBLOCK)
+                    return
+                except zmq.Again:
+                    self.stats["send_full"] += 1
+                except zmq.ZMQError:
+                    self.stats["send_failed"] += 1
+                sent = False
+            else:
+                try:
+                    sent = self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms,
+                                          flags)
+                except errors.ZmeshError as e:
+                    self._end(corr)
+                    return _fail(fut, e)
+            if not sent:
+                self._end(corr)
+                _fail(fut, errors.QueueFull(f"{c.label}: cannot send now (high-water mark)"))
+            return
 
         tries = [0]
 
@@ -530,7 +635,7 @@ class Engine(PubSub, BrokerClient):
                 pend.retry = lambda: self._resolve(target, then, lambda exc: _fail(fut, exc))
             self.pending[corr] = pend
             c.pending.add(corr)
-            heapq.heappush(self.deadlines, (deadline, next(self.tie), corr, None))
+            self._track_deadline(timeout, deadline, corr)
             try:
                 sent = self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
             except errors.ZmeshError as e:
@@ -544,6 +649,25 @@ class Engine(PubSub, BrokerClient):
             # a lookup's own deadline is the request's: fail the future when it ends
             heapq.heappush(self.deadlines, (deadline, next(self.tie), 0, fut))
         self._resolve(target, then, lambda exc: _fail(fut, exc))
+
+    def _track_deadline(self, timeout, deadline, corr):
+        """The request `corr` fails with Timeout at `deadline` unless answered before."""
+        q = self.req_deadlines.get(timeout)
+        if q is None and len(self.req_deadlines) < 16:
+            q = self.req_deadlines[timeout] = collections.deque()
+        if q is None or (q and q[-1][0] > deadline):
+            # many distinct timeouts, or out of order (a request sent after a lookup): the
+            # heap, which takes any order
+            heapq.heappush(self.deadlines, (deadline, next(self.tie), corr, None))
+        else:
+            q.append((deadline, corr))
+
+    def _expire(self, corr, now):
+        pend = self._end(corr)
+        if pend:
+            _fail(pend.fut, errors.Timeout(
+                f"request '{pend.type.decode(errors='replace')}' to {pend.conn.label} "
+                f"got no answer within {now - pend.sent:.3f} s"))
 
     def _end(self, corr):
         pend = self.pending.pop(corr, None)
@@ -720,20 +844,24 @@ class Engine(PubSub, BrokerClient):
         self._drop("unexpected_kind")
 
     def _answer(self, c, h, payload):
-        pend = self.pending.get(h.correlation_id)
+        corr = h.correlation_id
+        pend = self.pending.get(corr)
         if pend is None or pend.conn.info is None or pend.conn.info.id != c.info.id:
             self.stats["unmatched"] += 1
             return
-        if _now() > pend.deadline:  # too late, even if our timer has not run yet
-            self._end(h.correlation_id)
+        now = _now()
+        if now > pend.deadline:  # too late, even if our timer has not run yet
+            self._end(corr)
             self.stats["unmatched"] += 1
             return _fail(pend.fut, errors.Timeout(
                 f"request '{pend.type.decode(errors='replace')}' to {c.label} got no answer "
                 f"in time"))
         if h.kind == codec.REPLY:
-            self._end(h.correlation_id)
-            self.replied.append((pend.fut, Response(payload, c.info.id, c.info.name,
-                                                    _now() - pend.sent)))
+            del self.pending[corr]  # _end's work
+            pend.conn.pending.discard(corr)
+            info = c.info
+            self.replied.append((pend.fut, Response(payload, info.id, info.name,
+                                                    now - pend.sent)))
             return
         ct, why = codec.decode_code_text(payload, False, self.p.limits)
         if why:
@@ -818,11 +946,13 @@ class Engine(PubSub, BrokerClient):
             if fut is not None:
                 _fail(fut, errors.Timeout("no answer in time (resolving the peer)"))
                 continue
-            pend = self._end(corr)
-            if pend:
-                _fail(pend.fut, errors.Timeout(
-                    f"request '{pend.type.decode(errors='replace')}' to {pend.conn.label} "
-                    f"got no answer within {now - pend.sent:.3f} s"))
+            self._expire(corr, now)
+        if self.req_deadlines:
+            for timeout, q in list(self.req_deadlines.items()):
+                while q and q[0][0] <= now:
+                    self._expire(q.popleft()[1], now)
+                if not q:
+                    del self.req_deadlines[timeout]
         while self.later and self.later[0][0] <= now:
             heapq.heappop(self.later)[2]()
         own = self.own_ms / 1000.0

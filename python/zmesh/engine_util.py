@@ -57,10 +57,10 @@ class Pend:
     __slots__ = ("corr", "fut", "conn", "deadline", "type", "payload", "deadline_ms", "sent",
                  "flags", "retry")
 
-    def __init__(self, corr, fut, conn, deadline, type_, payload, deadline_ms, flags):
+    def __init__(self, corr, fut, conn, deadline, type_, payload, deadline_ms, flags, sent=None):
         self.corr, self.fut, self.conn, self.deadline = corr, fut, conn, deadline
         self.type, self.payload, self.deadline_ms, self.flags = type_, payload, deadline_ms, flags
-        self.sent = _now()
+        self.sent = _now() if sent is None else sent
         self.retry = None  # for a request to a service: sends it to the next provider
 
 

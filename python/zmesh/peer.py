@@ -14,6 +14,7 @@ network, so ZeroMQ's high-water marks push back on senders).
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import os
 import queue
@@ -103,6 +104,74 @@ def _as_bytes(x) -> bytes:
     if isinstance(x, str):
         return x.encode("utf-8")
     return bytes(x)
+
+
+class _Commands:
+    """The bounded command queue into the engine: many producers, one consumer (the engine).
+
+    A deque (append and popleft are atomic) instead of ``queue.Queue``, whose put and get
+    take a lock and notify a condition each: a pipelined caller posts a command per request.
+    Producers serialize on ``_put_lock`` only to keep the bound exact (the length check and
+    the append together); the engine takes items without a lock. A producer that finds the
+    queue full waits on ``_space``, which the engine notifies after it has taken items."""
+
+    __slots__ = ("items", "depth", "_put_lock", "_space", "_waiting")
+
+    def __init__(self, depth: int):
+        self.items: collections.deque = collections.deque()
+        self.depth = depth if depth > 0 else 1 << 62  # queue.Queue: <= 0 is unbounded
+        self._put_lock = threading.Lock()
+        self._space = threading.Condition(threading.Lock())
+        self._waiting = 0
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+    def put(self, cmd, block=True, timeout=None) -> int:
+        """Appends cmd; returns the length after it. Raises queue.Full as Queue.put does
+        (block=False and full, or still full after `timeout` seconds; None = no limit)."""
+        items = self.items
+        with self._put_lock:
+            if len(items) < self.depth:
+                items.append(cmd)
+                return len(items)
+        if not block:
+            raise queue.Full
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._wait_for_space(end)
+            with self._put_lock:  # held only to check and append, never while waiting
+                if len(items) < self.depth:
+                    items.append(cmd)
+                    return len(items)
+
+    def _wait_for_space(self, end):
+        with self._space:
+            self._waiting += 1
+            try:
+                while len(self.items) >= self.depth:
+                    left = 0.05 if end is None else min(0.05, end - time.monotonic())
+                    if left <= 0:
+                        raise queue.Full
+                    # bounded waits: a notify that raced with this check is never lost long
+                    self._space.wait(left)
+            finally:
+                self._waiting -= 1
+
+    def get_nowait(self):
+        try:
+            cmd = self.items.popleft()
+        except IndexError:
+            raise queue.Empty from None
+        if self._waiting:
+            self.taken()
+        return cmd
+
+    def taken(self) -> None:
+        """The engine took items: wakes producers waiting for space."""
+        if self._waiting:
+            with self._space:
+                self._space.notify_all()
 
 
 class Peer:
@@ -206,7 +275,7 @@ class Peer:
         self.send_timeout, self.ttl = send_timeout, ttl
         self.worker_queue_depth, self.greeting_queue_depth = worker_queue_depth, greeting_queue_depth
         self.limits, self.hwm = limits, hwm
-        self._cmds: queue.Queue = queue.Queue(command_queue_depth)
+        self._cmds = _Commands(command_queue_depth)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -272,14 +341,13 @@ class Peer:
     def _post(self, cmd, block=True, timeout=None):
         if self._state not in ("running", "stopping"):
             raise errors.NotRunning(f"peer '{self.name}' is not running")
-        q = self._cmds
         try:
-            q.put(cmd, block, self.send_timeout if timeout is None else timeout)
+            n = self._cmds.put(cmd, block, self.send_timeout if timeout is None else timeout)
         except queue.Full:
             raise errors.QueueFull("command queue full") from None
         # Wake the engine only when the queue was empty: otherwise it has not drained it
         # yet and will (it drains until empty, and polls without sleeping while not empty).
-        if q.qsize() <= 1:
+        if n <= 1:
             try:
                 os.write(self._wake_w, b"x")
             except (BlockingIOError, OSError):
@@ -367,12 +435,17 @@ class Peer:
                        no_reply: bool = False) -> concurrent.futures.Future:
         """A request; the future resolves to a :class:`Response` or raises a ZmeshError
         (Timeout, PeerGone, UnknownPeer, NoHandler, RemoteError, DeadlineExceeded, ...)."""
-        p, t = self._check_payload(payload), _as_bytes(type)
+        # bytes and str (the usual arguments) without the calls of _check_payload/_as_bytes
+        p = payload if payload.__class__ is bytes else _as_bytes(payload)
+        if len(p) > self.limits.max_payload_bytes:
+            self._check_payload(p)  # raises TooLarge
+        t = type.encode("utf-8") if type.__class__ is str else _as_bytes(type)
         if not 1 <= len(t) <= LIMITS.max_type_bytes:
             raise errors.InvalidArgument("type must be 1..128 bytes")
+        target = ("ep", to) if to.__class__ is str and "://" in to else self._target(to)
         fut = concurrent.futures.Future()
         timeout = self.request_timeout if timeout is None else timeout
-        self._post(("request", self._target(to), t, p, timeout, no_reply, fut))
+        self._post(("request", target, t, p, timeout, no_reply, fut))
         return fut
 
     def request(self, to, type: str, payload=b"", timeout: float | None = None) -> Response:
@@ -381,7 +454,11 @@ class Peer:
         fut = self.request_future(to, type, payload, timeout)
         try:
             return fut.result(timeout + 2.0)
-        except concurrent.futures.TimeoutError:
+        except concurrent.futures.TimeoutError as e:
+            # zmesh.Timeout is one too: the engine's own (it names the request and the
+            # peer) passes as it is; only our wait running out says less.
+            if isinstance(e, errors.ZmeshError):
+                raise
             raise errors.Timeout(f"no answer within {timeout} s") from None
 
     async def arequest(self, to, type: str, payload=b"", timeout: float | None = None) -> Response:
