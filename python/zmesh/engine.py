@@ -584,40 +584,9 @@ class Engine(PubSub, BrokerClient):
                 c = self.by_id.get(target[1])
                 if c is None:
                     return _fail(fut, errors.UnknownPeer(f"no connection to peer {target[1]:016x}"))
-            if fut.done():
-                return
-            corr = next(self.corr)
-            if no_reply:
-                self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
-                return _ok(fut, None)
-            self.pending[corr] = Pend(corr, fut, c, deadline, type_, payload, deadline_ms, flags,
-                                      now)
-            c.pending.add(corr)
-            self._track_deadline(timeout, deadline, corr)
-            if c.state == "up" and c.out and type(payload) is bytes:
-                # _send_app -> _send for a greeted DEALER, inline
-                p = self.p
-                sock = c.sock
-                try:
-                    _zsend(sock, codec.encode_header(codec.REQUEST, p.id, p.session, corr, type_,
-                                                     deadline_ms, 0, flags), _NOBLOCK_MORE)
-                    _zsend(sock, payload, _NOBLOCK)
-                    return
-                except zmq.Again:
-                    self.stats["send_full"] += 1
-                except zmq.ZMQError:
-                    self.stats["send_failed"] += 1
-                sent = False
-            else:
-                try:
-                    sent = self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms,
-                                          flags)
-                except errors.ZmeshError as e:
-                    self._end(corr)
-                    return _fail(fut, e)
-            if not sent:
-                self._end(corr)
-                _fail(fut, errors.QueueFull(f"{c.label}: cannot send now (high-water mark)"))
+            if not fut.done():
+                self._start_request(c, fut, type_, payload, timeout, deadline, deadline_ms,
+                                    flags, no_reply, now)
             return
 
         tries = [0]
@@ -626,29 +595,52 @@ class Engine(PubSub, BrokerClient):
             if fut.done():
                 return
             tries[0] += 1
-            corr = next(self.corr)
-            if no_reply:
-                self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
-                return _ok(fut, None)
-            pend = Pend(corr, fut, c, deadline, type_, payload, deadline_ms, flags)
+            retry = None
             if target[0] == "service" and tries[0] < 8:
-                pend.retry = lambda: self._resolve(target, then, lambda exc: _fail(fut, exc))
-            self.pending[corr] = pend
-            c.pending.add(corr)
-            self._track_deadline(timeout, deadline, corr)
-            try:
-                sent = self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
-            except errors.ZmeshError as e:
-                self._end(corr)
-                return _fail(fut, e)
-            if not sent:
-                self._end(corr)
-                _fail(fut, errors.QueueFull(f"{c.label}: cannot send now (high-water mark)"))
+                retry = lambda: self._resolve(target, then, lambda exc: _fail(fut, exc))  # noqa: E731
+            self._start_request(c, fut, type_, payload, timeout, deadline, deadline_ms, flags,
+                                no_reply, _now(), retry)
 
         if target[0] in ("name", "service"):
             # a lookup's own deadline is the request's: fail the future when it ends
             heapq.heappush(self.deadlines, (deadline, next(self.tie), 0, fut))
         self._resolve(target, then, lambda exc: _fail(fut, exc))
+
+    def _start_request(self, c, fut, type_, payload, timeout, deadline, deadline_ms, flags,
+                       no_reply, now, retry=None):
+        """Sends a request on connection c and tracks it until its answer or deadline."""
+        corr = next(self.corr)
+        if no_reply:
+            self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
+            return _ok(fut, None)
+        pend = Pend(corr, fut, c, deadline, type_, payload, deadline_ms, flags, now)
+        pend.retry = retry
+        self.pending[corr] = pend
+        c.pending.add(corr)
+        self._track_deadline(timeout, deadline, corr)
+        if c.state == "up" and c.out and type(payload) is bytes:
+            # _send_app -> _send for a greeted DEALER, inline: the hottest path when pipelined
+            p = self.p
+            sock = c.sock
+            try:
+                _zsend(sock, codec.encode_header(codec.REQUEST, p.id, p.session, corr, type_,
+                                                 deadline_ms, 0, flags), _NOBLOCK_MORE)
+                _zsend(sock, payload, _NOBLOCK)
+                return
+            except zmq.Again:
+                self.stats["send_full"] += 1
+            except zmq.ZMQError:
+                self.stats["send_failed"] += 1
+            sent = False
+        else:
+            try:
+                sent = self._send_app(c, codec.REQUEST, corr, type_, payload, deadline_ms, flags)
+            except errors.ZmeshError as e:
+                self._end(corr)
+                return _fail(fut, e)
+        if not sent:
+            self._end(corr)
+            _fail(fut, errors.QueueFull(f"{c.label}: cannot send now (high-water mark)"))
 
     def _track_deadline(self, timeout, deadline, corr):
         """The request `corr` fails with Timeout at `deadline` unless answered before."""
