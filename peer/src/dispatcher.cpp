@@ -31,6 +31,16 @@ std::size_t Dispatcher::worker_for(PeerId peer) const noexcept {
   return static_cast<std::size_t>((z ^ (z >> 31)) % pipes_.size());
 }
 
+Dispatcher::Item Dispatcher::item_of(std::size_t worker, const WorkMeta& meta,
+                                     std::string_view type, std::string_view topic,
+                                     zmq::message_t payload) {
+  // Small enough: the payload inside the names frame, one frame fewer to send and read.
+  if (fits_inside(type, topic, payload.size())) {
+    return Item{worker, meta, names_frame(type, topic, view_of(payload)), zmq::message_t(), true};
+  }
+  return Item{worker, meta, names_frame(type, topic), std::move(payload)};
+}
+
 void Dispatcher::deliver(PeerId sender, const Route& route, const Envelope& env,
                          zmq::message_t payload, std::string_view sender_key) {
   const Header& h = env.header;
@@ -93,14 +103,14 @@ void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string
 
 void Dispatcher::push_broadcast(std::size_t worker, LatestBroadcast&& b, std::uint8_t latest) {
   bump(ctx_.counters().worker_queue_depth);
-  push(Item{worker,
-            WorkMeta{.op = WorkOp::broadcast,
-                     .kind = Kind::publish,
-                     .sender = b.publisher,
-                     .sequence = b.sequence,
-                     .flags = b.flags,
-                     .latest = latest},
-            names_frame(view_of(b.type), view_of(b.topic)), std::move(b.payload)});
+  push(item_of(worker,
+               WorkMeta{.op = WorkOp::broadcast,
+                        .kind = Kind::publish,
+                        .sender = b.publisher,
+                        .sequence = b.sequence,
+                        .flags = b.flags,
+                        .latest = latest},
+               view_of(b.type), view_of(b.topic), std::move(b.payload)));
 }
 
 void Dispatcher::hold_latest(std::size_t worker, LatestBroadcast& b) {
@@ -129,10 +139,10 @@ void Dispatcher::flush_latest(std::size_t worker) {
 }
 
 void Dispatcher::gap(PeerId publisher, std::string_view topic, std::uint64_t missed) {
-  push(Item{
+  push(item_of(
       worker_for(publisher),
-      WorkMeta{.op = WorkOp::gap, .kind = Kind::publish, .sender = publisher, .missed = missed},
-      names_frame({}, topic), zmq::message_t()});
+      WorkMeta{.op = WorkOp::gap, .kind = Kind::publish, .sender = publisher, .missed = missed}, {},
+      topic, zmq::message_t()));
 }
 
 void Dispatcher::complete(std::unique_ptr<RequestCompletion> done, PeerId from, errc error,
@@ -144,6 +154,7 @@ void Dispatcher::complete(std::unique_ptr<RequestCompletion> done, PeerId from, 
                         Response{from, std::string(body)}});
     return;
   }
+  // The body in a frame of its own (never inside the names): take_orphans reads it there.
   push(Item{worker_for(from),
             WorkMeta{.op = WorkOp::complete,
                      .kind = error == errc::ok ? Kind::reply : Kind::error,
@@ -160,7 +171,7 @@ void Dispatcher::departed(std::uint64_t connection_key) noexcept {
 void Dispatcher::stop_workers() {
   stopping_ = true;
   for (std::size_t i = 0; i < pipes_.size(); ++i) {
-    push(Item{i, WorkMeta{.op = WorkOp::stop}, names_frame({}, {}), zmq::message_t()});
+    push(item_of(i, WorkMeta{.op = WorkOp::stop}, {}, {}, zmq::message_t()));
   }
 }
 
@@ -199,8 +210,12 @@ bool Dispatcher::try_send(Item& w) {
     if (retried || !ctx_.refused(pipe)) return false;
   }
   ctx_.touched(pipe);  // the send may have taken in the signal of a reply
-  pipe.send(w.names, zmq::send_flags::sndmore);
-  pipe.send(w.payload, zmq::send_flags::none);
+  if (w.payload_inside) {
+    pipe.send(w.names, zmq::send_flags::none);
+  } else {
+    pipe.send(w.names, zmq::send_flags::sndmore);
+    pipe.send(w.payload, zmq::send_flags::none);
+  }
   return true;
 }
 

@@ -95,7 +95,11 @@ class Dispatcher {
     WorkMeta meta;
     zmq::message_t names;  // names_frame / delivery_names (pipeline.hpp)
     zmq::message_t payload;
+    bool payload_inside = false;  // in `names`: the message is two frames, not three
   };
+  /// A work item, its payload inside the names frame when all fits inside a message.
+  static Item item_of(std::size_t worker, const WorkMeta& meta, std::string_view type,
+                      std::string_view topic, zmq::message_t payload);
   void push(Item item);
   /// A broadcast to `worker`'s queue; `latest` as WorkMeta::latest (0: plain subscriptions).
   void push_broadcast(std::size_t worker, LatestBroadcast&& b, std::uint8_t latest);

@@ -357,10 +357,13 @@ void Engine::retry_parked() {
 }
 
 void Engine::on_command(FrameSet& frames) {
-  if (frames.size() == 2) {  // a publish, the only command of two frames
-    if (const auto names = read_publish(frames[0])) {
+  if (frames.size() <= 2) {  // a publish, the only command of one or two frames
+    if (const auto names = read_publish(frames)) {
+      zmq::message_t payload = frames.size() == 2
+                                   ? std::move(frames[1])
+                                   : zmq::message_t(names->payload.data(), names->payload.size());
       broadcasts_.publish(zmq::message_t(names->topic.data(), names->topic.size()), names->type,
-                          std::move(frames[1]));
+                          std::move(payload));
     }
     return;
   }

@@ -37,12 +37,20 @@ void Peer::publish(std::string_view topic, std::string_view type, std::string_vi
                       std::to_string(o.send_timeout.count()) + " ms (delivery policy block)");
     }
   }
-  // Two frames, not a CommandMeta and three more: every frame costs the engine a receive.
+  // One frame when all fits inside a message, else two; never a CommandMeta and three
+  // more: every frame costs a send here and a receive on the engine.
   const CommandMeta meta{.op = CommandOp::publish};  // no completion to take back
-  std::array<zmq::message_t, 2> frames{detail::publish_frame(type, topic),
-                                       zmq::message_t(payload.data(), payload.size())};
+  std::array<zmq::message_t, 2> frames;
+  std::size_t n = 1;
+  if (detail::fits_inside(type, topic, payload.size())) {
+    frames[0] = detail::publish_frame(type, topic, payload);
+  } else {
+    frames[0] = detail::publish_frame(type, topic);
+    frames[1] = zmq::message_t(payload.data(), payload.size());
+    n = 2;
+  }
   try {
-    impl_->submit_frames<detail::SyncCompletion>(meta, frames, o.send_timeout);
+    impl_->submit_frames<detail::SyncCompletion>(meta, std::span(frames.data(), n), o.send_timeout);
   } catch (...) {
     if (credit != 0) shared.broadcast_credit->give(credit);
     throw;

@@ -40,7 +40,7 @@ enum class CommandOp : std::uint8_t {
   request,          // [meta][type][payload]
   connections,      // [meta][][]
   stop,             // [meta][][]
-  publish,          // [publish_frame: op, type, topic][payload] (no CommandMeta)
+  publish,          // [names][payload] or [names with payload] (no CommandMeta)
   subscribe,        // [meta][prefix][]
   unsubscribe,      // [meta][prefix][]
   subscribe_to,     // [meta][endpoint][]
@@ -115,36 +115,50 @@ struct ResultMeta {
 // frames of at most 33 bytes, which libzmq keeps inside the message: nothing is malloc()ed
 // on one thread and free()d on the other (glibc would lock the allocating thread's arena
 // from the freeing one, and the two would wake each other with futex calls).
-//   work:    [WorkRecord, 32 bytes][names][payload]
-//   names:   [type size, 2 bytes][type][topic]; a delivery's topic is its route
-//            ([connection, 8 bytes][identity]) then the sender's CURVE key
+//   work:    [WorkRecord, 32 bytes][names][payload], or [WorkRecord][names with payload]
+//   names:   [type size][type][topic size][topic][payload, when inside]: sizes as varints;
+//            a delivery's topic is its route ([connection, 8 bytes][identity]) then the
+//            sender's CURVE key
 //   result:  [ResultRecord, 11 bytes][connection, 8 bytes][identity] then [body]
-//   publish: [CommandOp::publish, 1 byte][names] then [payload]
-// A short type and topic (or a ZeroMQ identity and no key) keep names inside 33 bytes.
+//   publish: [names][payload], or [names with payload] (no CommandMeta: a command of one
+//            or two frames is a publish; every other has three or more)
+// A payload travels inside the names frame when the whole fits in 33 bytes (a 16-byte
+// broadcast on a short type and topic): one frame fewer on that pipe.
 
-/// A message's type and topic (a delivery's: the sender's key), viewed in its frame.
+/// libzmq 4.3 keeps a frame of up to this many bytes inside the message (no malloc).
+inline constexpr std::size_t kInsideTheMessage = 33;
+
+/// A message's type and topic (a delivery's: its route and the sender's key) and payload,
+/// viewed in its frames.
 struct Names {
   std::string_view type;
   std::string_view topic;
+  std::string_view payload;
 };
 
 /// The first frame of a work message.
 [[nodiscard]] zmq::message_t work_frame(const WorkMeta& meta);
-/// The names frame of a broadcast or gap (topic), a completion (both empty).
-[[nodiscard]] zmq::message_t names_frame(std::string_view type, std::string_view topic);
+/// Whether names with a payload of `payload` bytes fit in one frame inside the message.
+[[nodiscard]] bool fits_inside(std::string_view type, std::string_view topic,
+                               std::size_t payload) noexcept;
+/// The names frame of a broadcast or gap (topic), a completion (none); with `payload`
+/// inside it, if given.
+[[nodiscard]] zmq::message_t names_frame(std::string_view type, std::string_view topic,
+                                         std::string_view payload = {});
 /// The names frame of a delivery: its type, route and the sender's key.
 [[nodiscard]] zmq::message_t delivery_names(std::string_view type, const Route& route,
                                             std::string_view key);
-/// The WorkMeta of a received work message (route included), and in `names` its type and
-/// topic (a delivery's: the sender's key). Null when it is not one.
+/// The WorkMeta of a received work message (route included), and in `names` its type,
+/// topic (a delivery's: the sender's key) and payload. Null when it is not one.
 [[nodiscard]] std::optional<WorkMeta> read_work(const FrameSet& frames, Names& names);
 /// The first frame of a result: the record and the route of the work it answers.
 [[nodiscard]] zmq::message_t result_frame(const ResultMeta& meta);
 [[nodiscard]] std::optional<ResultMeta> read_result(const zmq::message_t& frame);
-/// The first frame of a publish command; the payload follows.
-[[nodiscard]] zmq::message_t publish_frame(std::string_view type, std::string_view topic);
-/// The type and topic of a publish command's first frame; null when it is not one.
-[[nodiscard]] std::optional<Names> read_publish(const zmq::message_t& frame);
+/// A publish command's first frame (the payload inside it when given, else in a second).
+[[nodiscard]] zmq::message_t publish_frame(std::string_view type, std::string_view topic,
+                                           std::string_view payload = {});
+/// The type, topic and payload of a publish command; null when it is not one.
+[[nodiscard]] std::optional<Names> read_publish(const FrameSet& frames);
 
 template <class T>
 zmq::message_t pod_frame(const T& value) {

@@ -3,6 +3,7 @@
 // message when the names are short.
 #include <bit>
 #include <cstring>
+#include <initializer_list>
 
 #include "pipeline.hpp"
 
@@ -52,31 +53,68 @@ std::optional<Route> route_of(std::string_view bytes, std::size_t identity_size)
   return r;
 }
 
-// [type size, 2 bytes][type][parts...] into one frame. (A type is shorter than a header,
-// and Limits keeps headers within 64 KiB: its size fits the two bytes.)
-template <class... Parts>
-zmq::message_t names_of(std::string_view lead, std::string_view type, Parts... parts) {
-  const auto type_size = static_cast<std::uint16_t>(type.size());
-  zmq::message_t f(lead.size() + sizeof type_size + type.size() + (parts.size() + ... + 0));
+// Sizes as LEB128 varints, 7 bits a byte: a name under 128 bytes has a one-byte size.
+// (A type is shorter than a header, which Limits keeps within 64 KiB; a topic or a route
+// with its key is shorter still: three bytes always suffice.)
+constexpr std::size_t kMaxVarint = 3;
+
+constexpr std::size_t varint_size(std::size_t n) noexcept {
+  return n < 0x80 ? 1 : (n < 0x4000 ? 2 : 3);
+}
+
+char* put_varint(char* p, std::size_t n) noexcept {
+  while (n >= 0x80) {
+    *p++ = static_cast<char>((n & 0x7f) | 0x80);
+    n >>= 7;
+  }
+  *p++ = static_cast<char>(n);
+  return p;
+}
+
+bool take_varint(std::string_view& bytes, std::size_t& n) noexcept {
+  n = 0;
+  for (std::size_t i = 0; i < kMaxVarint && i < bytes.size(); ++i) {
+    const auto b = static_cast<std::uint8_t>(bytes[i]);
+    n |= static_cast<std::size_t>(b & 0x7f) << (7 * i);
+    if ((b & 0x80) == 0) {
+      bytes.remove_prefix(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::size_t names_size(std::size_t type, std::size_t topic, std::size_t payload) noexcept {
+  return varint_size(type) + type + varint_size(topic) + topic + payload;
+}
+
+// [type size][type][topic size][topic: its parts one after the other][payload].
+zmq::message_t names_of(std::string_view type, std::initializer_list<std::string_view> topic,
+                        std::string_view payload) {
+  std::size_t topic_size = 0;
+  for (const auto part : topic) topic_size += part.size();
+  zmq::message_t f(names_size(type.size(), topic_size, payload.size()));
   char* p = static_cast<char*>(f.data());
-  const auto put = [&p](const void* data, std::size_t n) {
-    if (n != 0) std::memcpy(p, data, n);
-    p += n;
+  const auto put = [&p](std::string_view bytes) {
+    if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+    p += bytes.size();
   };
-  put(lead.data(), lead.size());
-  put(&type_size, sizeof type_size);
-  put(type.data(), type.size());
-  (put(parts.data(), parts.size()), ...);
+  p = put_varint(p, type.size());
+  put(type);
+  p = put_varint(p, topic_size);
+  for (const auto part : topic) put(part);
+  put(payload);
   return f;
 }
 
 std::optional<Names> split_names(std::string_view bytes) {
-  std::uint16_t type_size = 0;
-  if (bytes.size() < sizeof type_size) return std::nullopt;
-  std::memcpy(&type_size, bytes.data(), sizeof type_size);
-  bytes.remove_prefix(sizeof type_size);
-  if (bytes.size() < type_size) return std::nullopt;
-  return Names{bytes.substr(0, type_size), bytes.substr(type_size)};
+  std::size_t type_size = 0;
+  std::size_t topic_size = 0;
+  if (!take_varint(bytes, type_size) || bytes.size() < type_size) return std::nullopt;
+  const std::string_view type = bytes.substr(0, type_size);
+  bytes.remove_prefix(type_size);
+  if (!take_varint(bytes, topic_size) || bytes.size() < topic_size) return std::nullopt;
+  return Names{type, bytes.substr(0, topic_size), bytes.substr(topic_size)};
 }
 
 }  // namespace
@@ -94,23 +132,33 @@ zmq::message_t work_frame(const WorkMeta& m) {
   return pod_frame(r);
 }
 
-zmq::message_t names_frame(std::string_view type, std::string_view topic) {
-  return names_of({}, type, topic);
+bool fits_inside(std::string_view type, std::string_view topic, std::size_t payload) noexcept {
+  return names_size(type.size(), topic.size(), payload) <= kInsideTheMessage;
+}
+
+zmq::message_t names_frame(std::string_view type, std::string_view topic,
+                           std::string_view payload) {
+  return names_of(type, {topic}, payload);
 }
 
 zmq::message_t delivery_names(std::string_view type, const Route& route, std::string_view key) {
   return names_of(
-      {}, type,
-      std::string_view(reinterpret_cast<const char*>(&route.connection), sizeof route.connection),
-      std::string_view(route.identity, route.identity_size), key);
+      type,
+      {std::string_view(reinterpret_cast<const char*>(&route.connection), sizeof route.connection),
+       std::string_view(route.identity, route.identity_size), key},
+      {});
 }
 
 std::optional<WorkMeta> read_work(const FrameSet& frames, Names& names) {
-  if (frames.size() != 3) return std::nullopt;
+  if (frames.size() != 2 && frames.size() != 3) return std::nullopt;
   const auto r = pod_from<WorkRecord>(frames[0]);
   const auto split = split_names(view_of(frames[1]));
   if (!r || !split) return std::nullopt;
   names = *split;
+  if (frames.size() == 3) {  // the payload in a frame of its own, none inside the names
+    if (!names.payload.empty()) return std::nullopt;
+    names.payload = view_of(frames[2]);
+  }
   WorkMeta m{.op = r->op,
              .kind = r->kind,
              .sender = r->sender,
@@ -167,15 +215,20 @@ std::optional<ResultMeta> read_result(const zmq::message_t& frame) {
   return m;
 }
 
-zmq::message_t publish_frame(std::string_view type, std::string_view topic) {
-  const char op = static_cast<char>(CommandOp::publish);
-  return names_of(std::string_view(&op, 1), type, topic);
+zmq::message_t publish_frame(std::string_view type, std::string_view topic,
+                             std::string_view payload) {
+  return names_frame(type, topic, payload);
 }
 
-std::optional<Names> read_publish(const zmq::message_t& frame) {
-  std::string_view bytes = view_of(frame);
-  if (bytes.empty() || bytes[0] != static_cast<char>(CommandOp::publish)) return std::nullopt;
-  return split_names(bytes.substr(1));
+std::optional<Names> read_publish(const FrameSet& frames) {
+  if (frames.size() != 1 && frames.size() != 2) return std::nullopt;
+  auto names = split_names(view_of(frames[0]));
+  if (!names) return std::nullopt;
+  if (frames.size() == 2) {
+    if (!names->payload.empty()) return std::nullopt;
+    names->payload = view_of(frames[1]);
+  }
+  return names;
 }
 
 }  // namespace zmesh::detail

@@ -30,9 +30,8 @@ void send_result(zmq::socket_t& pipe, const ResultMeta& meta, zmq::message_t bod
 }
 
 // Runs a callback-style request's completion (user code, so here and not on the engine).
-void complete(PeerShared& shared, WorkMeta meta, FrameSet& frames) {
+void complete(PeerShared& shared, WorkMeta meta, std::string_view body) {
   auto done = meta.completion.take<RequestCompletion>();
-  const auto body = view_of(frames[2]);
   Response response{meta.sender, std::string(body)};
   const std::error_code ec =
       meta.error == 0 ? std::error_code{} : make_error_code(static_cast<errc>(meta.error));
@@ -43,9 +42,9 @@ void complete(PeerShared& shared, WorkMeta meta, FrameSet& frames) {
   }
 }
 
-void broadcast(PeerShared& shared, const WorkMeta& meta, const Names& names, FrameSet& frames) {
+void broadcast(PeerShared& shared, const WorkMeta& meta, const Names& names) {
   drop(shared.counters.worker_queue_depth);
-  const Message message(meta.sender, names.type, bytes_of(frames[2]), false, 0, names.topic,
+  const Message message(meta.sender, names.type, bytes_of(names.payload), false, 0, names.topic,
                         meta.sequence, {}, (meta.flags & kFlagRetained) != 0);
   std::uint64_t errors = 0;
   const std::size_t ran = shared.subscriptions->deliver(message, errors, meta.latest != 0);
@@ -54,11 +53,10 @@ void broadcast(PeerShared& shared, const WorkMeta& meta, const Names& names, Fra
   bump(shared.counters.handled, ran);
 }
 
-void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, const Names& names,
-             FrameSet& frames) {
+void deliver(PeerShared& shared, zmq::socket_t& pipe, const WorkMeta& meta, const Names& names) {
   drop(shared.counters.worker_queue_depth);
   // A delivery's topic is the sender's CURVE key.
-  Outcome out = run_delivery(shared, meta, names.type, bytes_of(frames[2]),
+  Outcome out = run_delivery(shared, meta, names.type, bytes_of(names.payload),
                              shared.handlers->find(names.type), names.topic);
   if (out.what == Outcome::What::nothing) return;
   const bool ok = out.what == Outcome::What::reply;
@@ -101,10 +99,10 @@ void WorkerPool::run(std::size_t index) {
       const auto meta = read_work(frames, names);
       if (!meta) continue;  // cannot happen: the engine wrote it
       switch (meta->op) {
-        case WorkOp::deliver: deliver(shared_, pipe, *meta, names, frames); break;
-        case WorkOp::complete: complete(shared_, *meta, frames); break;
+        case WorkOp::deliver: deliver(shared_, pipe, *meta, names); break;
+        case WorkOp::complete: complete(shared_, *meta, names.payload); break;
         case WorkOp::broadcast:
-          broadcast(shared_, *meta, names, frames);
+          broadcast(shared_, *meta, names);
           if (meta->latest == 2) {  // the engine may hand this worker the next one now
             shared_.latest_in_flight[index].fetch_sub(1, std::memory_order_release);
           }

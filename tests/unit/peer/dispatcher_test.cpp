@@ -40,14 +40,12 @@ struct Work {
 bool recv_work(zmq::socket_t& s, Work& out, std::chrono::milliseconds timeout = 2s) {
   FrameSet frames;
   if (!test::recv_within(s, frames, timeout)) return false;
-  EXPECT_EQ(frames.size(), 3u);
-  if (frames.size() != 3) return false;
+  EXPECT_TRUE(frames.size() == 2 || frames.size() == 3) << frames.size() << " frames";
   Names names;
   auto meta = read_work(frames, names);
   EXPECT_TRUE(meta.has_value());
   if (!meta) return false;
-  out = Work{*meta, std::string(names.type), std::string(names.topic),
-             std::string(view_of(frames[2]))};
+  out = Work{*meta, std::string(names.type), std::string(names.topic), std::string(names.payload)};
   return true;
 }
 

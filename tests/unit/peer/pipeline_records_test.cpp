@@ -12,8 +12,6 @@
 namespace zmesh::detail {
 namespace {
 
-constexpr std::size_t kInsideTheMessage = 33;  // libzmq 4.3's largest "very small message"
-
 FrameSet work_message(const WorkMeta& meta, zmq::message_t names) {
   FrameSet f;
   f.push(work_frame(meta));
@@ -36,7 +34,7 @@ TEST(PipelineRecords, ADeliveryKeepsItsRouteAndTheSendersKeyAndFitsInsideTheMess
   EXPECT_EQ(f.size(), 3u) << "record, names, payload";
   EXPECT_LE(f[0].size(), kInsideTheMessage);
   EXPECT_LE(f[1].size(), kInsideTheMessage) << "a short type, a 5-byte ZeroMQ identity, no key";
-  Names names{"unset", "unset"};
+  Names names{"unset", "unset", "unset"};
   const auto out = read_work(f, names);
   ASSERT_TRUE(out);
   EXPECT_EQ(out->op, WorkOp::deliver);
@@ -112,27 +110,57 @@ TEST(PipelineRecords, BroadcastsGapsAndCompletionsKeepTheirFields) {
   EXPECT_EQ(taken.get(), raw);
 }
 
-TEST(PipelineRecords, APublishTravelsInTwoFramesTheFirstInsideTheMessage) {
-  const zmq::message_t head = publish_frame("Tick", "bench.topic");
-  EXPECT_LE(head.size(), kInsideTheMessage);
-  const auto names = read_publish(head);
+FrameSet frames_of(std::initializer_list<zmq::message_t*> parts) {
+  FrameSet f;
+  for (auto* m : parts) f.push(std::move(*m));
+  return f;
+}
+
+TEST(PipelineRecords, ASmallPublishIsOneFrameInsideTheMessageALargerOneTwo) {
+  const std::string payload16(16, 'p');
+  ASSERT_TRUE(fits_inside("Tick", "bench.topic", payload16.size())) << "33 bytes exactly";
+  EXPECT_FALSE(fits_inside("Tick", "bench.topic", payload16.size() + 1));
+  zmq::message_t head = publish_frame("Tick", "bench.topic", payload16);
+  EXPECT_EQ(head.size(), kInsideTheMessage);
+  const FrameSet one = frames_of({&head});
+  const auto names = read_publish(one);
   ASSERT_TRUE(names);
   EXPECT_EQ(names->type, "Tick");
   EXPECT_EQ(names->topic, "bench.topic");
-  // Binary-safe, and an empty topic (every subscriber of "") survives.
+  EXPECT_EQ(names->payload, payload16);
+  // Binary-safe; an empty topic (every subscriber of "") and an empty payload survive.
   const std::string type("T\0pe", 4);
-  const zmq::message_t no_topic = publish_frame(type, "");
+  zmq::message_t bare = publish_frame(type, "");
+  const FrameSet no_topic = frames_of({&bare});
   const auto empty_topic = read_publish(no_topic);
   ASSERT_TRUE(empty_topic);
   EXPECT_EQ(empty_topic->type, type);
   EXPECT_TRUE(empty_topic->topic.empty());
-  // Long names still travel, in a frame libzmq allocates.
+  EXPECT_TRUE(empty_topic->payload.empty());
+  // Long names (sizes over 127 take two bytes) and a payload of its own frame.
   const std::string long_topic(200, 't');
-  const zmq::message_t long_head = publish_frame(std::string(128, 'y'), long_topic);
-  const auto long_names = read_publish(long_head);
+  zmq::message_t long_head = publish_frame(std::string(128, 'y'), long_topic);
+  zmq::message_t big(std::string(1000, 'b'));
+  const FrameSet two = frames_of({&long_head, &big});
+  const auto long_names = read_publish(two);
   ASSERT_TRUE(long_names);
   EXPECT_EQ(long_names->type.size(), 128u);
   EXPECT_EQ(long_names->topic, long_topic);
+  EXPECT_EQ(long_names->payload.size(), 1000u);
+}
+
+TEST(PipelineRecords, ASmallBroadcastsPayloadTravelsInsideItsNames) {
+  zmq::message_t record = work_frame(WorkMeta{.op = WorkOp::broadcast, .sequence = 9});
+  zmq::message_t names = names_frame("Tick", "bench.topic", "0123456789abcdef");
+  EXPECT_LE(names.size(), kInsideTheMessage);
+  const FrameSet f = frames_of({&record, &names});
+  Names got;
+  const auto m = read_work(f, got);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->sequence, 9u);
+  EXPECT_EQ(got.type, "Tick");
+  EXPECT_EQ(got.topic, "bench.topic");
+  EXPECT_EQ(got.payload, "0123456789abcdef");
 }
 
 TEST(PipelineRecords, MalformedMessagesAreRefused) {
@@ -142,7 +170,10 @@ TEST(PipelineRecords, MalformedMessagesAreRefused) {
   four.push(names_frame({}, {}));
   four.push(zmq::message_t());
   four.push(zmq::message_t());
-  EXPECT_FALSE(read_work(four, names)) << "three frames or none";
+  EXPECT_FALSE(read_work(four, names)) << "two or three frames, no more";
+  // A payload both inside the names and in a frame of its own.
+  FrameSet twice = work_message(WorkMeta{.op = WorkOp::broadcast}, names_frame("T", "t", "p"));
+  EXPECT_FALSE(read_work(twice, names));
   // A names frame shorter than the type it announces.
   FrameSet short_names =
       work_message(WorkMeta{.op = WorkOp::broadcast}, zmq::message_t(std::string_view("\x09\x00"
@@ -160,9 +191,15 @@ TEST(PipelineRecords, MalformedMessagesAreRefused) {
   const zmq::message_t good = result_frame(ResultMeta{ResultOp::reply, WireError::none, five, 1});
   const std::string cut(view_of(good).substr(0, good.size() - 1));
   EXPECT_FALSE(read_result(zmq::message_t(cut.data(), cut.size())));
-  // Not a publish.
-  EXPECT_FALSE(read_publish(zmq::message_t(std::string_view("x"))));
-  EXPECT_FALSE(read_publish(zmq::message_t()));
+  // Not a publish: a size larger than what follows, no size at all, too many frames.
+  zmq::message_t x(std::string_view("x"));
+  EXPECT_FALSE(read_publish(frames_of({&x})));
+  zmq::message_t empty;
+  EXPECT_FALSE(read_publish(frames_of({&empty})));
+  zmq::message_t a = publish_frame("T", "t");
+  zmq::message_t b;
+  zmq::message_t c;
+  EXPECT_FALSE(read_publish(frames_of({&a, &b, &c})));
 }
 
 }  // namespace

@@ -45,6 +45,9 @@ class FrameSet {
 inline std::span<const std::byte> bytes_of(const zmq::message_t& m) noexcept {
   return {static_cast<const std::byte*>(m.data()), m.size()};
 }
+inline std::span<const std::byte> bytes_of(std::string_view v) noexcept {
+  return {reinterpret_cast<const std::byte*>(v.data()), v.size()};
+}
 inline std::string_view view_of(const zmq::message_t& m) noexcept {
   return {static_cast<const char*>(m.data()), m.size()};
 }
