@@ -94,23 +94,31 @@ void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string
       hold_latest(worker, b);
     }
   }
-  push_broadcast(
-      worker,
-      LatestBroadcast{publisher, sequence, flags, zmq::message_t(type.data(), type.size()),
-                      std::move(topic), std::move(payload)},
-      0);
+  // Straight into the names frame: no owned copy of the type or topic on the way.
+  push_broadcast(worker,
+                 WorkMeta{.op = WorkOp::broadcast,
+                          .kind = Kind::publish,
+                          .sender = publisher,
+                          .sequence = sequence,
+                          .flags = flags},
+                 type, view_of(topic), std::move(payload));
+}
+
+void Dispatcher::push_broadcast(std::size_t worker, const WorkMeta& meta, std::string_view type,
+                                std::string_view topic, zmq::message_t payload) {
+  bump(ctx_.counters().worker_queue_depth);
+  push(item_of(worker, meta, type, topic, std::move(payload)));
 }
 
 void Dispatcher::push_broadcast(std::size_t worker, LatestBroadcast&& b, std::uint8_t latest) {
-  bump(ctx_.counters().worker_queue_depth);
-  push(item_of(worker,
-               WorkMeta{.op = WorkOp::broadcast,
-                        .kind = Kind::publish,
-                        .sender = b.publisher,
-                        .sequence = b.sequence,
-                        .flags = b.flags,
-                        .latest = latest},
-               view_of(b.type), view_of(b.topic), std::move(b.payload)));
+  push_broadcast(worker,
+                 WorkMeta{.op = WorkOp::broadcast,
+                          .kind = Kind::publish,
+                          .sender = b.publisher,
+                          .sequence = b.sequence,
+                          .flags = b.flags,
+                          .latest = latest},
+                 view_of(b.type), view_of(b.topic), std::move(b.payload));
 }
 
 void Dispatcher::hold_latest(std::size_t worker, LatestBroadcast& b) {

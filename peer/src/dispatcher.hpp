@@ -103,6 +103,9 @@ class Dispatcher {
   void push(Item item);
   /// A broadcast to `worker`'s queue; `latest` as WorkMeta::latest (0: plain subscriptions).
   void push_broadcast(std::size_t worker, LatestBroadcast&& b, std::uint8_t latest);
+  /// A broadcast (meta: WorkOp::broadcast) to `worker`'s queue from its parts.
+  void push_broadcast(std::size_t worker, const WorkMeta& meta, std::string_view type,
+                      std::string_view topic, zmq::message_t payload);
   /// Holds a broadcast for latest subscriptions (or, past the box's bounds, sends it on).
   void hold_latest(std::size_t worker, LatestBroadcast& b);
   /// Hands `worker` its next latest broadcast if it has finished the last one.

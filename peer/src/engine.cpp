@@ -400,7 +400,7 @@ void Engine::on_command(FrameSet& frames) {
           connections_.snapshot([this](PeerId p) { return requests_.count_for(p); }));
       break;
     case CommandOp::stop: begin_stop(*meta); break;
-    case CommandOp::publish: break;  // two frames, above
+    case CommandOp::publish: break;  // one or two frames, no CommandMeta: above
     case CommandOp::subscribe: broadcasts_.subscribe(text(1)); break;
     case CommandOp::unsubscribe: broadcasts_.unsubscribe(text(1)); break;
     case CommandOp::subscribe_to: broadcasts_.follow(text(1), text(2)); break;
