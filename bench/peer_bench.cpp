@@ -2,6 +2,9 @@
 // one process, one run.
 //   build/bench/bench_peer [--quick]
 //   build/bench/bench_peer --curve [--quick]
+//   build/bench/bench_peer --shape [--quick]
+// With --shape: zmesh next to raw cppzmq in zmesh's own thread shape (raw_shaped.hpp) and
+// the two-thread raw program, one run: what zmesh's code costs beyond its threads.
 // With --curve: zmesh plaintext next to zmesh with CURVE (docs/security.md), the same
 // peers, handlers, frames and threads, one run: RTT p50/p99 and pipelined requests/s for
 // 16 B and 1 KiB, with the cost of each per request.
@@ -31,6 +34,7 @@
 #include <zmq.hpp>
 
 #include "meters.hpp"
+#include "raw_shaped.hpp"
 #include "zmesh/core/envelope_codec.hpp"
 #include "zmesh/core/keys.hpp"
 #include "zmesh/core/socket_factory.hpp"
@@ -132,7 +136,9 @@ class RawClient {
   zmq::message_t in_[2];
 };
 
-Latency raw_latency(RawClient& c, const std::string& payload, int n) {
+// RawClient, or ShapedClient (raw_shaped.hpp): send() one request, recv() one reply.
+template <class Client>
+Latency raw_latency(Client& c, const std::string& payload, int n) {
   std::vector<double> us;
   us.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
@@ -144,7 +150,8 @@ Latency raw_latency(RawClient& c, const std::string& payload, int n) {
   return percentiles(std::move(us));
 }
 
-double raw_throughput(RawClient& c, const std::string& payload, int window, int n) {
+template <class Client>
+double raw_throughput(Client& c, const std::string& payload, int window, int n) {
   const auto t0 = Clock::now();
   int sent = 0;
   for (; sent < window && sent < n; ++sent) c.send(payload);
@@ -181,16 +188,16 @@ Latency zmesh_latency(zmesh::Peer& c, zmesh::PeerId to, const std::string& paylo
 }
 
 double zmesh_throughput(zmesh::Peer& c, zmesh::PeerId to, const std::string& payload, int window,
-                        int n) {
+                        int n, const char* type = "Echo") {
   std::deque<zmesh::Future<zmesh::Response>> inflight;
   const auto t0 = Clock::now();
   int sent = 0;
-  for (; sent < window && sent < n; ++sent) inflight.push_back(c.request(to, "Echo", payload));
+  for (; sent < window && sent < n; ++sent) inflight.push_back(c.request(to, type, payload));
   for (int got = 0; got < n; ++got) {
     (void)inflight.front().get();
     inflight.pop_front();
     if (sent < n) {
-      inflight.push_back(c.request(to, "Echo", payload));
+      inflight.push_back(c.request(to, type, payload));
       ++sent;
     }
   }
@@ -444,6 +451,130 @@ int run_curve(bool quick) {
   return 0;
 }
 
+// --shape: zmesh beside raw cppzmq written in zmesh's own thread shape (raw_shaped.hpp),
+// and beside the two-thread raw program of the main table, so that zmesh's own cost and
+// the cost of its threads are told apart. Futures only (the caller waits for its oldest
+// reply, as with raw); default handlers against the shape with a worker, inline handlers
+// against the shape without one. Medians of `rounds` rounds, the three measured in turn.
+void shape_row(std::size_t size, const std::string& measure, const Measured& raw,
+               const Measured& shaped, const Measured& zm, const char* fmt_value) {
+  char rv[32];
+  char sv[32];
+  char zv[32];
+  std::snprintf(rv, sizeof rv, fmt_value, raw.value);
+  std::snprintf(sv, sizeof sv, fmt_value, shaped.value);
+  std::snprintf(zv, sizeof zv, fmt_value, zm.value);
+  std::printf("| %zu B | %s | %s | %s | %s | %.2fx | %.2fx | %.1f / %.1f / %.1f | %s / %s / %s |\n",
+              size, measure.c_str(), rv, sv, zv, shaped.value / raw.value, zm.value / shaped.value,
+              raw.cost.cpu_us, shaped.cost.cpu_us, zm.cost.cpu_us,
+              bench::fmt_syscalls(raw.cost.syscalls).c_str(),
+              bench::fmt_syscalls(shaped.cost.syscalls).c_str(),
+              bench::fmt_syscalls(zm.cost.syscalls).c_str());
+  std::fflush(stdout);
+}
+
+int run_shape(bool quick) {
+  const int lat_n = quick ? 2000 : 10000;
+  const int tput_n = quick ? 20000 : 100000;
+  const int rounds = quick ? 1 : 3;
+  RawServer raw_server;
+  RawClient raw(raw_server.endpoint());
+  bench::ShapedServer shaped_server(true);
+  bench::ShapedClient shaped(shaped_server.endpoint());
+  bench::ShapedServer shaped_inline_server(false);
+  bench::ShapedClient shaped_inline(shaped_inline_server.endpoint());
+  zmesh::Peer server(bench_options("bench-server"));
+  auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
+  auto inline_reg = server.on(
+      "EchoInline", [](const zmesh::Message& m) { return std::string(m.text()); },
+      zmesh::HandlerOptions{.run_inline = true});
+  server.start();
+  zmesh::Peer client(bench_options("bench-client"));
+  client.start();
+  const zmesh::PeerId to = client.connect(server.endpoint()).get();
+
+  std::printf(
+      "medians of %d round(s); \"shape\" is raw cppzmq in zmesh's threads (bench/raw_shaped.hpp)"
+      "\n\n| payload | measure | raw | shape | zmesh | shape/raw | zmesh/shape | CPU us/req raw / "
+      "shape / zmesh | syscalls/req raw / shape / zmesh |\n|---|---|---|---|---|---|---|---|---|\n",
+      rounds);
+  for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
+    const std::string payload(size, 'p');
+    (void)raw_latency(raw, payload, 500);
+    (void)raw_latency(shaped, payload, 500);
+    (void)raw_latency(shaped_inline, payload, 500);
+    (void)zmesh_latency(client, to, payload, 500);
+    (void)zmesh_latency(client, to, payload, 500, "EchoInline");
+    // [case][0 raw, 1 shape, 2 zmesh]; cases: p50, p99, then req/s per window, then the
+    // same three with inline handlers.
+    struct Case {
+      std::string name;
+      bool inline_ = false;
+      int window = 0;  // 0: latency
+    };
+    const std::vector<Case> cases{{"RTT p50 (us)", false, 0},
+                                  {"req/s, window 1", false, 1},
+                                  {"req/s, window 16", false, 16},
+                                  {"req/s, window 256", false, 256},
+                                  {"RTT p50 (us), inline handler", true, 0},
+                                  {"req/s, window 16, inline handler", true, 16},
+                                  {"req/s, window 256, inline handler", true, 256}};
+    std::vector<std::array<std::vector<Measured>, 3>> got(cases.size());
+    std::vector<std::array<std::vector<Measured>, 3>> p99(cases.size());
+    for (int r = 0; r < rounds; ++r) {
+      for (std::size_t c = 0; c < cases.size(); ++c) {
+        const Case& k = cases[c];
+        bench::ShapedClient& sc = k.inline_ ? shaped_inline : shaped;
+        const char* type = k.inline_ ? "EchoInline" : "Echo";
+        for (int who = 0; who < 3; ++who) {
+          if (k.window == 0) {
+            Latency l;
+            const auto m = metered(lat_n, [&] {
+              l = who == 0   ? raw_latency(raw, payload, lat_n)
+                  : who == 1 ? raw_latency(sc, payload, lat_n)
+                             : zmesh_latency(client, to, payload, lat_n, type);
+              return l.p50_us;
+            });
+            got[c][static_cast<std::size_t>(who)].push_back(m);
+            p99[c][static_cast<std::size_t>(who)].push_back(Measured{l.p99_us, m.cost});
+          } else {
+            const int n = k.window == 1 ? tput_n / 10 : tput_n;  // one at a time is slow
+            got[c][static_cast<std::size_t>(who)].push_back(metered(n, [&] {
+              return who == 0   ? raw_throughput(raw, payload, k.window, n)
+                     : who == 1 ? raw_throughput(sc, payload, k.window, n)
+                                : zmesh_throughput(client, to, payload, k.window, n, type);
+            }));
+          }
+        }
+      }
+    }
+    for (std::size_t c = 0; c < cases.size(); ++c) {
+      const char* fmt = cases[c].window == 0 ? "%.1f" : "%.0f";
+      shape_row(size, cases[c].name, median_of(got[c][0]), median_of(got[c][1]),
+                median_of(got[c][2]), fmt);
+      if (cases[c].window == 0) {
+        std::string name = cases[c].name;
+        name.replace(name.find("p50"), 3, "p99");
+        shape_row(size, name, median_of(p99[c][0]), median_of(p99[c][1]), median_of(p99[c][2]),
+                  fmt);
+      }
+    }
+  }
+  client.stop();
+  server.stop();
+  // What one inproc hop costs at the least (no wake-ups): the part of the shape's cost
+  // that no code inside it can remove.
+  std::printf("\ninproc PUSH/PULL, CPU us per message (send + receive), 10^6 messages:");
+  for (int frames : {1, 2, 3}) {
+    for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
+      std::printf(" %d x %zu B %.2f;", frames, size,
+                  bench::inproc_cpu_us(frames, size, quick ? 200000 : 1000000));
+    }
+  }
+  std::printf("\n");
+  return 0;
+}
+
 // --profile W [--count N]: only zmesh futures, 16 B, window W, N requests (a million) and
 // nothing else, for a profiler (perf record/stat) to look at one case alone.
 int run_profile(int window, int n) {
@@ -465,17 +596,20 @@ int run_profile(int window, int n) {
 int run(int argc, char** argv) {
   bool quick = false;
   bool curve = false;
+  bool shape = false;
   int profile_window = 0;
   int profile_count = 1000000;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--curve") == 0) curve = true;
+    if (std::strcmp(argv[i], "--shape") == 0) shape = true;
     if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc)
       profile_window = std::atoi(argv[++i]);
     if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) profile_count = std::atoi(argv[++i]);
   }
   if (curve) return run_curve(quick);
   if (profile_window > 0) return run_profile(profile_window, profile_count);
+  if (shape) return run_shape(quick);
   const int lat_n = quick ? 2000 : 20000;
   const int tput_n = quick ? 5000 : 100000;
 
