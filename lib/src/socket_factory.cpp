@@ -50,11 +50,10 @@ zmq::socket_t make_xpub(zmq::context_t& ctx, const SocketTuning& tuning) {
   s.set(zmq::sockopt::xpub_verbose, 1);
   // The smallest TCP receive window the kernel allows (it rounds 1 KiB up to ~2.3 KiB)
   // on every connection the XPUB accepts. Inbound is only subscriptions, a few hundred
-  // bytes per subscriber, but a flood of them is filed in libzmq's table by whichever
-  // call we make into the socket next, in one loop that ends only when the connection
-  // runs dry (its HWM limits what is in flight, not that loop). A small window keeps a
-  // flooding connection slower than that loop, so we see the flood, and re-open the
-  // XPUB, while it is a few MiB rather than hundreds.
+  // bytes per subscriber; what a flooder has sent and libzmq has not yet taken waits in
+  // the kernel's receive buffer, which autotuning would otherwise let grow to tcp_rmem's
+  // maximum (MiBs per connection). (What libzmq files in its table is bounded by the
+  // receive HWM the caller gives: see Broadcasts' kXpubRecvHwm.)
   s.set(zmq::sockopt::rcvbuf, 1024);
   return s;
 }

@@ -9,12 +9,17 @@ namespace {
 
 constexpr std::string_view kMarkerPrefix{"\0zmesh.sync.", 12};
 /// Subscriptions a subscriber may have in flight to our XPUB (in libzmq's pipe, not yet
-/// in its table). It does not bound a flood: each call we make into the XPUB files all
-/// that arrives meanwhile in libzmq's table (xpub_t::xread_activated reads the pipe
-/// until it is empty, and the pipe lets the sender refill it every 500 it reads), about
-/// 32 bytes per topic byte. What keeps a flood small is that it arrives slower than
-/// that loop runs: make_xpub gives every connection the smallest TCP receive window.
-constexpr int kXpubRecvHwm = 1000;
+/// in its table). This is what bounds a flood. Each call we make into the XPUB files what
+/// its pipes hold in libzmq's table, about 32 bytes per topic byte, in a loop
+/// (xpub_t::xread_activated) that ends only when a pipe is empty; a pipe lets its sender
+/// (libzmq's I/O thread) write more each time the reader has taken (hwm + 1) / 2. At
+/// 1000, a flood kept that loop running for as long as the I/O thread refilled the pipe,
+/// which on a fast loopback was the whole flood: hundreds of MiB filed before we saw the
+/// first. At 16, each 8 cost a round trip to the I/O thread, far slower than the loop, so
+/// a call files a few dozen at most and we count a flood as it comes. (Not 1: under CURVE
+/// libzmq writes the peer's key into the pipe first and never counts it as read, so one
+/// slot is lost for good, and with one slot nothing would pass.)
+constexpr int kXpubRecvHwm = 16;
 
 SocketTuning tuning_for(const PeerOptions& o, int send_hwm, int recv_hwm) {
   return SocketTuning{send_hwm, recv_hwm, o.limits, std::chrono::milliseconds(100),

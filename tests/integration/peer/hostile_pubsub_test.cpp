@@ -251,15 +251,16 @@ TEST(HostilePubSub, SubscriptionFloodKeepsRealSubscribersServed) {
                          << " subscriptions";
   }
   // libzmq files each subscription in its table (~32 bytes per topic byte) before we
-  // see it, and one call into the XPUB files all that arrives while it runs; the XPUB's
-  // small TCP receive window keeps the flood slower than that. Measured: a peak of
-  // +5..10 MiB (1000 subscriptions are ~4 MiB); without the small window, 460..810 MiB.
+  // see it, and one call into the XPUB files all that its pipe holds, in a loop that
+  // ends when the pipe is empty; the XPUB's receive HWM of 16 soon empties it.
+  // Measured: a peak of +5 MiB (1000 subscriptions are ~4 MiB); with an HWM of 1000 and
+  // only a small TCP receive window, +320..780 MiB on a 6.18 kernel.
   // 128 MiB is ~30 times max_subscriptions' worth: room for a loaded machine.
   const long long peak = pub.peak_rss();
   std::cout << "[ figures  ] publisher RSS from " << base / kMiB << " MiB to a peak of "
             << peak / kMiB << " MiB during the flood; refused " << refused << "\n";
   // The bound holds while libzmq files subscriptions faster than they arrive (the XPUB's
-  // small receive window): true of a plain build, not of an instrumented one.
+  // small receive HWM): true of a plain build, not always of an instrumented one.
   if (test::kRssTimed) {
     EXPECT_LT(peak - base, 128 * kMiB)
         << "publisher RSS from " << base / kMiB << " MiB to a peak of " << peak / kMiB << " MiB";
