@@ -25,6 +25,7 @@
 #include <deque>
 #include <exception>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,7 +36,6 @@
 
 #include "meters.hpp"
 #include "raw_shaped.hpp"
-#include "zmesh/core/envelope_codec.hpp"
 #include "zmesh/core/keys.hpp"
 #include "zmesh/core/socket_factory.hpp"
 #include "zmesh/peer.hpp"
@@ -110,12 +110,7 @@ class RawClient {
     dealer_.set(zmq::sockopt::rcvhwm, 100000);
     if (curve != nullptr) zmesh::set_curve_client(dealer_, *curve, server_key);
     dealer_.connect(endpoint);
-    zmesh::Header h;
-    h.kind = zmesh::Kind::request;
-    h.type = "Echo";
-    h.sender_id = 1;
-    h.correlation_id = 1;
-    header_ = enc_.encode(h);
+    header_ = bench::echo_request_header();
   }
   void send(const std::string& payload) {
     zmq::message_t header;
@@ -131,7 +126,6 @@ class RawClient {
  private:
   zmq::context_t ctx_;
   zmq::socket_t dealer_;
-  zmesh::EnvelopeEncoder enc_;
   zmq::message_t header_;
   zmq::message_t in_[2];
 };
@@ -321,11 +315,16 @@ void metrics_cost(int n) {
       off[1], on[1], on[1] / off[1]);
 }
 
-/// A server/client pair of Peers, plaintext or with CURVE (each trusting the other).
+/// A server/client pair of Peers, plaintext or with CURVE (each trusting the other). The
+/// server echoes "Echo" on a worker and "EchoInline" on its engine thread
+/// (HandlerOptions::run_inline).
 struct Pair {
   explicit Pair(bool curve)
       : server(options("bench-server", curve)), client(options("bench-client", curve)) {
     reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
+    inline_reg = server.on(
+        "EchoInline", [](const zmesh::Message& m) { return std::string(m.text()); },
+        zmesh::HandlerOptions{.run_inline = true});
     server.start();
     client.start();
     to = curve ? client.connect(server.endpoint(), server_key).get()
@@ -358,6 +357,7 @@ struct Pair {
   zmesh::Peer server;
   zmesh::Peer client;
   zmesh::Registration reg;
+  zmesh::Registration inline_reg;
   zmesh::PeerId to = 0;
 };
 
@@ -483,15 +483,9 @@ int run_shape(bool quick) {
   bench::ShapedClient shaped(shaped_server.endpoint());
   bench::ShapedServer shaped_inline_server(false);
   bench::ShapedClient shaped_inline(shaped_inline_server.endpoint());
-  zmesh::Peer server(bench_options("bench-server"));
-  auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
-  auto inline_reg = server.on(
-      "EchoInline", [](const zmesh::Message& m) { return std::string(m.text()); },
-      zmesh::HandlerOptions{.run_inline = true});
-  server.start();
-  zmesh::Peer client(bench_options("bench-client"));
-  client.start();
-  const zmesh::PeerId to = client.connect(server.endpoint()).get();
+  Pair pair(false);
+  zmesh::Peer& client = pair.client;
+  const zmesh::PeerId to = pair.to;
 
   std::printf(
       "medians of %d round(s); \"shape\" is raw cppzmq in zmesh's threads (bench/raw_shaped.hpp)"
@@ -560,8 +554,6 @@ int run_shape(bool quick) {
       }
     }
   }
-  client.stop();
-  server.stop();
   // What one inproc hop costs at the least (no wake-ups): the part of the shape's cost
   // that no code inside it can remove.
   std::printf("\ninproc PUSH/PULL, CPU us per message (send + receive), 10^6 messages:");
@@ -578,18 +570,12 @@ int run_shape(bool quick) {
 // --profile W [--count N]: only zmesh futures, 16 B, window W, N requests (a million) and
 // nothing else, for a profiler (perf record/stat) to look at one case alone.
 int run_profile(int window, int n) {
-  zmesh::Peer server(bench_options("bench-server"));
-  auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
-  server.start();
-  zmesh::Peer client(bench_options("bench-client"));
-  client.start();
-  const zmesh::PeerId to = client.connect(server.endpoint()).get();
+  Pair pair(false);
   const std::string payload(16, 'p');
-  const auto m = metered(n, [&] { return zmesh_throughput(client, to, payload, window, n); });
+  const auto m =
+      metered(n, [&] { return zmesh_throughput(pair.client, pair.to, payload, window, n); });
   std::printf("zmesh futures, 16 B, window %d: %.0f req/s, CPU %.1f us/req, syscalls %s/req\n",
               window, m.value, m.cost.cpu_us, bench::fmt_syscalls(m.cost.syscalls).c_str());
-  client.stop();
-  server.stop();
   return 0;
 }
 
@@ -615,17 +601,9 @@ int run(int argc, char** argv) {
 
   RawServer raw_server;
   RawClient raw(raw_server.endpoint());
-
-  zmesh::Peer server(bench_options("bench-server"));
-  auto reg = server.on("Echo", [](const zmesh::Message& m) { return std::string(m.text()); });
-  // The same handler run on the engine thread (HandlerOptions::run_inline).
-  auto inline_reg = server.on(
-      "EchoInline", [](const zmesh::Message& m) { return std::string(m.text()); },
-      zmesh::HandlerOptions{.run_inline = true});
-  server.start();
-  zmesh::Peer client(bench_options("bench-client"));
-  client.start();
-  const zmesh::PeerId to = client.connect(server.endpoint()).get();
+  auto pair = std::make_unique<Pair>(false);
+  zmesh::Peer& client = pair->client;
+  const zmesh::PeerId to = pair->to;
 
   std::printf(
       "| payload | measure | raw cppzmq | zmesh | zmesh/raw | CPU us/req raw / zmesh | "
@@ -675,8 +653,7 @@ int run(int argc, char** argv) {
           "%.0f");
     }
   }
-  client.stop();
-  server.stop();
+  pair.reset();  // both stopped before the idle ones are timed
 
   // Idle stop(): a started peer with nothing in flight.
   std::vector<double> stop_ms;

@@ -30,6 +30,16 @@ bool relay(zmq::socket_t& from, zmq::socket_t& to, std::array<zmq::message_t, N>
 
 }  // namespace
 
+zmq::message_t echo_request_header() {
+  zmesh::Header h;
+  h.kind = zmesh::Kind::request;
+  h.type = "Echo";
+  h.sender_id = 1;
+  h.correlation_id = 1;
+  zmesh::EnvelopeEncoder enc;
+  return enc.encode(h);
+}
+
 ShapedServer::ShapedServer(bool worker)
     : router_(ctx_, zmq::socket_type::router),
       to_work_(ctx_, zmq::socket_type::push),
@@ -91,13 +101,7 @@ ShapedClient::ShapedClient(const std::string& endpoint)
   give_.bind("inproc://replies");
   replies_.connect("inproc://replies");
   dealer_.connect(endpoint);
-  zmesh::Header h;
-  h.kind = zmesh::Kind::request;
-  h.type = "Echo";
-  h.sender_id = 1;
-  h.correlation_id = 1;
-  zmesh::EnvelopeEncoder enc;
-  header_ = enc.encode(h);
+  header_ = echo_request_header();
   engine_ = std::thread([this] { engine(); });
 }
 

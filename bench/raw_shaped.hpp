@@ -75,6 +75,9 @@ class ShapedClient {
   std::thread engine_;
 };
 
+/// The header frame both raw clients send: a request of type "Echo" (zmesh's envelope).
+zmq::message_t echo_request_header();
+
 /// CPU microseconds per message to move `n` messages of `frames` frames of `size` bytes
 /// over one inproc PUSH/PULL pair between two threads (sender and receiver both counted):
 /// what each hop of the shape costs at the least, with no wake-ups (the receiver drains).
