@@ -251,15 +251,19 @@ Measured metered(double requests, Fn&& fn) {
   return m;
 }
 
+/// A figure as a table cell, printed with `fmt_value` ("%.1f", "%.0f").
+std::string cell(const char* fmt_value, double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, fmt_value, value);
+  return text;
+}
+
 void row(std::size_t size, const std::string& measure, const Measured& raw, const Measured& zm,
          const char* fmt_value) {
-  char rv[32];
-  char zv[32];
-  std::snprintf(rv, sizeof rv, fmt_value, raw.value);
-  std::snprintf(zv, sizeof zv, fmt_value, zm.value);
   std::printf(
       "| %zu B | %s | %s | %s | %.2fx | %.1f / %.1f | %s / %s | %.2f / %.2f | %.1f / %.1f |\n",
-      size, measure.c_str(), rv, zv, zm.value / raw.value, raw.cost.cpu_us, zm.cost.cpu_us,
+      size, measure.c_str(), cell(fmt_value, raw.value).c_str(), cell(fmt_value, zm.value).c_str(),
+      zm.value / raw.value, raw.cost.cpu_us, zm.cost.cpu_us,
       bench::fmt_syscalls(raw.cost.syscalls).c_str(), bench::fmt_syscalls(zm.cost.syscalls).c_str(),
       raw.cost.switches, zm.cost.switches, raw.cost.news, zm.cost.news);
   std::fflush(stdout);
@@ -363,12 +367,9 @@ struct Pair {
 
 void curve_row(std::size_t size, const std::string& measure, const Measured& plain,
                const Measured& curve, const char* fmt_value) {
-  char pv[32];
-  char cv[32];
-  std::snprintf(pv, sizeof pv, fmt_value, plain.value);
-  std::snprintf(cv, sizeof cv, fmt_value, curve.value);
   std::printf("| %zu B | %s | %s | %s | %.2fx | %.1f / %.1f | %s / %s | %.2f / %.2f |\n", size,
-              measure.c_str(), pv, cv, curve.value / plain.value, plain.cost.cpu_us,
+              measure.c_str(), cell(fmt_value, plain.value).c_str(),
+              cell(fmt_value, curve.value).c_str(), curve.value / plain.value, plain.cost.cpu_us,
               curve.cost.cpu_us, bench::fmt_syscalls(plain.cost.syscalls).c_str(),
               bench::fmt_syscalls(curve.cost.syscalls).c_str(), plain.cost.switches,
               curve.cost.switches);
@@ -458,16 +459,11 @@ int run_curve(bool quick) {
 // against the shape without one. Medians of `rounds` rounds, the three measured in turn.
 void shape_row(std::size_t size, const std::string& measure, const Measured& raw,
                const Measured& shaped, const Measured& zm, const char* fmt_value) {
-  char rv[32];
-  char sv[32];
-  char zv[32];
-  std::snprintf(rv, sizeof rv, fmt_value, raw.value);
-  std::snprintf(sv, sizeof sv, fmt_value, shaped.value);
-  std::snprintf(zv, sizeof zv, fmt_value, zm.value);
   std::printf("| %zu B | %s | %s | %s | %s | %.2fx | %.2fx | %.1f / %.1f / %.1f | %s / %s / %s |\n",
-              size, measure.c_str(), rv, sv, zv, shaped.value / raw.value, zm.value / shaped.value,
-              raw.cost.cpu_us, shaped.cost.cpu_us, zm.cost.cpu_us,
-              bench::fmt_syscalls(raw.cost.syscalls).c_str(),
+              size, measure.c_str(), cell(fmt_value, raw.value).c_str(),
+              cell(fmt_value, shaped.value).c_str(), cell(fmt_value, zm.value).c_str(),
+              shaped.value / raw.value, zm.value / shaped.value, raw.cost.cpu_us,
+              shaped.cost.cpu_us, zm.cost.cpu_us, bench::fmt_syscalls(raw.cost.syscalls).c_str(),
               bench::fmt_syscalls(shaped.cost.syscalls).c_str(),
               bench::fmt_syscalls(zm.cost.syscalls).c_str());
   std::fflush(stdout);

@@ -2,8 +2,10 @@
 
 #include <array>
 #include <chrono>
-#include <ctime>
+#include <initializer_list>
+#include <vector>
 
+#include "meters.hpp"
 #include "zmesh/core/envelope_codec.hpp"
 
 namespace bench {
@@ -17,15 +19,35 @@ void deep(zmq::socket_t& s) {
   s.set(zmq::sockopt::rcvhwm, 100000);
 }
 
-// Moves one whole message (all its frames) from `from` to `to`; false if none was waiting.
-template <std::size_t N>
-bool relay(zmq::socket_t& from, zmq::socket_t& to, std::array<zmq::message_t, N>& parts) {
+// Moves one whole message (all its frames, three at most: the ROUTER's identity, the
+// header, the payload) from `from` to `to`; false if none was waiting.
+bool relay(zmq::socket_t& from, zmq::socket_t& to, std::array<zmq::message_t, 3>& parts) {
   if (!from.recv(parts[0], zmq::recv_flags::dontwait)) return false;
   std::size_t n = 1;
-  while (parts[n - 1].more() && n < N) (void)from.recv(parts[n++]);
+  while (parts[n - 1].more() && n < parts.size()) (void)from.recv(parts[n++]);
   for (std::size_t i = 0; i < n; ++i)
     to.send(parts[i], i + 1 < n ? zmq::send_flags::sndmore : zmq::send_flags::none);
   return true;
+}
+
+struct Route {
+  zmq::socket_t* from;
+  zmq::socket_t* to;
+};
+
+// One thread's loop: sleeps in zmq::poll on every route's `from`, then relays on every
+// route until none has anything waiting, and sleeps again; until `stop`.
+void pump(std::initializer_list<Route> routes, const std::atomic<bool>& stop) {
+  std::vector<zmq::pollitem_t> items;
+  for (const Route& r : routes) items.push_back({r.from->handle(), 0, ZMQ_POLLIN, 0});
+  std::array<zmq::message_t, 3> parts;
+  while (!stop) {
+    if (zmq::poll(items.data(), items.size(), 50ms) == 0) continue;
+    for (bool busy = true; busy;) {
+      busy = false;
+      for (const Route& r : routes) busy = relay(*r.from, *r.to, parts) || busy;
+    }
+  }
 }
 
 }  // namespace
@@ -65,28 +87,12 @@ ShapedServer::~ShapedServer() {
 }
 
 void ShapedServer::engine() {
-  std::array<zmq::pollitem_t, 2> items{
-      {{router_.handle(), 0, ZMQ_POLLIN, 0}, {results_.handle(), 0, ZMQ_POLLIN, 0}}};
-  std::array<zmq::message_t, 3> parts;
-  zmq::socket_t& requests_to = has_worker_ ? to_work_ : router_;
-  while (!stop_) {
-    if (zmq::poll(items.data(), items.size(), 50ms) == 0) continue;
-    bool busy = true;
-    while (busy) {  // drain both before sleeping again
-      busy = relay(router_, requests_to, parts);
-      busy = relay(results_, router_, parts) || busy;
-    }
-  }
+  // Requests to the worker (or straight back: the inline shape), results back out.
+  pump({{&router_, has_worker_ ? &to_work_ : &router_}, {&results_, &router_}}, stop_);
 }
 
 void ShapedServer::work() {
-  zmq::pollitem_t item{work_.handle(), 0, ZMQ_POLLIN, 0};
-  std::array<zmq::message_t, 3> parts;
-  while (!stop_) {
-    if (zmq::poll(&item, 1, 50ms) == 0) continue;
-    while (relay(work_, answer_, parts)) {
-    }
-  }
+  pump({{&work_, &answer_}}, stop_);  // the echo handler: the request is its answer
 }
 
 ShapedClient::ShapedClient(const std::string& endpoint)
@@ -123,17 +129,7 @@ void ShapedClient::recv() {
 }
 
 void ShapedClient::engine() {
-  std::array<zmq::pollitem_t, 2> items{
-      {{take_.handle(), 0, ZMQ_POLLIN, 0}, {dealer_.handle(), 0, ZMQ_POLLIN, 0}}};
-  std::array<zmq::message_t, 2> parts;
-  while (!stop_) {
-    if (zmq::poll(items.data(), items.size(), 50ms) == 0) continue;
-    bool busy = true;
-    while (busy) {
-      busy = relay(take_, dealer_, parts);
-      busy = relay(dealer_, give_, parts) || busy;
-    }
-  }
+  pump({{&take_, &dealer_}, {&dealer_, &give_}}, stop_);  // requests out, replies back
 }
 
 double inproc_cpu_us(int frames, std::size_t size, int n) {
@@ -144,12 +140,7 @@ double inproc_cpu_us(int frames, std::size_t size, int n) {
   pull.bind("inproc://cost");
   push.connect("inproc://cost");
   const std::string body(size, 'p');
-  const auto cpu = [] {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
-  };
-  const double t0 = cpu();
+  const Sample before = Meters::sample();
   std::thread receiver([&] {
     zmq::message_t m;
     for (int i = 0; i < n * frames; ++i) (void)pull.recv(m);
@@ -161,7 +152,7 @@ double inproc_cpu_us(int frames, std::size_t size, int n) {
     }
   }
   receiver.join();
-  return (cpu() - t0) / n;
+  return Meters::per(before, Meters::sample(), n).cpu_us;
 }
 
 }  // namespace bench

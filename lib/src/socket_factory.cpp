@@ -6,6 +6,19 @@
 namespace zmesh {
 namespace {
 
+/// Subscriptions a subscriber may have in flight to an XPUB (in libzmq's pipe, not yet in
+/// its table). This is what bounds a flood. Each call made into the XPUB files what its
+/// pipes hold in libzmq's table, about 32 bytes per topic byte, in a loop
+/// (xpub_t::xread_activated) that ends only when a pipe is empty; a pipe lets its sender
+/// (libzmq's I/O thread) write more each time the reader has taken (hwm + 1) / 2. At
+/// 1000, a flood kept that loop running for as long as the I/O thread refilled the pipe,
+/// which on a fast loopback was the whole flood: hundreds of MiB filed before the caller
+/// saw the first. At 16, each 8 cost a round trip to the I/O thread, far slower than the
+/// loop, so a call files a few dozen at most and the caller counts a flood as it comes.
+/// (Not 1: under CURVE libzmq writes the peer's key into the pipe first and never counts
+/// it as read, so one slot is lost for good, and with one slot nothing would pass.)
+constexpr int kXpubRecvHwm = 16;
+
 void apply_common(zmq::socket_t& s, const SocketTuning& t) {
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::sndhwm, t.send_hwm);
@@ -48,12 +61,13 @@ zmq::socket_t make_xpub(zmq::context_t& ctx, const SocketTuning& tuning) {
   // makes libzmq drop that subscriber's connection, and with it all it subscribed.
   s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(tuning.limits.max_topic_bytes + 1));
   s.set(zmq::sockopt::xpub_verbose, 1);
+  s.set(zmq::sockopt::rcvhwm, kXpubRecvHwm);
   // The smallest TCP receive window the kernel allows (it rounds 1 KiB up to ~2.3 KiB)
   // on every connection the XPUB accepts. Inbound is only subscriptions, a few hundred
   // bytes per subscriber; what a flooder has sent and libzmq has not yet taken waits in
   // the kernel's receive buffer, which autotuning would otherwise let grow to tcp_rmem's
-  // maximum (MiBs per connection). (What libzmq files in its table is bounded by the
-  // receive HWM the caller gives: see Broadcasts' kXpubRecvHwm.)
+  // maximum (MiBs per connection). (What libzmq files in its table is bounded by
+  // kXpubRecvHwm.)
   s.set(zmq::sockopt::rcvbuf, 1024);
   return s;
 }

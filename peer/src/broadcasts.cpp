@@ -8,22 +8,18 @@ namespace zmesh::detail {
 namespace {
 
 constexpr std::string_view kMarkerPrefix{"\0zmesh.sync.", 12};
-/// Subscriptions a subscriber may have in flight to our XPUB (in libzmq's pipe, not yet
-/// in its table). This is what bounds a flood. Each call we make into the XPUB files what
-/// its pipes hold in libzmq's table, about 32 bytes per topic byte, in a loop
-/// (xpub_t::xread_activated) that ends only when a pipe is empty; a pipe lets its sender
-/// (libzmq's I/O thread) write more each time the reader has taken (hwm + 1) / 2. At
-/// 1000, a flood kept that loop running for as long as the I/O thread refilled the pipe,
-/// which on a fast loopback was the whole flood: hundreds of MiB filed before we saw the
-/// first. At 16, each 8 cost a round trip to the I/O thread, far slower than the loop, so
-/// a call files a few dozen at most and we count a flood as it comes. (Not 1: under CURVE
-/// libzmq writes the peer's key into the pipe first and never counts it as read, so one
-/// slot is lost for good, and with one slot nothing would pass.)
-constexpr int kXpubRecvHwm = 16;
-
 SocketTuning tuning_for(const PeerOptions& o, int send_hwm, int recv_hwm) {
   return SocketTuning{send_hwm, recv_hwm, o.limits, std::chrono::milliseconds(100),
                       std::chrono::milliseconds(2000)};
+}
+
+/// Our XPUB, not bound yet. make_xpub bounds what comes in (subscriptions) itself, its
+/// receive HWM included: only the send side is ours to tune.
+zmq::socket_t new_xpub(EngineContext& ctx) {
+  const PeerOptions& o = ctx.opts;
+  zmq::socket_t s = make_xpub(ctx.zmq, tuning_for(o, o.pub_hwm, SocketTuning{}.recv_hwm));
+  set_curve_server(s, o.curve);
+  return s;
 }
 
 }  // namespace
@@ -38,8 +34,7 @@ std::string Broadcasts::open() {
   sub_.set(zmq::sockopt::subscribe, kSequencesTopic);
   for (const auto& prefix : ctx_.shared.subscriptions->prefixes()) subscribe(prefix);
   if (ctx_.opts.pub_bind.empty()) return {};
-  xpub_.emplace(make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm)));
-  set_curve_server(*xpub_, ctx_.opts.curve);
+  xpub_.emplace(new_xpub(ctx_));
   prepare_xpub();
   try {
     xpub_endpoint_ = bind_resolved(*xpub_, ctx_.opts.pub_bind);
@@ -391,8 +386,7 @@ void Broadcasts::on_timers(SteadyClock::time_point now) {
   }
   if (!xpub_ && !xpub_endpoint_.empty() && now >= xpub_retry_) {
     try {
-      zmq::socket_t s = make_xpub(ctx_.zmq, tuning_for(ctx_.opts, ctx_.opts.pub_hwm, kXpubRecvHwm));
-      set_curve_server(s, ctx_.opts.curve);
+      zmq::socket_t s = new_xpub(ctx_);
       s.bind(xpub_endpoint_);
       xpub_.emplace(std::move(s));
       prepare_xpub();

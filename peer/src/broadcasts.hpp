@@ -8,8 +8,8 @@
 // max_subscriptions distinct subscriptions: past that it is re-opened on the same
 // endpoint, which frees every subscription; real subscribers reconnect and subscribe
 // again by themselves (and see the broadcasts they missed meanwhile as gaps). libzmq
-// files subscriptions before we see them; the XPUB's small receive HWM makes it file a
-// few dozen at most per call, so we count a flood as it comes (see kXpubRecvHwm). Our SUB
+// files subscriptions before we see them; make_xpub's small receive HWM makes it file a
+// few dozen at most per call, so we count a flood as it comes. Our SUB
 // follows publishers only while we subscribe to something, at most
 // max_followed_publishers of them (endpoints given to subscribe_to() always).
 #pragma once

@@ -4,6 +4,20 @@
 #include "tsan_annotations.hpp"
 
 namespace zmesh::detail {
+namespace {
+
+/// What a worker is told of a broadcast besides its names and payload.
+WorkMeta broadcast_meta(PeerId publisher, std::uint64_t sequence, std::uint32_t flags,
+                        std::uint8_t latest) {
+  return WorkMeta{.op = WorkOp::broadcast,
+                  .kind = Kind::publish,
+                  .sender = publisher,
+                  .sequence = sequence,
+                  .flags = flags,
+                  .latest = latest};
+}
+
+}  // namespace
 
 Dispatcher::Dispatcher(EngineContext& ctx, OnResult on_result)
     : ctx_(ctx),
@@ -95,13 +109,8 @@ void Dispatcher::broadcast(PeerId publisher, std::uint64_t sequence, std::string
     }
   }
   // Straight into the names frame: no owned copy of the type or topic on the way.
-  push_broadcast(worker,
-                 WorkMeta{.op = WorkOp::broadcast,
-                          .kind = Kind::publish,
-                          .sender = publisher,
-                          .sequence = sequence,
-                          .flags = flags},
-                 type, view_of(topic), std::move(payload));
+  push_broadcast(worker, broadcast_meta(publisher, sequence, flags, 0), type, view_of(topic),
+                 std::move(payload));
 }
 
 void Dispatcher::push_broadcast(std::size_t worker, const WorkMeta& meta, std::string_view type,
@@ -111,14 +120,8 @@ void Dispatcher::push_broadcast(std::size_t worker, const WorkMeta& meta, std::s
 }
 
 void Dispatcher::push_broadcast(std::size_t worker, LatestBroadcast&& b, std::uint8_t latest) {
-  push_broadcast(worker,
-                 WorkMeta{.op = WorkOp::broadcast,
-                          .kind = Kind::publish,
-                          .sender = b.publisher,
-                          .sequence = b.sequence,
-                          .flags = b.flags,
-                          .latest = latest},
-                 view_of(b.type), view_of(b.topic), std::move(b.payload));
+  push_broadcast(worker, broadcast_meta(b.publisher, b.sequence, b.flags, latest), view_of(b.type),
+                 view_of(b.topic), std::move(b.payload));
 }
 
 void Dispatcher::hold_latest(std::size_t worker, LatestBroadcast& b) {

@@ -28,7 +28,10 @@ struct SocketTuning {
 [[nodiscard]] zmq::socket_t make_router(zmq::context_t& ctx, const SocketTuning& tuning);
 /// DEALER to one remote ROUTER: LINGER 0, HWMs, MAXMSGSIZE, reconnect intervals.
 [[nodiscard]] zmq::socket_t make_dealer(zmq::context_t& ctx, const SocketTuning& tuning);
-/// XPUB for broadcasts: XPUB_VERBOSE so every subscription (markers too) is seen.
+/// XPUB for broadcasts: XPUB_VERBOSE so every subscription (markers too) is seen. What
+/// comes in is bounded here, not by `tuning`: MAXMSGSIZE fits one subscription, RCVHWM is
+/// 16 (so libzmq files a few dozen subscriptions at most before the caller sees them) and
+/// the TCP receive window is the smallest. `tuning.recv_hwm` is not used.
 [[nodiscard]] zmq::socket_t make_xpub(zmq::context_t& ctx, const SocketTuning& tuning);
 /// SUB for broadcasts.
 [[nodiscard]] zmq::socket_t make_sub(zmq::context_t& ctx, const SocketTuning& tuning);
